@@ -176,7 +176,7 @@ def load_unaligned(path: str | Path, aligned: dict[str, Split]) -> dict[str, Spl
     return splits
 
 
-def load_npz(path: str | Path) -> dict[str, Split]:
+def load_npz(path: str | Path, splits_wanted: tuple[str, ...] = SPLITS) -> dict[str, Split]:
     """The product's format (``python -m tailor_core.prepare``): for each split s, arrays ``s/text``,
     ``s/audio``, ``s/visual``, ``s/text_mask``, ``s/audio_mask``, ``s/visual_mask``, ``s/labels``."""
     path = Path(path)
@@ -189,7 +189,7 @@ def load_npz(path: str | Path) -> dict[str, Split]:
         raise DataError(f"{path} is not a readable .npz file ({type(e).__name__}: {e})") from None
     fields = ("text", "audio", "visual", "text_mask", "audio_mask", "visual_mask", "labels")
     splits = {}
-    for name in SPLITS:
+    for name in splits_wanted:
         missing = [f"{name}/{f}" for f in fields if f"{name}/{f}" not in keys]
         if missing:
             raise DataError(f"{path}: missing arrays {missing}")

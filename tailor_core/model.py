@@ -137,10 +137,12 @@ class Encoder(nn.Module):
         self.blocks = nn.ModuleList(
             Block(cfg.hidden, cfg.heads, cfg.intermediate, cfg.dropout) for _ in range(layers))
 
-    def forward(self, segments: list[Tensor], masks: list[Tensor]) -> tuple[Tensor, Tensor]:
-        """segments: [B,Li,D] each; masks: [B,Li] bool each → (x [B,ΣLi,H], mask [B,ΣLi])."""
+    def forward(self, segments: list[Tensor], masks: list[Tensor], token_types: list[int] | None = None
+                ) -> tuple[Tensor, Tensor]:
+        """segments: [B,Li,D] each; masks: [B,Li] bool each; token_types: one per segment (default 0,1,..)
+        → (x [B,ΣLi,H], mask [B,ΣLi])."""
         parts = []
-        for i, seg in enumerate(segments):
+        for i, seg in zip(token_types or range(len(segments)), segments):
             x = self.project(seg) if self.project is not None else seg
             pos = torch.arange(seg.shape[1], device=seg.device)
             x = x + self.position(pos)
@@ -272,6 +274,10 @@ class TAILOR(nn.Module):
         default all valid). Returns scores [B,N] and, when asked, the decoder attention [B,N,heads,L_pc]."""
         cfg = self.config
         inputs = {"text": text, "audio": audio, "visual": visual}
+        longest = max(x.shape[1] for x in inputs.values())
+        if cfg.aligned and longest > cfg.max_positions:
+            raise ValueError(f"inputs of {longest} steps exceed this model's {cfg.max_positions} positions: "
+                             "score long inputs in windows")
         given = {"text": text_mask, "audio": audio_mask, "visual": visual_mask}
         masks, ctc_log_probs = {}, {}
         for m in MODALITIES:
@@ -296,9 +302,16 @@ class TAILOR(nn.Module):
                              f"visual {tuple(visual.shape)}")
         common_mask = masks["text"] | masks["audio"] | masks["visual"]
 
-        va, va_mask = self.fuse_va([private["audio"], private["visual"]], [masks["audio"], masks["visual"]])
-        vat, vat_mask = self.fuse_vat([private["text"], va], [masks["text"], va_mask])
-        pc, pc_mask = self.fuse_pc([vat, common_sum], [vat_mask, common_mask])
+        # Each modality keeps its own positions (step t of every stream shares position t); token types tell
+        # the two inputs of a stage apart.
+        la = masks["audio"].shape[1]
+        lt = masks["text"].shape[1]
+        va, _ = self.fuse_va([private["audio"], private["visual"]], [masks["audio"], masks["visual"]])
+        vat, _ = self.fuse_vat([private["text"], va[:, :la], va[:, la:]],
+                               [masks["text"], masks["audio"], masks["visual"]], token_types=[0, 1, 1])
+        pc, pc_mask = self.fuse_pc([vat[:, :lt], vat[:, lt:lt + la], vat[:, lt + la:], common_sum],
+                                   [masks["text"], masks["audio"], masks["visual"], common_mask],
+                                   token_types=[0, 0, 0, 1])
 
         q = self.label_drop(self.label_norm(self.label_embedding.weight)).expand(pc.shape[0], -1, -1)
         label_mask = torch.ones(q.shape[:2], dtype=torch.bool, device=q.device)

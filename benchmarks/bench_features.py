@@ -1,0 +1,193 @@
+"""Per-stage cost of the feature extractors, as a real-time factor (seconds of compute per second of media).
+
+    python benchmarks/bench_features.py [--clip FILE] [--repeats 3]
+
+Without ``--clip`` a 10 s, 1280x720, 30 fps test clip with speech is built from the test fixtures (RAVDESS
+statements, upscaled to 720p as a typical upload). Stages: decode (audio track + sampled video frames), face
+(MediaPipe on the 10 fps frames), acoustic (librosa), speech-to-text (Whisper tiny.en int8, VAD), text encoder
+(MiniLM on the transcript), and total = ``FeatureExtractor.clip`` end to end (speech-to-text runs in parallel
+with decoding + face tracking, so total < the sum). Streaming: one update with 1 s of new webcam media (30
+frames of 640x480 + two 0.5 s chunks of 48 kHz int16 audio) and ``bundle()``, without speech-to-text.
+Targets: total <= 0.5x real time, streaming update <= 300 ms. Models are loaded (and warmed up) first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tailor_core.features import FeatureExtractor  # noqa: E402
+from tailor_core.features.audio import acoustic_features  # noqa: E402
+from tailor_core.features.media import decode_audio, iter_video_frames  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures"
+SOURCES = ["ravdess_happy_kids.mp4", "ravdess_fearful_kids.mp4"]
+CLIP_SECONDS = 10.0
+WIDTH, HEIGHT, FPS = 1280, 720, 30
+TARGET_RTF = 0.5
+TARGET_UPDATE_MS = 300.0
+
+
+def build_clip(path: Path, seconds: float = CLIP_SECONDS) -> Path:
+    """Concatenate the fixture clips (repeated) into a ``seconds`` long 720p H.264 + AAC file."""
+    import av
+    from PIL import Image
+
+    frames: list[np.ndarray] = []
+    audio: list[np.ndarray] = []
+    i = 0
+    while len(frames) < seconds * FPS:
+        src = FIXTURES / SOURCES[i % len(SOURCES)]
+        i += 1
+        clip_frames = [f for _, f in iter_video_frames(src, 60, fps=1000, max_side=4000)]
+        y, _ = decode_audio(src, 60, sample_rate=48000)
+        n = len(clip_frames)
+        frames += [np.asarray(Image.fromarray(f).resize((WIDTH, HEIGHT))) for f in clip_frames]
+        audio.append(np.pad(y, (0, max(0, int(n / FPS * 48000) - len(y))))[: int(n / FPS * 48000)])
+    frames = frames[: int(seconds * FPS)]
+    pcm = np.concatenate(audio)[: int(seconds * 48000)].astype(np.float32)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=FPS, options={"preset": "veryfast", "crf": "23"})
+        vs.width, vs.height, vs.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, FPS)
+        aus = out.add_stream("aac", rate=48000, layout="mono")
+        for k, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts, vf.time_base = k, Fraction(1, FPS)
+            for p in vs.encode(vf):
+                out.mux(p)
+        for p in vs.encode(None):
+            out.mux(p)
+        af = av.AudioFrame.from_ndarray(pcm[None, :], format="fltp", layout="mono")
+        af.sample_rate = 48000
+        for p in aus.encode(af):
+            out.mux(p)
+        for p in aus.encode(None):
+            out.mux(p)
+    return path
+
+
+def best_of(fn, repeats: int) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, result
+
+
+def bench_clip(fx: FeatureExtractor, path: Path, repeats: int) -> tuple[list[tuple[str, float]], float, str]:
+    def decode():
+        y, _ = decode_audio(path, 600)
+        frames = list(iter_video_frames(path, 600))
+        return y, frames
+
+    t_decode, (y16, frames) = best_of(decode, repeats)
+    duration = len(y16) / 16000
+
+    def faces():
+        tracker = fx._faces.tracker()
+        try:
+            return [tracker(f, t) for t, f in frames]
+        finally:
+            tracker.close()
+
+    t_face, vecs = best_of(faces, repeats)
+    t_acoustic, _ = best_of(lambda: acoustic_features(y16), repeats)
+    t_speech, words = best_of(lambda: fx._speech(y16), repeats)
+    t_text, _ = best_of(lambda: fx.encode_words([w[0] for w in words]), repeats)
+    t_total, bundle = best_of(lambda: fx.clip(path), repeats)
+    rows = [
+        (f"decode (audio + {len(frames)} sampled frames)", t_decode),
+        (f"face ({sum(v is not None for v in vecs)}/{len(vecs)} frames with a face)", t_face),
+        ("acoustic (librosa)", t_acoustic),
+        (f"speech-to-text ({len(words)} words)", t_speech),
+        ("text encoder (MiniLM)", t_text),
+        ("**total** (`FeatureExtractor.clip`, end to end)", t_total),
+    ]
+    return rows, duration, bundle.transcript
+
+
+def bench_stream(fx: FeatureExtractor, updates: int = 8) -> list[float]:
+    """Cost (s) of updates each adding 1 s of webcam media, in a 6 s window, without speech-to-text."""
+    from PIL import Image
+
+    src = FIXTURES / SOURCES[0]
+    frames = [
+        np.asarray(Image.fromarray(f).resize((640, 480))) for _, f in iter_video_frames(src, 60, fps=1000)
+    ]
+    y48, _ = decode_audio(src, 60, sample_rate=48000)
+    pcm = (np.clip(y48, -1, 1) * 32767).astype(np.int16)
+    st = fx.stream(window_seconds=6.0, transcribe=False)
+    costs = []
+    for sec in range(updates):
+        t0 = time.perf_counter()
+        for k in range(FPS):
+            st.add_frame(frames[(sec * FPS + k) % len(frames)], t=sec + k / FPS)
+        for h in range(2):
+            s = ((2 * sec + h) * 24000) % max(1, len(pcm) - 24000)
+            st.add_audio(pcm[s : s + 24000], 48000, t=sec + h * 0.5)
+        st.bundle()
+        costs.append(time.perf_counter() - t0)
+    st.close()
+    return costs[2:]  # skip the first updates (tracker start-up)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--clip", type=Path, help="media file to time (default: a 10 s 720p clip built from fixtures)"
+    )
+    ap.add_argument("--repeats", type=int, default=3, help="runs per stage; the best is reported")
+    args = ap.parse_args()
+
+    t = time.perf_counter()
+    fx = FeatureExtractor().load()
+    load_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.clip or build_clip(Path(tmp) / "bench_10s_720p.mp4")
+        rows, duration, transcript = bench_clip(fx, path, args.repeats)
+    stream_costs = bench_stream(fx)
+
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"Python {platform.python_version()}; models loaded in {load_s:.1f} s"
+    )
+    print(
+        f"Clip: {args.clip.name if args.clip else 'fixtures concatenated, 1280x720 30 fps'}, "
+        f"{duration:.1f} s; "
+        f"transcript: {transcript!r}\n"
+    )
+    print("| stage | seconds | x real time |")
+    print("|---|---:|---:|")
+    for name, sec in rows:
+        print(f"| {name} | {sec:.2f} | {sec / duration:.3f} |")
+    med = statistics.median(stream_costs) * 1000
+    worst = max(stream_costs) * 1000
+    print(
+        f"| streaming update: 1 s of new media (30 frames 640x480 + 1 s of 48 kHz audio), no speech-to-text "
+        f"| {med / 1000:.3f} (max {worst / 1000:.3f}) | {med / 1000:.3f} |"
+    )
+    total = rows[-1][1] / duration
+    print(
+        f"\nTargets: total <= {TARGET_RTF}x real time -> {total:.2f}x "
+        f"{'OK' if total <= TARGET_RTF else 'MISSED'}; "
+        f"streaming update <= {TARGET_UPDATE_MS:.0f} ms -> median {med:.0f} ms "
+        f"{'OK' if med <= TARGET_UPDATE_MS else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Build the demo training data: real per-modality emotion corpora through the app's own feature extractors.
+
+    python -m tailor_core.prepare --data ../shared/data --out cache
+
+No paired face + voice + words emotion corpus is available offline, so examples are *composed* from three
+real, labelled, single-modality corpora (see ``../shared/README.md``):
+
+* text   GoEmotions mapped to Ekman (multi-label; joy → happy; neutral → no label), splits as given;
+* audio  RAVDESS speech, split by actor (test actors 1–4, validation 6–7, training the other 17);
+* visual FER2013 face crops, splits as given (a still becomes a short sequence, lightly augmented).
+
+Stage 1 extracts and caches features per item (resumable: chunks already on disk are skipped; ``--workers``
+processes). Stage 2 composes examples of ``LENGTH`` steps (0.5 s each): a random subset of modalities is
+present (all three 40%, two 30%, one 30%); half the examples *agree* (every present item shows the same
+emotion, neutral included), half are drawn independently and so mostly *conflict* (happy words with a sad
+voice → {happy, sad}). The target is the union of the labels the present items carry. A voice without
+GoEmotions text gets, half of the time, the words actually spoken in RAVDESS (a neutral sentence: no label),
+as the app's speech-to-text would give. Validation and test examples use held-out items only.
+
+Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.train``), and
+``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
+two modalities absent), plus ``items_*.npz`` (per-item features, for the baselines of ``tailor_core.report``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .config import LABELS
+
+LENGTH = 16                # steps per training example (8 s): the demo model's window
+NEUTRAL = len(LABELS)      # class index of "no emotion" when sampling agreeing examples
+RAVDESS_TO_LABEL = {"03": "happy", "04": "sad", "05": "anger", "06": "fear", "07": "disgust", "08": "surprise"}
+GOEMOTIONS_TO_LABEL = {"joy": "happy", "sadness": "sad", "anger": "anger", "surprise": "surprise",
+                       "disgust": "disgust", "fear": "fear"}
+FER_TO_LABEL = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
+                "surprise": "surprise"}
+RAVDESS_SPLIT_ACTORS = {"test": {1, 2, 3, 4}, "valid": {6, 7}}  # everyone else trains
+RAVDESS_STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
+SPLIT_FILES = {"train": "train", "valid": "dev", "test": "test"}
+FER_SPLIT_FILES = {"train": "train", "valid": "val", "test": "test"}
+CHUNK = 256
+
+_extractor = None
+
+
+def _init_worker() -> None:
+    import torch
+
+    global _extractor
+    torch.set_num_threads(1)
+    from .features import FeatureExtractor
+
+    _extractor = FeatureExtractor(speech=False)
+
+
+def _text_chunk(texts: list[str]) -> list[np.ndarray]:
+    return [_extractor.word_vectors(t)[1].astype(np.float16) for t in texts]
+
+
+def _audio_chunk(paths: list[str]) -> list[np.ndarray]:
+    import soundfile as sf
+
+    from .features.audio import resample_to_16k, to_mono_float
+
+    out = []
+    for p in paths:
+        samples, sr = sf.read(p, dtype="float32")
+        out.append(_extractor.acoustic(resample_to_16k(to_mono_float(samples), sr)).astype(np.float32))
+    return out
+
+
+def _face_chunk(images: np.ndarray) -> list[np.ndarray | None]:
+    return [_extractor.face_vector(img) for img in images]
+
+
+def _run_chunks(name: str, items: list, fn: Callable, parts: Path, workers: int) -> list:
+    """Apply ``fn`` to ``items`` in chunks, in ``workers`` processes; finished chunks are cached on disk."""
+    parts.mkdir(parents=True, exist_ok=True)
+    chunks = [items[i: i + CHUNK] for i in range(0, len(items), CHUNK)]
+    todo = [i for i in range(len(chunks)) if not (parts / f"{name}_{i:05d}.npz").exists()]
+    if todo:
+        ctx = get_context("spawn")
+        with ctx.Pool(workers, initializer=_init_worker) as pool:
+            bar = tqdm(total=len(items), desc=name, initial=sum(len(chunks[i]) for i in range(len(chunks))
+                                                                 if i not in todo))
+            for i, result in zip(todo, pool.imap(fn, [chunks[i] for i in todo])):
+                np.savez(parts / f"{name}_{i:05d}.npz", **pack(result))
+                bar.update(len(chunks[i]))
+            bar.close()
+    return [a for i in range(len(chunks)) for a in unpack(np.load(parts / f"{name}_{i:05d}.npz"))]
+
+
+def pack(arrays: list[np.ndarray | None]) -> dict[str, np.ndarray]:
+    """Ragged list of [n_i, D] (or [D]) arrays, None for "not found" → flat arrays for ``np.savez``."""
+    seqs = [None if a is None else np.asarray(a, np.float32).reshape(-1, np.shape(a)[-1]) for a in arrays]
+    dim = next((a.shape[1] for a in seqs if a is not None), 1)
+    data = [a for a in seqs if a is not None]
+    return {"data": np.concatenate(data) if data else np.zeros((0, dim), np.float32),
+            "lengths": np.array([0 if a is None else len(a) for a in seqs], np.int64),
+            "found": np.array([a is not None for a in seqs], bool)}
+
+
+def unpack(z) -> list[np.ndarray | None]:
+    data, lengths, found = z["data"], z["lengths"], z["found"]  # read each array from the .npz once
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return [data[offsets[i]: offsets[i + 1]] if ok else None for i, ok in enumerate(found)]
+
+
+def _multi_hot(names) -> np.ndarray:
+    y = np.zeros(len(LABELS), np.float32)
+    for n in names:
+        if n in LABELS:
+            y[LABELS.index(n)] = 1
+    return y
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Stage 1: items
+
+
+def load_goemotions(root: Path, split: str, limit: int | None, rng: np.random.Generator):
+    names = (root / "goemotions_ekman" / "labels.txt").read_text().split()
+    texts, labels = [], []
+    for line in (root / "goemotions_ekman" / f"{SPLIT_FILES[split]}.tsv").read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2:
+            continue
+        texts.append(parts[0])
+        labels.append(_multi_hot(GOEMOTIONS_TO_LABEL.get(names[int(i)], "") for i in parts[1].split(",")))
+    idx = np.arange(len(texts))
+    if limit and limit < len(idx):
+        idx = np.sort(rng.choice(idx, limit, replace=False))
+    return [texts[i] for i in idx], np.stack([labels[i] for i in idx])
+
+
+def load_ravdess(root: Path, split: str):
+    paths = sorted((root / "ravdess_speech").glob("Actor_*/*.flac"))
+    chosen, labels, statements = [], [], []
+    for p in paths:
+        fields = p.stem.split("-")
+        actor = int(fields[6])
+        own = next((s for s, actors in RAVDESS_SPLIT_ACTORS.items() if actor in actors), "train")
+        if own == split:
+            chosen.append(str(p))
+            labels.append(_multi_hot([RAVDESS_TO_LABEL.get(fields[2], "")]))
+            statements.append(fields[4])
+    return chosen, np.stack(labels), statements
+
+
+def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator):
+    z = np.load(root / "fer2013" / f"{FER_SPLIT_FILES[split]}.npz", allow_pickle=False)
+    names = [str(n) for n in z["label_names"]]
+    idx = np.arange(len(z["labels"]))
+    if limit and limit < len(idx):
+        idx = np.sort(rng.choice(idx, limit, replace=False))
+    labels = np.stack([_multi_hot([FER_TO_LABEL.get(names[int(c)], "")]) for c in z["labels"][idx]])
+    return z["images"][idx], labels
+
+
+def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) -> dict:
+    """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz``."""
+    items = {}
+    for split in ("train", "valid", "test"):
+        rng = np.random.default_rng(seed)
+        f = out / f"items_text_{split}.npz"
+        if not f.exists():
+            texts, y = load_goemotions(root, split, limits["text"].get(split), rng)
+            vecs = _run_chunks(f"text_{split}", texts, _text_chunk, out / "parts", workers)
+            _save_ragged(f, vecs, y)
+        f = out / f"items_audio_{split}.npz"
+        if not f.exists():
+            paths, y, statements = load_ravdess(root, split)
+            feats = _run_chunks(f"audio_{split}", paths, _audio_chunk, out / "parts", workers)
+            _save_ragged(f, feats, y, statement=np.array(statements))
+        f = out / f"items_visual_{split}.npz"
+        if not f.exists():
+            images, y = load_fer(root, split, limits["visual"].get(split), rng)
+            vecs = _run_chunks(f"visual_{split}", list(images), _face_chunk, out / "parts", workers)
+            _save_ragged(f, vecs, y)
+        items[split] = {m: load_ragged(out / f"items_{m}_{split}.npz") for m in ("text", "audio", "visual")}
+    return items
+
+
+def _save_ragged(path: Path, arrays: list, labels: np.ndarray, **extra) -> None:
+    np.savez(path, **pack(arrays), labels=labels, **extra)
+
+
+def load_ragged(path: Path) -> dict:
+    """{"seqs": list of [n_i, D] arrays (None where nothing was found), "labels": [N, 6], ...extra}."""
+    z = np.load(path, allow_pickle=False)
+    out = {k: z[k] for k in z.files if k not in ("data", "lengths", "found")}
+    out["seqs"] = unpack(z)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Stage 2: composed examples
+
+
+def _pools(labels: np.ndarray, usable: np.ndarray) -> list[np.ndarray]:
+    """Item indices per class (6 labels, then neutral = no label); multi-label items sit in several pools."""
+    pools = [np.flatnonzero(usable & (labels[:, j] > 0)) for j in range(len(LABELS))]
+    pools.append(np.flatnonzero(usable & (labels.sum(1) == 0)))
+    return pools
+
+
+class Composer:
+    """Draws composed examples from one split's items; every array is [LENGTH, D] with a step mask."""
+
+    def __init__(self, items: dict, statements: dict[str, np.ndarray], rng: np.random.Generator,
+                 visual_noise: np.ndarray):
+        self.items, self.statements, self.rng, self.visual_noise = items, statements, rng, visual_noise
+        self.pools = {m: _pools(items[m]["labels"], np.array([s is not None and len(s) > 0
+                                                              for s in items[m]["seqs"]]))
+                      for m in ("text", "audio", "visual")}
+        self.dims = {m: next(s.shape[-1] for s in items[m]["seqs"] if s is not None) for m in self.pools}
+
+    def empty(self) -> dict:
+        d = {m: np.zeros((LENGTH, self.dims[m]), np.float32) for m in self.pools}
+        d.update({f"{m}_mask": np.zeros(LENGTH, bool) for m in self.pools})
+        d["labels"] = np.zeros(len(LABELS), np.float32)
+        d["carriers"] = np.zeros((len(LABELS), 3), bool)  # which modality carries each label
+        return d
+
+    def draw(self, modality: str, cls: int | None) -> int:
+        pools = self.pools[modality]
+        if cls is None or not len(pools[cls]):
+            cls = self.rng.choice([c for c in range(len(pools)) if len(pools[c])])
+        return int(self.rng.choice(pools[cls]))
+
+    def place(self, ex: dict, modality: str, index: int, n_steps: int, offset: int) -> None:
+        from .features.text import spread_evenly
+
+        seq = self.items[modality]["seqs"][index]
+        if modality == "audio":
+            x, mask = seq[:n_steps], np.ones(min(len(seq), n_steps), bool)
+        elif modality == "text":
+            x, mask = spread_evenly(seq.astype(np.float32), n_steps)
+        else:  # a still face shown for n_steps, lightly jittered, with an occasional missed detection
+            x = seq[0][None] + self.rng.normal(size=(n_steps, seq.shape[-1])) * self.visual_noise
+            mask = self.rng.random(n_steps) > 0.1
+            mask[self.rng.integers(n_steps)] = True
+        ex[modality][offset: offset + len(x)] = x * mask[:, None]
+        ex[f"{modality}_mask"][offset: offset + len(x)] = mask
+        y = self.items[modality]["labels"][index]
+        ex["labels"] = np.maximum(ex["labels"], y)
+        ex["carriers"][:, ("text", "audio", "visual").index(modality)] |= y > 0
+
+    def example(self, present: tuple[str, ...], agree: bool) -> dict:
+        ex = self.empty()
+        cls = int(self.rng.integers(NEUTRAL + 1)) if agree else None
+        chosen = {m: self.draw(m, cls if agree else int(self.rng.integers(NEUTRAL + 1))) for m in present}
+        if "audio" in chosen:
+            n_steps = min(len(self.items["audio"]["seqs"][chosen["audio"]]), LENGTH)
+        else:
+            n_steps = int(self.rng.integers(4, LENGTH + 1))
+        offset = int(self.rng.integers(LENGTH - n_steps + 1))
+        for m, i in chosen.items():
+            self.place(ex, m, i, n_steps, offset)
+        if "audio" in chosen and "text" not in chosen and self.rng.random() < 0.5:
+            # The words really spoken in the RAVDESS clip: a neutral sentence, no label.
+            from .features.text import spread_evenly
+
+            words = self.statements[str(self.items["audio"]["statement"][chosen["audio"]])]
+            x, mask = spread_evenly(words, n_steps)
+            ex["text"][offset: offset + n_steps], ex["text_mask"][offset: offset + n_steps] = x, mask
+        return ex
+
+    def sample(self, n: int) -> dict:
+        patterns = [("text", "audio", "visual")] * 4 + [("text", "audio"), ("text", "visual"), ("audio", "visual")]
+        patterns += [("text",), ("audio",), ("visual",)]
+        weights = np.array([0.1] * 4 + [0.1] * 3 + [0.1] * 3)
+        rows = [self.example(patterns[self.rng.choice(len(patterns), p=weights / weights.sum())],
+                             agree=self.rng.random() < 0.5) for _ in range(n)]
+        return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+
+    def single(self, modality: str, image_steps: int) -> dict:
+        """Every item of one modality alone (for the single-modality evaluation)."""
+        rows = []
+        for i, seq in enumerate(self.items[modality]["seqs"]):
+            if seq is None or not len(seq):
+                continue
+            ex = self.empty()
+            if modality == "audio":
+                n = min(len(seq), LENGTH)
+            elif modality == "text":
+                from .features.text import default_text_steps
+
+                n = min(default_text_steps(len(seq)), LENGTH)
+            else:
+                n = image_steps
+            saved = self.visual_noise
+            self.visual_noise = saved * 0  # evaluation: the still as it is
+            self.place(ex, modality, i, n, 0)
+            if modality == "visual":
+                ex["visual_mask"][:n] = True
+                ex["visual"][:n] = seq[0]
+            self.visual_noise = saved
+            rows.append(ex)
+        return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+
+
+def _save_splits(path: Path, splits: dict[str, dict]) -> None:
+    np.savez_compressed(path, **{f"{s}/{k}": v for s, d in splits.items() for k, v in d.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tailor_core.prepare", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="folder with goemotions_ekman/, ravdess_speech/, fer2013/")
+    p.add_argument("--out", required=True, help="cache folder (not committed)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--text-train", type=int, default=16000, help="GoEmotions training sentences to use")
+    p.add_argument("--face-train", type=int, default=12000, help="FER2013 training images to use")
+    p.add_argument("--face-valid", type=int, default=3000)
+    p.add_argument("--examples", type=int, nargs=3, default=(20000, 3000, 4000),
+                   metavar=("TRAIN", "VALID", "TEST"), help="composed examples per split")
+    p.add_argument("--seed", type=int, default=42)
+    args = p.parse_args(argv)
+    root, out = Path(args.data), Path(args.out)
+    for sub in ("goemotions_ekman", "ravdess_speech", "fer2013"):
+        if not (root / sub).is_dir():
+            print(f"error: {root / sub} not found (--data should be ../shared/data)", file=sys.stderr)
+            return 2
+    out.mkdir(parents=True, exist_ok=True)
+    limits = {"text": {"train": args.text_train}, "visual": {"train": args.face_train, "valid": args.face_valid}}
+    items = extract_items(root, out, args.workers, limits, args.seed)
+
+    _init_worker()
+    statements = {k: _extractor.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}
+    train_faces = np.stack([s[0] for s in items["train"]["visual"]["seqs"] if s is not None])
+    noise = 0.1 * train_faces.std(0)
+    composed = {}
+    for i, (split, n) in enumerate(zip(("train", "valid", "test"), args.examples)):
+        composer = Composer(items[split], statements, np.random.default_rng(args.seed + i), noise)
+        composed[split] = composer.sample(n)
+        print(f"{split}: {n} composed examples; label rate {composed[split]['labels'].mean(0).round(3).tolist()}",
+              file=sys.stderr)
+    _save_splits(out / "demo.npz", composed)
+    from .features import IMAGE_STEPS
+
+    test = Composer(items["test"], statements, np.random.default_rng(args.seed), noise)
+    for m in ("text", "audio", "visual"):
+        single = test.single(m, IMAGE_STEPS)
+        _save_splits(out / f"eval_{m}.npz", {"test": single})
+        print(f"eval_{m}: {len(single['labels'])} held-out items", file=sys.stderr)
+    print(f"wrote {out / 'demo.npz'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
