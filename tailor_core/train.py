@@ -129,6 +129,7 @@ def train(args: argparse.Namespace) -> dict:
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, history = state["epoch"] + 1, state["best"], json.loads(state["history"])
         torch.set_rng_state(state["rng"])
+        generator.set_state(state["loader_rng"])  # the next epoch shuffles as an uninterrupted run would
         if main_process:
             print(f"resumed from {last_dir} at epoch {start_epoch + 1}", file=sys.stderr)
 
@@ -174,7 +175,8 @@ def train(args: argparse.Namespace) -> dict:
               f"{'  *best*' if improved else ''}", file=sys.stderr, flush=True)
         model.save_pretrained(last_dir)
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
-                    "best": best, "history": json.dumps(history), "rng": torch.get_rng_state()},
+                    "best": best, "history": json.dumps(history), "rng": torch.get_rng_state(),
+                    "loader_rng": generator.get_state()},
                    last_dir / "trainer_state.pt")
 
     if world > 1:
