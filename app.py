@@ -14,6 +14,8 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,22 @@ def _cleanup(*paths: Any) -> None:
             path.unlink(missing_ok=True)
         except OSError:  # pragma: no cover - best effort
             log.warning("could not delete %s", path)
+
+
+@contextmanager
+def _user_errors(fallback: str, *uploads: Any) -> Iterator[None]:
+    """Turn any failure into one clear message for the user (the app keeps serving); delete the uploads."""
+    try:
+        yield
+    except FeatureError as e:
+        raise gr.Error(str(e)) from None
+    except gr.Error:
+        raise
+    except Exception:
+        log.exception("analysis failed")
+        raise gr.Error(fallback) from None
+    finally:
+        _cleanup(*uploads)
 
 
 def _check_duration(path: str | None, what: str) -> None:
@@ -243,39 +261,22 @@ def build_app(predictor: Predictor) -> gr.Blocks:
     def analyse(video: str | None, audio: str | None, image: str | None, text: str | None,
                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         """Clip tab: any combination of a clip, a recording, a photo and text → charts + JSON."""
-        try:
+        with _user_errors("Something went wrong while analysing this input. Please try another file.",
+                          video, audio, image):
             if not any([video, audio, image, (text or "").strip()]):
                 raise gr.Error("Give a clip, a voice recording, a photo or some text first.")
             _check_duration(video, "clip")
             _check_duration(audio, "recording")
             pred = _predict(video, audio, image, text, progress=progress)
             return _clip_outputs(pred)
-        except FeatureError as e:
-            raise gr.Error(str(e)) from None
-        except gr.Error:
-            raise
-        except Exception:
-            log.exception("analysis failed")
-            raise gr.Error("Something went wrong while analysing this input. Please try another file.") from None
-        finally:
-            _cleanup(video, audio, image)
 
     def predict_clip(video: str | None) -> dict[str, Any]:
         """API: a video file in, the result as JSON out (``api_name="predict_clip"``)."""
-        try:
+        with _user_errors("Something went wrong while analysing this clip.", video):
             if not video:
                 raise gr.Error("No video file was given.")
             _check_duration(video, "clip")
             return _predict(video, None, None, None).to_dict()
-        except FeatureError as e:
-            raise gr.Error(str(e)) from None
-        except gr.Error:
-            raise
-        except Exception:
-            log.exception("analysis failed")
-            raise gr.Error("Something went wrong while analysing this clip.") from None
-        finally:
-            _cleanup(video)
 
     def _live_outputs(live: LiveSession) -> tuple[Any, ...]:
         if not live.due(LIVE_UPDATE_SECONDS):

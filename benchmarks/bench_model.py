@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from tailor_core import TAILOR, TailorConfig
-from tailor_core.losses import tailor_loss
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
+
+from tailor_core import TAILOR, TailorConfig  # noqa: E402
+from tailor_core.losses import tailor_loss  # noqa: E402
 
 
 def batch(cfg: TailorConfig, n: int, device: str):

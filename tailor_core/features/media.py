@@ -91,6 +91,22 @@ def _origin(container) -> float:
     return min(starts) if starts else 0.0
 
 
+def _decoded(container, stream) -> Iterator:
+    """Frames of one stream, skipping corrupt packets (up to ``MAX_DECODE_ERRORS``, then the rest is dropped)."""
+    import av
+
+    errors = 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            errors += 1
+            if errors > MAX_DECODE_ERRORS:
+                return
+            continue
+        yield from frames
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Stream presence and container duration; raises :class:`FeatureError` for unreadable files."""
     with _open(path) as c:
@@ -121,23 +137,14 @@ def decode_audio(
         first_time: float | None = None
         limit = int(max_seconds * rate)
         truncated = False
-        errors = 0
         try:
-            for packet in c.demux(st):
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    errors += 1
-                    if errors > MAX_DECODE_ERRORS:
-                        break
-                    continue
-                for frame in frames:
-                    if first_time is None and frame.time is not None:
-                        first_time = float(frame.time) - origin
-                    for out in resampler.resample(frame):
-                        a = out.to_ndarray().reshape(-1)
-                        chunks.append(a)
-                        n += len(a)
+            for frame in _decoded(c, st):
+                if first_time is None and frame.time is not None:
+                    first_time = float(frame.time) - origin
+                for out in resampler.resample(frame):
+                    a = out.to_ndarray().reshape(-1)
+                    chunks.append(a)
+                    n += len(a)
                 if n >= limit + rate:
                     truncated = True
                     break
@@ -196,38 +203,29 @@ def iter_video_frames(
         sampler = FrameSampler(fps)
         index = 0
         last_t = 0.0
-        errors = 0
         try:
-            for packet in c.demux(st):
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    errors += 1
-                    if errors > MAX_DECODE_ERRORS:
-                        break
+            for frame in _decoded(c, st):
+                t = (float(frame.time) - origin) if frame.time is not None else index * frame_dur
+                if index and t <= last_t:  # missing or broken timestamps: assume a constant frame rate
+                    t = last_t + frame_dur
+                last_t = t
+                index += 1
+                if t >= max_seconds:
+                    stats["truncated"] = True
+                    return
+                stats["frames"] += 1
+                stats["duration"] = max(stats["duration"], t + frame_dur)
+                if not sampler.take(t):
                     continue
-                for frame in frames:
-                    t = (float(frame.time) - origin) if frame.time is not None else index * frame_dur
-                    if index and t <= last_t:  # missing or broken timestamps: assume a constant frame rate
-                        t = last_t + frame_dur
-                    last_t = t
-                    index += 1
-                    if t >= max_seconds:
-                        stats["truncated"] = True
-                        return
-                    stats["frames"] += 1
-                    stats["duration"] = max(stats["duration"], t + frame_dur)
-                    if not sampler.take(t):
-                        continue
-                    w, h = frame.width, frame.height
-                    s = min(1.0, max_side / max(w, h))
-                    rgb = frame.to_ndarray(
-                        format="rgb24", width=max(2, round(w * s)), height=max(2, round(h * s))
-                    )
-                    rot = getattr(frame, "rotation", 0) or 0
-                    if rot and rot % 90 == 0:
-                        rgb = np.ascontiguousarray(np.rot90(rgb, k=int(rot // 90)))
-                    yield t, rgb
+                w, h = frame.width, frame.height
+                s = min(1.0, max_side / max(w, h))
+                rgb = frame.to_ndarray(
+                    format="rgb24", width=max(2, round(w * s)), height=max(2, round(h * s))
+                )
+                rot = getattr(frame, "rotation", 0) or 0
+                if rot and rot % 90 == 0:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, k=int(rot // 90)))
+                yield t, rgb
         except av.error.FFmpegError as e:
             log.warning("video of %s decoded partially: %s", _name(path), e)
 
