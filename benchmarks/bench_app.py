@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -53,25 +52,9 @@ def make_10s_clip(out: Path) -> Path:
             sound += [r.to_ndarray().reshape(-1) for f in src.decode(src.streams.audio[0])
                       for r in resampler.resample(f)]
     pcm = np.concatenate(sound)
-    with av.open(str(out), "w") as dst:
-        v = dst.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = 640, 360, "yuv420p"
-        a = dst.add_stream("aac", rate=sr)
-        a.layout = "mono"
-        for i, rgb in enumerate(images):
-            f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(width=640, height=360, format="yuv420p")
-            f.pts, f.time_base = i, Fraction(1, fps)
-            for p in v.encode(f):
-                dst.mux(p)
-        for p in v.encode():
-            dst.mux(p)
-        for i in range(0, len(pcm), 1024):
-            af = av.AudioFrame.from_ndarray(pcm[None, i: i + 1024].astype(np.float32), format="flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = sr, i, Fraction(1, sr)
-            for p in a.encode(af):
-                dst.mux(p)
-        for p in a.encode():
-            dst.mux(p)
+    from tailor_core.features.media import write_clip
+
+    write_clip(out, images, fps, audio=pcm, sample_rate=sr, size=(640, 360))
     return out
 
 

@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tailor_core.features import FeatureExtractor  # noqa: E402
 from tailor_core.features.audio import acoustic_features  # noqa: E402
-from tailor_core.features.media import decode_audio, iter_video_frames  # noqa: E402
+from tailor_core.features.media import decode_audio, iter_video_frames, write_clip  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 SOURCES = ["ravdess_happy_kids.mp4", "ravdess_fearful_kids.mp4"]
@@ -42,7 +41,6 @@ TARGET_UPDATE_MS = 300.0
 
 def build_clip(path: Path, seconds: float = CLIP_SECONDS) -> Path:
     """Concatenate the fixture clips (repeated) into a ``seconds`` long 720p H.264 + AAC file."""
-    import av
     from PIL import Image
 
     frames: list[np.ndarray] = []
@@ -58,24 +56,7 @@ def build_clip(path: Path, seconds: float = CLIP_SECONDS) -> Path:
         audio.append(np.pad(y, (0, max(0, int(n / FPS * 48000) - len(y))))[: int(n / FPS * 48000)])
     frames = frames[: int(seconds * FPS)]
     pcm = np.concatenate(audio)[: int(seconds * 48000)].astype(np.float32)
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=FPS, options={"preset": "veryfast", "crf": "23"})
-        vs.width, vs.height, vs.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        vs.codec_context.time_base = Fraction(1, FPS)
-        aus = out.add_stream("aac", rate=48000, layout="mono")
-        for k, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts, vf.time_base = k, Fraction(1, FPS)
-            for p in vs.encode(vf):
-                out.mux(p)
-        for p in vs.encode(None):
-            out.mux(p)
-        af = av.AudioFrame.from_ndarray(pcm[None, :], format="fltp", layout="mono")
-        af.sample_rate = 48000
-        for p in aus.encode(af):
-            out.mux(p)
-        for p in aus.encode(None):
-            out.mux(p)
+    write_clip(path, frames, FPS, audio=pcm, sample_rate=48000)
     return path
 
 

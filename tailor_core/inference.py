@@ -209,9 +209,7 @@ class LiveSession:
         """Forget everything (on stop, or when the viewer leaves)."""
         with self._lock:
             self._words.clear()
-            # A fresh extractor rather than StreamExtractor.reset(): nothing waits on a running
-            # speech-to-text thread (it finishes on its own and its result is dropped with the old extractor).
-            self._stream = self.predictor.extractor.stream(window_seconds=self.window_seconds)
+            self._stream.reset()  # a speech-to-text pass still running is dropped, never waited for
             self.history.clear()
             self.last = None
             self.started = time.monotonic()

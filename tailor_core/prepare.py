@@ -298,13 +298,10 @@ class Composer:
                 n = min(default_text_steps(len(seq)), LENGTH)
             else:
                 n = image_steps
-            saved = self.visual_noise
-            self.visual_noise = saved * 0  # evaluation: the still as it is
             self.place(ex, modality, i, n, 0)
-            if modality == "visual":
+            if modality == "visual":  # evaluation: the still as it is, no jitter, no missed steps
                 ex["visual_mask"][:n] = True
                 ex["visual"][:n] = seq[0]
-            self.visual_noise = saved
             rows.append(ex)
         return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 

@@ -10,7 +10,6 @@ import os
 import socket
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -92,34 +91,14 @@ def _wait_http(url: str, timeout: float = 60) -> None:
 
 def make_no_face_clip(path: Path, seconds: float = 3.0) -> Path:
     """A small clip with moving grey noise (no face) and a 220 Hz tone, made with PyAV."""
-    import av
+    from tailor_core.features.media import write_clip
 
     rng = np.random.default_rng(0)
     fps, sr = 10, 16000
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = 160, 120, "yuv420p"
-        a = out.add_stream("aac", rate=sr)
-        a.layout = "mono"
-        for i in range(int(seconds * fps)):
-            img = (rng.random((120, 160, 3)) * 60 + 100).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for p in v.encode(frame):
-                out.mux(p)
-        for p in v.encode():
-            out.mux(p)
-        t = np.arange(int(seconds * sr)) / sr
-        samples = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-        for i in range(0, len(samples), 1024):
-            chunk = samples[i: i + 1024][None, :]
-            af = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = sr, i, Fraction(1, sr)
-            for p in a.encode(af):
-                out.mux(p)
-        for p in a.encode():
-            out.mux(p)
-    return path
+    frames = [(rng.random((120, 160, 3)) * 60 + 100).astype(np.uint8) for _ in range(int(seconds * fps))]
+    t = np.arange(int(seconds * sr)) / sr
+    return write_clip(path, frames, fps, audio=(0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
+                      sample_rate=sr)
 
 
 def make_fake_media(src: Path, y4m: Path, wav: Path, width: int = 640, height: int = 480, fps: int = 15) -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import re
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import soundfile as sf
@@ -25,7 +23,7 @@ from tailor_core.features import (
     FeatureError,
     FeatureExtractor,
 )
-from tailor_core.features.media import decode_audio, iter_video_frames
+from tailor_core.features.media import decode_audio, iter_video_frames, write_clip
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RAVDESS = ["ravdess_happy_kids.mp4", "ravdess_fearful_kids.mp4"]
@@ -56,26 +54,7 @@ def write_video(
     path: Path, frames: list[np.ndarray], fps: int = 30, audio: np.ndarray | None = None, sr: int = 48000
 ) -> Path:
     """Encode RGB frames (+ optional mono float audio) with PyAV."""
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
-        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        vs.codec_context.time_base = Fraction(1, fps)
-        aus = out.add_stream("aac", rate=sr, layout="mono") if audio is not None else None
-        for i, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts, vf.time_base = i, Fraction(1, fps)
-            for p in vs.encode(vf):
-                out.mux(p)
-        for p in vs.encode(None):
-            out.mux(p)
-        if aus is not None:
-            af = av.AudioFrame.from_ndarray(audio.astype(np.float32)[None, :], format="fltp", layout="mono")
-            af.sample_rate = sr
-            for p in aus.encode(af):
-                out.mux(p)
-            for p in aus.encode(None):
-                out.mux(p)
-    return path
+    return write_clip(path, frames, fps, audio=audio, sample_rate=sr)
 
 
 # ------------------------------------------------------------------------------------------------ real clips
