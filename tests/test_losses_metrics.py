@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from sklearn.metrics import f1_score, hamming_loss, jaccard_score, precision_score, recall_score
 
 from tailor_core import TAILOR, TailorConfig
-from tailor_core.losses import discriminator_loss, orthogonality, tailor_loss
-from tailor_core.metrics import multilabel_metrics, tune_thresholds
+from tailor_core.training.losses import discriminator_loss, orthogonality, tailor_loss
+from tailor_core.training.metrics import multilabel_metrics, tune_thresholds
 
 
 @pytest.fixture

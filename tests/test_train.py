@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tailor_core import evaluate, train
-from tailor_core.data import DataError, load_aligned, load_unaligned
+from tailor_core.training import evaluate, train
+from tailor_core.training.data import DataError, load_aligned, load_unaligned
 
 
 def make_mosei_like(path, n=(480, 120, 160), length=8, dims=(12, 10, 8), seed=0):

@@ -1,6 +1,6 @@
 """Measure the demo checkpoint on held-out data only, as its model card reports it.
 
-    python -m tailor_core.report --checkpoint checkpoints/tailor-demo --cache cache
+    python -m scripts.report_demo --checkpoint checkpoints/tailor-demo --cache cache
 
 1. Fused: the composed test set (held-out items of all three corpora).
 2. Each modality alone: TAILOR on every held-out item of one corpus with the other two absent, beside a plain
@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import MODALITIES
-from .data import load_npz
-from .metrics import multilabel_metrics, tune_thresholds
-from .model import TAILOR
-from .prepare import load_ragged
-from .train import predict_scores
+from scripts.prepare_demo import load_ragged
+from tailor_core.config import MODALITIES
+from tailor_core.model import TAILOR
+from tailor_core.training.data import load_npz
+from tailor_core.training.evaluate import predict_scores
+from tailor_core.training.metrics import multilabel_metrics, tune_thresholds
 
 KEYS = ("micro_f1", "macro_f1", "accuracy", "hamming_loss")
 
@@ -122,10 +122,10 @@ def to_markdown(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tailor_core.report", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m scripts.report_demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default="checkpoints/tailor-demo")
-    p.add_argument("--cache", default="cache", help="the --out folder of tailor_core.prepare")
+    p.add_argument("--cache", default="cache", help="the --out folder of scripts.prepare_demo")
     p.add_argument("--output", help="JSON file for the results (default: CHECKPOINT/results.json)")
     args = p.parse_args(argv)
     cache = Path(args.cache)

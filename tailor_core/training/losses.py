@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .config import MODALITIES, TailorConfig
-from .model import TailorOutput
+from ..config import MODALITIES, TailorConfig
+from ..model import TailorOutput
 
 
 @dataclass

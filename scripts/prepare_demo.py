@@ -1,6 +1,6 @@
 """Build the demo training data: real per-modality emotion corpora through the app's own feature extractors.
 
-    python -m tailor_core.prepare --data ../shared/data --out cache
+    python -m scripts.prepare_demo --data ../shared/data --out cache
 
 No paired face + voice + words emotion corpus is available offline, so examples are *composed* from three
 real, labelled, single-modality corpora (see ``../shared/README.md``):
@@ -17,9 +17,9 @@ voice → {happy, sad}). The target is the union of the labels the present items
 GoEmotions text gets, half of the time, the words actually spoken in RAVDESS (a neutral sentence: no label),
 as the app's speech-to-text would give. Validation and test examples use held-out items only.
 
-Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.train``), and
+Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
-two modalities absent), plus ``items_*.npz`` (per-item features, for the baselines of ``tailor_core.report``).
+two modalities absent), plus ``items_*.npz`` (per-item features, for the baselines of ``scripts.report_demo``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .config import LABELS
+from tailor_core.config import LABELS
 
 LENGTH = 16                # steps per training example (8 s): the demo model's window
 NEUTRAL = len(LABELS)      # class index of "no emotion" when sampling agreeing examples
@@ -57,7 +57,7 @@ def _init_worker() -> None:
 
     global _extractor
     torch.set_num_threads(1)
-    from .features import FeatureExtractor
+    from tailor_core.features import FeatureExtractor
 
     _extractor = FeatureExtractor(speech=False)
 
@@ -69,7 +69,7 @@ def _text_chunk(texts: list[str]) -> list[np.ndarray]:
 def _audio_chunk(paths: list[str]) -> list[np.ndarray]:
     import soundfile as sf
 
-    from .features.audio import resample_to_16k, to_mono_float
+    from tailor_core.features.audio import resample_to_16k, to_mono_float
 
     out = []
     for p in paths:
@@ -311,7 +311,7 @@ def _save_splits(path: Path, splits: dict[str, dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tailor_core.prepare", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m scripts.prepare_demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="folder with goemotions_ekman/, ravdess_speech/, fer2013/")
     p.add_argument("--out", required=True, help="cache folder (not committed)")
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{split}: {n} composed examples; label rate {composed[split]['labels'].mean(0).round(3).tolist()}",
               file=sys.stderr)
     _save_splits(out / "demo.npz", composed)
-    from .features import IMAGE_STEPS
+    from tailor_core.features import IMAGE_STEPS
 
     test = Composer(items["test"], statements, np.random.default_rng(args.seed), noise)
     for m in ("text", "audio", "visual"):

@@ -1,8 +1,8 @@
 """Train TAILOR as the paper did, on MOSEI (aligned file, optional unaligned pickle) or a product ``.npz``.
 
-    python -m tailor_core.train --data aligned_50.pkl --output runs/mosei
-    python -m tailor_core.train --data aligned_50.pkl --unaligned mosei_senti_data_noalign.pkl --output runs/u
-    torchrun --nproc_per_node 4 -m tailor_core.train --data ... --output ...     (DDP; also `accelerate launch`)
+    python -m tailor_core.training.train --data aligned_50.pkl --output runs/mosei
+    python -m tailor_core.training.train --data aligned_50.pkl --unaligned mosei_senti_data_noalign.pkl --output runs/u
+    torchrun --nproc_per_node 4 -m tailor_core.training.train --data ... --output ...   (DDP; or accelerate launch)
 
 AdamW (lr 5e-5, weight decay 0.01), linear warm-up over 10% of the steps then linear decay, gradient-norm
 clip 1.0, batch 64, 20 epochs, seed 42. The epoch with the best validation micro-F1 is saved to --output,
@@ -26,13 +26,12 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from .config import TailorConfig
+from ..config import TailorConfig
+from ..model import TAILOR
 from .data import DataError, Split, TailorDataset, feature_stats, load_data
+from .evaluate import INPUT_KEYS, evaluate_split, predict_scores
 from .losses import tailor_loss
-from .metrics import multilabel_metrics, tune_thresholds
-from .model import TAILOR
-
-INPUT_KEYS = ("text", "audio", "visual", "text_mask", "audio_mask", "visual_mask")
+from .metrics import tune_thresholds
 
 
 def seed_everything(seed: int) -> None:
@@ -61,24 +60,6 @@ def config_for(split: Split, aligned: bool, overrides: dict | None = None) -> Ta
     values["max_positions"] = max(512, values["audio_len"], values["visual_len"])
     values.update(overrides or {})
     return TailorConfig(**values)
-
-
-@torch.inference_mode()
-def predict_scores(model: TAILOR, split: Split, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
-    """Scores [N,6] for a whole split, in order."""
-    model.eval()
-    loader = DataLoader(TailorDataset(split), batch_size=batch_size, shuffle=False)
-    out = []
-    for batch in loader:
-        out.append(model(**{k: batch[k].to(device) for k in INPUT_KEYS}).scores.float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_labels))
-
-
-def evaluate_split(model: TAILOR, split: Split, batch_size: int = 256, device: str = "cpu",
-                   thresholds: list[float] | None = None) -> dict:
-    scores = predict_scores(model, split, batch_size, device)
-    thr = np.asarray(thresholds if thresholds is not None else model.config.label_thresholds())
-    return multilabel_metrics(split.labels.numpy(), scores >= thr, model.config.labels)
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -202,7 +183,7 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tailor_core.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tailor_core.training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="TAILOR aligned file (torch.save dict) or a product .npz")
     p.add_argument("--unaligned", help="MulT unaligned pickle (labels come from --data by position)")
