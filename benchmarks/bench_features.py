@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from tailor_core.features import FeatureExtractor  # noqa: E402
 from tailor_core.features.audio import acoustic_features  # noqa: E402
-from tailor_core.features.media import decode_audio, iter_video_frames, write_clip  # noqa: E402
+from tailor_core.features.media import decode_audio, iter_video_frames  # noqa: E402
+from tests.media_utils import write_clip  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 SOURCES = ["ravdess_happy_kids.mp4", "ravdess_fearful_kids.mp4"]
@@ -79,7 +80,7 @@ def bench_clip(fx: FeatureExtractor, path: Path, repeats: int) -> tuple[list[tup
     duration = len(y16) / 16000
 
     def faces():
-        tracker = fx._faces.tracker()
+        tracker = fx.faces.tracker()
         try:
             return [tracker(f, t) for t, f in frames]
         finally:
@@ -87,8 +88,8 @@ def bench_clip(fx: FeatureExtractor, path: Path, repeats: int) -> tuple[list[tup
 
     t_face, vecs = best_of(faces, repeats)
     t_acoustic, _ = best_of(lambda: acoustic_features(y16), repeats)
-    t_speech, words = best_of(lambda: fx._speech(y16), repeats)
-    t_text, _ = best_of(lambda: fx.encode_words([w[0] for w in words]), repeats)
+    t_speech, words = best_of(lambda: fx.speech(y16), repeats)
+    t_text, _ = best_of(lambda: fx.words.encode_words([w[0] for w in words]), repeats)
     t_total, bundle = best_of(lambda: fx.clip(path), repeats)
     rows = [
         (f"decode (audio + {len(frames)} sampled frames)", t_decode),

@@ -63,23 +63,23 @@ def _init_worker() -> None:
 
 
 def _text_chunk(texts: list[str]) -> list[np.ndarray]:
-    return [_extractor.word_vectors(t)[1].astype(np.float16) for t in texts]
+    return [_extractor.words.word_vectors(t)[1].astype(np.float16) for t in texts]
 
 
 def _audio_chunk(paths: list[str]) -> list[np.ndarray]:
     import soundfile as sf
 
-    from tailor_core.features.audio import resample_to_16k, to_mono_float
+    from tailor_core.features.audio import acoustic_features, resample_to_16k, to_mono_float
 
     out = []
     for p in paths:
         samples, sr = sf.read(p, dtype="float32")
-        out.append(_extractor.acoustic(resample_to_16k(to_mono_float(samples), sr)).astype(np.float32))
+        out.append(acoustic_features(resample_to_16k(to_mono_float(samples), sr)).astype(np.float32))
     return out
 
 
 def _face_chunk(images: np.ndarray) -> list[np.ndarray | None]:
-    return [_extractor.face_vector(img) for img in images]
+    return [_extractor.faces.still(img) for img in images]
 
 
 def _run_chunks(name: str, items: list, fn: Callable, parts: Path, workers: int) -> list:
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     items = extract_items(root, out, args.workers, limits, args.seed)
 
     _init_worker()
-    statements = {k: _extractor.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}
+    statements = {k: _extractor.words.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}
     train_faces = np.stack([s[0] for s in items["train"]["visual"]["seqs"] if s is not None])
     noise = 0.1 * train_faces.std(0)
     composed = {}

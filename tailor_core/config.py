@@ -13,8 +13,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The six emotion labels, in the model's output order.
 LABELS: tuple[str, ...] = ("happy", "sad", "anger", "surprise", "disgust", "fear")
+#: The three input sequences, in the model's argument order.
 MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
+#: The four parts of the fused sequence the label decoder attends over (``TAILOR.modality_slices``).
+PC_PARTS: tuple[str, ...] = (*MODALITIES, "common")
+#: What a person calls each part (plots, the app, the CLI).
+DISPLAY_NAMES: dict[str, str] = {"text": "words", "audio": "voice", "visual": "face", "common": "common"}
 
 
 @dataclass

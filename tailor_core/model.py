@@ -278,6 +278,10 @@ class TAILOR(nn.Module):
         if cfg.aligned and longest > cfg.max_positions:
             raise ValueError(f"inputs of {longest} steps exceed this model's {cfg.max_positions} positions: "
                              "score long inputs in windows")
+        if cfg.aligned and not (text.shape[:2] == audio.shape[:2] == visual.shape[:2]):
+            # Checked before any work: the common representation sums the modalities step by step.
+            raise ValueError("aligned inputs must have the same batch and sequence length, got text "
+                             f"{tuple(text.shape)}, audio {tuple(audio.shape)}, visual {tuple(visual.shape)}")
         given = {"text": text_mask, "audio": audio_mask, "visual": visual_mask}
         masks, ctc_log_probs = {}, {}
         for m in MODALITIES:
@@ -296,10 +300,6 @@ class TAILOR(nn.Module):
         common = {m: self.common(encoded[m]) for m in MODALITIES}
         # Common feature = sum of the modalities' common sequences; absent (masked) steps add nothing.
         common_sum = sum(common[m] * masks[m][..., None] for m in MODALITIES)
-        if not (masks["text"].shape == masks["audio"].shape == masks["visual"].shape):
-            raise ValueError("the common representation sums modalities step by step: sequence lengths must "
-                             f"match, got text {tuple(text.shape)}, audio {tuple(audio.shape)}, "
-                             f"visual {tuple(visual.shape)}")
         common_mask = masks["text"] | masks["audio"] | masks["visual"]
 
         # Each modality keeps its own positions (step t of every stream shares position t); token types tell

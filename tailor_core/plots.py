@@ -2,8 +2,8 @@
 
 Every chart uses one fixed colour per label (:data:`LABEL_COLORS`) and one per modality
 (:data:`MODALITY_COLORS`), so a reader can follow a label from the score bars to the timeline and to
-the attention views. The functions take a :class:`~tailor_core.inference.Prediction` (or its
-``to_dict()`` form) and never compute anything the model did not output.
+the attention views. The functions take a :class:`~tailor_core.scoring.Prediction` and never compute
+anything the model did not output.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-LABELS: tuple[str, ...] = ("happy", "sad", "anger", "surprise", "disgust", "fear")
+from .config import DISPLAY_NAMES, LABELS, MODALITIES, PC_PARTS
+from .scoring import Prediction
 
 #: One colour per label, used by every chart (colour-blind-friendly, after Okabe & Ito).
 LABEL_COLORS: dict[str, str] = {
@@ -34,27 +35,11 @@ MODALITY_COLORS: dict[str, str] = {
     "common": "#D9D9D9",
 }
 
-MODALITY_NAMES: dict[str, str] = {"text": "words", "audio": "voice", "visual": "face", "common": "common"}
-
 _LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
     "font": {"size": 13},
 }
-
-
-def _as_dict(prediction: Any) -> dict[str, Any]:
-    """Accept a Prediction or its ``to_dict()`` form."""
-    if prediction is None:
-        return {}
-    if isinstance(prediction, Mapping):
-        return dict(prediction)
-    return prediction.to_dict()
-
-
-def _labels(pred: Mapping[str, Any]) -> list[str]:
-    scores = pred.get("scores") or {}
-    return list(scores) if scores else list(LABELS)
 
 
 def _colored(label: str) -> str:
@@ -70,18 +55,17 @@ def empty_figure(message: str = "No result yet", height: int = 300) -> go.Figure
     return fig
 
 
-def scores_figure(prediction: Any, title: str = "Scores", height: int = 340) -> go.Figure:
-    """Bar chart of the six label probabilities with each label's decision threshold as a dashed tick.
+def scores_figure(pred: Prediction, title: str = "Scores", height: int = 340) -> go.Figure:
+    """Bar chart of the six label scores with each label's decision threshold as a dashed tick.
 
     Labels over their threshold are drawn solid, the others faded.
     """
-    pred = _as_dict(prediction)
-    scores: Mapping[str, float] = pred.get("scores") or {}
+    scores = pred.scores
     if not scores:
         return empty_figure("No scores yet", height)
     labels = list(scores)
-    thresholds: Mapping[str, float] = pred.get("thresholds") or {}
-    predicted = set(pred.get("labels") or [])
+    thresholds = pred.thresholds
+    predicted = set(pred.labels)
     values = [float(scores[k]) for k in labels]
     fig = go.Figure(go.Bar(
         x=labels,
@@ -108,10 +92,9 @@ def scores_figure(prediction: Any, title: str = "Scores", height: int = 340) -> 
     return fig
 
 
-def timeline_figure(prediction: Any, title: str = "Scores over time", height: int = 320) -> go.Figure:
-    """One line per label over the centres of the sliding windows of ``prediction.timeline``."""
-    pred = _as_dict(prediction)
-    timeline: Sequence[Mapping[str, Any]] = pred.get("timeline") or []
+def timeline_figure(pred: Prediction, title: str = "Scores over time", height: int = 320) -> go.Figure:
+    """One line per label over the centres of the sliding windows of ``pred.timeline``."""
+    timeline = pred.timeline
     if not timeline:
         return empty_figure("No timeline yet", height)
     return timeline_from_points(
@@ -141,24 +124,23 @@ def timeline_from_points(times: Sequence[float], scores: Sequence[Mapping[str, f
     return fig
 
 
-def modality_figure(prediction: Any, title: str = "Where each label looks (decoder attention)",
+def modality_figure(pred: Prediction, title: str = "Where each label looks (decoder attention)",
                     height: int = 320) -> go.Figure:
     """Stacked horizontal bars: for each label, the share of its decoder attention on each modality."""
-    pred = _as_dict(prediction)
-    shares: Mapping[str, Mapping[str, float]] = pred.get("modality_attention") or {}
+    shares = pred.modality_attention
     if not shares:
         return empty_figure("No attention yet", height)
     labels = list(shares)
     fig = go.Figure()
-    for modality in ("text", "audio", "visual", "common"):
+    for modality in PC_PARTS:
         vals = [float(shares[k].get(modality, 0.0)) for k in labels]
         fig.add_trace(go.Bar(
-            y=[_colored(k) for k in labels], x=vals, orientation="h", name=MODALITY_NAMES[modality],
+            y=[_colored(k) for k in labels], x=vals, orientation="h", name=DISPLAY_NAMES[modality],
             marker={"color": MODALITY_COLORS[modality], "line": {"color": "white", "width": 1}},
             text=[f"{v:.0%}" if v >= 0.08 else "" for v in vals], textposition="inside",
             insidetextanchor="middle",
             textfont={"color": "white" if modality in ("text", "audio") else "#222"},
-            hovertemplate=f"%{{y}} → {MODALITY_NAMES[modality]}: %{{x:.1%}}<extra></extra>",
+            hovertemplate=f"%{{y}} → {DISPLAY_NAMES[modality]}: %{{x:.1%}}<extra></extra>",
         ))
     fig.update_layout(**_LAYOUT, title=title, height=height, barmode="stack",
                       xaxis={"range": [0, 1], "tickformat": ".0%", "title": "share of attention"},
@@ -166,43 +148,41 @@ def modality_figure(prediction: Any, title: str = "Where each label looks (decod
     return fig
 
 
-def _word_ticks(pred: Mapping[str, Any], times: Sequence[float]) -> tuple[list[float], list[str]]:
+def _word_ticks(pred: Prediction, times: Sequence[float]) -> tuple[list[float], list[str]]:
     """Tick positions/labels for the words on the text heatmap (one tick per step that has words)."""
     per_step: dict[int, list[str]] = {}
-    for w in pred.get("words") or []:
-        step = int(w.get("step", -1)) if isinstance(w, Mapping) else int(getattr(w, "step", -1))
-        text = w.get("text", "") if isinstance(w, Mapping) else getattr(w, "text", "")
+    for w in pred.words:
+        step, text = int(w["step"]), str(w["text"])
         if 0 <= step < len(times) and text.strip():
             per_step.setdefault(step, []).append(text.strip())
     steps = sorted(per_step)
     return [times[s] for s in steps], [" ".join(per_step[s])[:24] for s in steps]
 
 
-def attention_heatmap(prediction: Any, title: str = "Attention over time (label × time, per modality)",
+def attention_heatmap(pred: Prediction, title: str = "Attention over time (label × time, per modality)",
                       height: int = 640) -> go.Figure:
     """Three heatmaps (words, voice, face) of decoder attention, label × time step.
 
     The text panel's x axis carries the transcript's words at the steps where they were spoken.
     """
-    pred = _as_dict(prediction)
-    maps: Mapping[str, Sequence[Sequence[float]]] = pred.get("attention_maps") or {}
-    times: list[float] = [float(t) for t in pred.get("step_times") or []]
+    maps = pred.attention_maps
+    times = pred.step_times
     if not maps or not times:
         return empty_figure("No attention maps yet", height)
-    labels = _labels(pred)
-    present = pred.get("present") or {}
-    mods = [m for m in ("text", "audio", "visual") if m in maps]
+    labels = list(pred.scores) or list(LABELS)
+    present = pred.present
+    mods = [m for m in MODALITIES if m in maps]
     zmax = max((max((max(row) for row in maps[m] if row), default=0.0) for m in mods), default=0.0) or 1.0
     fig = make_subplots(rows=len(mods), cols=1, shared_xaxes=False, vertical_spacing=0.14,
                         subplot_titles=[
-                            MODALITY_NAMES[m] + ("" if present.get(m, True) else " (absent)") for m in mods])
+                            DISPLAY_NAMES[m] + ("" if present.get(m, True) else " (absent)") for m in mods])
     for row, modality in enumerate(mods, start=1):
         z = [[float(v) for v in r] for r in maps[modality]]
         n = min(len(times), min((len(r) for r in z), default=0))
         fig.add_trace(go.Heatmap(
             z=[r[:n] for r in z], x=times[:n], y=[_colored(k) for k in labels], zmin=0.0, zmax=zmax,
             colorscale="Blues", showscale=row == 1, colorbar={"title": "attention", "len": 0.9},
-            hovertemplate="%{y} at %{x:.1f} s: %{z:.4f}<extra>" + MODALITY_NAMES[modality] + "</extra>",
+            hovertemplate="%{y} at %{x:.1f} s: %{z:.4f}<extra>" + DISPLAY_NAMES[modality] + "</extra>",
         ), row=row, col=1)
         axis = {"title": "time (s)"} if row == len(mods) else {}
         if modality == "text":

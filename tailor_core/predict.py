@@ -18,28 +18,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-VIDEO_EXTS = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v", ".mpg", ".mpeg"}
-AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus"}
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
-MEDIA_EXTS = VIDEO_EXTS | AUDIO_EXTS | IMAGE_EXTS
-
-
-def kind_of(path: Path) -> str | None:
-    """``"video"``, ``"audio"``, ``"image"`` or None, from the file extension."""
-    ext = path.suffix.lower()
-    if ext in VIDEO_EXTS:
-        return "video"
-    if ext in AUDIO_EXTS:
-        return "audio"
-    if ext in IMAGE_EXTS:
-        return "image"
-    return None
+from .config import DISPLAY_NAMES, PC_PARTS
+from .features.media import MEDIA_EXTENSIONS, kind_of
+from .limits import DEFAULT_LIMITS
 
 
 def collect(paths: Iterable[str | Path]) -> list[Path]:
@@ -47,7 +35,7 @@ def collect(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_EXTS))
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_EXTENSIONS))
         else:
             out.append(p)
     return out
@@ -63,9 +51,11 @@ def _format_text(result: dict[str, Any]) -> str:
         lines.append(f"transcript: {result['transcript']}")
     present = [m for m, v in result.get("present", {}).items() if v]
     lines.append(f"modalities present: {', '.join(present) or 'none'}")
-    lines.append("attention share (text / audio / visual / common):")
+    lines.append("attention share (" + " / ".join(DISPLAY_NAMES[p] for p in PC_PARTS) + "):")
     for label, share in result.get("modality_attention", {}).items():
-        lines.append(f"  {label:9s} " + " / ".join(f"{share[m]:.2f}" for m in ("text", "audio", "visual", "common")))
+        lines.append(f"  {label:9s} " + " / ".join(f"{share[p]:.2f}" for p in PC_PARTS))
+    for note in result.get("notes", []):
+        lines.append(f"note: {note}")
     if result.get("timeline"):
         lines.append(f"timeline: {len(result['timeline'])} windows")
     return "\n".join(lines)
@@ -94,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--csv", metavar="OUT", help="batch mode: write a CSV here instead of JSON lines")
     p.add_argument("--full", action="store_true", help="batch mode: full results (timeline, attention) per line")
+    p.add_argument("--max-seconds", type=float, default=DEFAULT_LIMITS.max_seconds,
+                   help="analyse at most this many seconds of each clip (default %(default)s, $TAILOR_MAX_SECONDS)")
+    p.add_argument("--max-file-mb", type=float, default=DEFAULT_LIMITS.max_file_mb,
+                   help="refuse files larger than this (default %(default)s, $TAILOR_MAX_FILE_MB)")
     return p
 
 
@@ -109,10 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from .features import FeatureError
-    from .inference import load_model
+    from .predictor import load_model
 
     try:
-        predictor = load_model(args.checkpoint, device=args.device)
+        limits = dataclasses.replace(DEFAULT_LIMITS, max_seconds=args.max_seconds, max_file_mb=args.max_file_mb)
+        predictor = load_model(args.checkpoint, device=args.device, limits=limits)
     except (OSError, ValueError) as e:
         print(f"error: cannot load the checkpoint: {e}", file=sys.stderr)
         return 2

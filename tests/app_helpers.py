@@ -27,10 +27,10 @@ if str(ROOT) not in sys.path:  # `import app` from the repository root
 
 def checkpoint_dir() -> Path:
     """The shipped checkpoint; a random debug one (in a temp dir) only while it does not exist yet."""
-    from tailor_core.inference import DEFAULT_CHECKPOINT
+    from tailor_core.predictor import default_checkpoint
 
-    if (DEFAULT_CHECKPOINT / "model.safetensors").is_file() and not os.environ.get("TAILOR_TEST_DEBUG_MODEL"):
-        return DEFAULT_CHECKPOINT
+    if not os.environ.get("TAILOR_TEST_DEBUG_MODEL"):
+        return default_checkpoint()
     return _debug_checkpoint()
 
 
@@ -51,7 +51,7 @@ def _debug_checkpoint() -> Path:
 @functools.lru_cache(maxsize=1)
 def get_predictor():
     """One Predictor per test process."""
-    from tailor_core.inference import load_model
+    from tailor_core.predictor import load_model
 
     return load_model(checkpoint_dir(), device="cpu")
 
@@ -91,7 +91,7 @@ def _wait_http(url: str, timeout: float = 60) -> None:
 
 def make_no_face_clip(path: Path, seconds: float = 3.0) -> Path:
     """A small clip with moving grey noise (no face) and a 220 Hz tone, made with PyAV."""
-    from tailor_core.features.media import write_clip
+    from media_utils import write_clip
 
     rng = np.random.default_rng(0)
     fps, sr = 10, 16000

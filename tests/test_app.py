@@ -68,13 +68,12 @@ def test_silent_clip(client):
 
 def test_analyse_photo_and_text_gives_charts_and_json(client):
     out = client.predict(None, None, handle_file(str(FACE)), "what a lovely surprise", api_name="/analyse")
-    summary, scores, timeline, transcript, modality, heatmap, result_file = out
+    summary, scores, timeline, transcript, modality, heatmap, data = out
     assert "Predicted" in summary
     for fig in (scores, timeline, modality, heatmap):
         assert fig and "plot" in fig  # gr.Plot payload (a Plotly JSON string)
         json.loads(fig["plot"])
     assert transcript == "what a lovely surprise"
-    data = json.loads(Path(result_file).read_text())
     _check_result(data)
     assert data["present"]["visual"] and data["present"]["text"]
 
@@ -84,12 +83,17 @@ def test_nothing_given_is_a_clear_error(client):
         client.predict(None, None, None, "  ", api_name="/analyse")
 
 
-def test_too_long_clip_is_refused(client, monkeypatch):
-    import app
+def test_too_long_clip_is_cut_at_the_cap(client, monkeypatch):
+    import dataclasses
 
-    monkeypatch.setattr(app, "MAX_SECONDS", 2.0)
-    with pytest.raises(Exception, match="up to 2 s"):
-        client.predict(handle_file(str(HAPPY)), api_name="/predict_clip")
+    from app_helpers import get_predictor
+
+    fx = get_predictor().extractor
+    monkeypatch.setattr(fx, "limits", dataclasses.replace(fx.limits, max_seconds=2.0))
+    result = client.predict(handle_file(str(HAPPY)), api_name="/predict_clip")
+    _check_result(result)
+    assert result["truncated"] and result["duration"] <= 2.0
+    assert result["notes"] == ["Only the first 2 s were analysed."]
 
 
 def test_uploads_are_deleted_after_the_request(client, tmp_path):
@@ -102,3 +106,67 @@ def test_uploads_are_deleted_after_the_request(client, tmp_path):
     client.predict(handle_file(str(mine)), api_name="/predict_clip")
     cache = Path(app.gr.utils.get_upload_folder())
     assert not list(cache.rglob("my_private_clip.mp4")), "the upload must not be kept"
+
+
+# ------------------------------------------------------------------------------------------------ handlers
+# The handlers are module-level functions: called here in-process, without a server.
+
+
+class _Request:
+    session_hash = "test-session"
+
+
+def test_handlers_without_a_server(tmp_path):
+    import shutil
+
+    from app_helpers import get_predictor
+
+    import app
+
+    app.set_predictor(get_predictor())
+    mine = tmp_path / "face.jpg"  # named like an example, but not an upload: never deleted by the handler
+    shutil.copy(FACE, mine)
+    summary, *_, data = app.analyse(None, None, str(mine), "what a lovely day")
+    assert "Predicted" in summary and data["present"]["visual"] and mine.exists()
+    with pytest.raises(app.gr.Error, match="Give a clip"):
+        app.analyse(None, None, None, "")
+
+
+def test_uploads_are_deleted_by_ownership_not_name(tmp_path):
+    import shutil
+
+    import app
+
+    root = Path(app.gr.utils.get_upload_folder())
+    folder = root / "0123456789abcdef-test"
+    folder.mkdir(parents=True, exist_ok=True)
+    upload = folder / "ravdess_happy.mp4"  # the name of an example: deleted anyway (it is an upload)
+    shutil.copy(HAPPY, upload)
+    app.predict_clip(str(upload))
+    assert not upload.exists() and not folder.exists()
+
+
+def test_live_handlers_in_process():
+    import av
+    import numpy as np
+    from app_helpers import get_predictor
+
+    import app
+
+    app.set_predictor(get_predictor())
+    request = _Request()
+    outputs = None
+    with av.open(str(HAPPY)) as c:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        pcm = np.concatenate([r.to_ndarray().reshape(-1) for f in c.decode(c.streams.audio[0])
+                              for r in resampler.resample(f)])
+    live = app.live_session(request)
+    with av.open(str(HAPPY)) as c:
+        for i, frame in enumerate(c.decode(c.streams.video[0])):
+            if i % 15 == 0:
+                live.add_frame(frame.to_ndarray(format="rgb24"), t=frame.time)
+    outputs = app.on_audio((48000, pcm), request)
+    assert "labels:" in outputs[1]
+    assert app._SESSIONS[request.session_hash] is live
+    app.on_reset(request)
+    assert request.session_hash not in app._SESSIONS

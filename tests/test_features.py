@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from media_utils import write_clip
 from PIL import Image
 
 from tailor_core.features import (
@@ -23,7 +24,8 @@ from tailor_core.features import (
     FeatureError,
     FeatureExtractor,
 )
-from tailor_core.features.media import decode_audio, iter_video_frames, write_clip
+from tailor_core.features.media import decode_audio, iter_video_frames
+from tailor_core.limits import Limits
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RAVDESS = ["ravdess_happy_kids.mp4", "ravdess_fearful_kids.mp4"]
@@ -93,14 +95,6 @@ def test_single_face_clip_near_silent(fx: FeatureExtractor) -> None:
     assert b.visual_mask.all() and b.words == []
 
 
-def test_save_load_real_bundle(ravdess: dict[str, FeatureBundle], tmp_path: Path) -> None:
-    b = ravdess[RAVDESS[0]]
-    c = FeatureBundle.load(b.save(tmp_path / "clip.npz"))
-    np.testing.assert_array_equal(b.visual, c.visual)
-    np.testing.assert_array_equal(b.text_mask, c.text_mask)
-    assert c.transcript == b.transcript and c.words == b.words
-
-
 # ------------------------------------------------------------------------------------------------ stills
 def test_images_with_one_and_several_faces(fx: FeatureExtractor) -> None:
     for name in ("single_face.jpg", "multi_face.jpg"):
@@ -113,12 +107,12 @@ def test_images_with_one_and_several_faces(fx: FeatureExtractor) -> None:
 
 def test_largest_face_is_chosen(fx: FeatureExtractor) -> None:
     img = rgb("single_face.jpg")
-    big = fx.face_vector(img)
+    big = fx.faces.still(img)
     small = np.asarray(Image.fromarray(np.fliplr(img).copy()).resize((img.shape[1] // 3, img.shape[0] // 3)))
     canvas = np.zeros((img.shape[0], img.shape[1] + small.shape[1] + 40, 3), np.uint8)
     canvas[:, : img.shape[1]] = img
     canvas[: small.shape[0], img.shape[1] + 40 :] = small
-    both = fx.face_vector(canvas)
+    both = fx.faces.still(canvas)
     assert big is not None and both is not None
     assert np.abs(both - big).max() < 0.1  # the big face, not the small mirrored one
 
@@ -127,7 +121,7 @@ def test_fer_like_48px_gray_crop_is_found(fx: FeatureExtractor) -> None:
     gray = np.asarray(Image.open(FIXTURES / "single_face.jpg").convert("L"))
     crop = np.asarray(Image.fromarray(gray[160:330, 200:370]).resize((48, 48)))
     assert crop.shape == (48, 48)
-    assert fx.face_vector(crop) is not None
+    assert fx.faces.still(crop) is not None
     assert fx.image(crop).visual_mask.all()
 
 
@@ -187,9 +181,9 @@ def test_stereo_int16_audio_file(fx: FeatureExtractor, speech16k: np.ndarray, tm
 def test_silence_gives_no_words(fx: FeatureExtractor) -> None:
     b = fx.audio(np.zeros(48000 * 3, np.int16), 48000)
     assert len(b) == 6 and b.audio_mask.all() and b.words == [] and not b.text_mask.any()
-    assert fx.transcribe(np.zeros(16000 * 2, np.float32)) == []
+    assert fx.speech(np.zeros(16000 * 2, np.float32)) == []
     noise = (np.random.default_rng(1).standard_normal(16000 * 3) * 0.01).astype(np.float32)
-    assert len(fx.transcribe(noise)) <= 1
+    assert len(fx.speech(noise)) <= 1
 
 
 def test_empty_audio_raises(fx: FeatureExtractor) -> None:
@@ -200,7 +194,7 @@ def test_empty_audio_raises(fx: FeatureExtractor) -> None:
 
 
 def test_text_bundle_and_word_vectors(fx: FeatureExtractor) -> None:
-    words, vecs = fx.word_vectors("I can't believe it, this is wonderful!")
+    words, vecs = fx.words.word_vectors("I can't believe it, this is wonderful!")
     assert words[1] == "can't" and vecs.shape == (len(words), TEXT_DIM)
     b = fx.text("I can't believe it, this is wonderful!")
     assert len(b) == 3 and b.text_mask.all() and not b.visual_mask.any() and not b.audio_mask.any()
@@ -208,7 +202,7 @@ def test_text_bundle_and_word_vectors(fx: FeatureExtractor) -> None:
     assert len(fx.text("hello", n_steps=10)) == 10
     e = fx.text("   ")
     assert len(e) == 1 and not e.text_mask.any() and e.words == []
-    long_words, long_vecs = fx.word_vectors("word " * 700)  # beyond MiniLM's 512 tokens
+    long_words, long_vecs = fx.words.word_vectors("word " * 700)  # beyond MiniLM's 512 tokens
     assert long_vecs.shape == (700, TEXT_DIM) and np.isfinite(long_vecs).all()
 
 
@@ -255,9 +249,11 @@ def test_video_only_and_one_second_clips(fx: FeatureExtractor, tmp_path: Path) -
     assert len(b) == 2 and b.visual_mask.all() and b.audio_mask.all()
 
 
-def test_long_clip_is_cut_at_max_seconds(fx: FeatureExtractor) -> None:
-    b = fx.clip(FIXTURES / "pexels_silent_face.mp4", max_seconds=2.0)
+def test_long_clip_is_cut_at_max_seconds(fx: FeatureExtractor, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fx, "limits", Limits(max_seconds=2.0))
+    b = fx.clip(FIXTURES / "pexels_silent_face.mp4")
     assert b.truncated and len(b) == 4 and b.duration <= 2.0 + 1e-6 and b.visual_mask.all()
+    monkeypatch.undo()
     assert not fx.clip(FIXTURES / "single_face.mp4", transcribe=False).truncated
 
 

@@ -14,6 +14,7 @@ from app_helpers import FACE, HAPPY, SAD, SILENT, checkpoint_dir, get_predictor,
 
 from tailor_core.config import LABELS
 from tailor_core.features import FeatureError
+from tailor_core.live import LiveSession
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +49,9 @@ def _check(pred, present: dict[str, bool] | None = None) -> None:
 
 
 def test_checkpoint_is_the_shipped_one():
-    from tailor_core.inference import DEFAULT_CHECKPOINT
+    from tailor_core.predictor import default_checkpoint
 
-    if checkpoint_dir() != DEFAULT_CHECKPOINT:
+    if checkpoint_dir() != default_checkpoint():
         pytest.skip("checkpoints/tailor-demo not shipped yet: the other tests ran on a random debug model")
 
 
@@ -109,7 +110,7 @@ def test_voice_recording_path_and_array(predictor, tmp_path):
         resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
         pcm = np.concatenate([r.to_ndarray().reshape(-1) for f in c.decode(c.streams.audio[0])
                               for r in resampler.resample(f)])
-    pred = predictor.predict(audio=(48000, pcm))
+    pred = predictor.predict(audio=pcm, sample_rate=48000)
     _check(pred, {"text": True, "audio": True, "visual": False})
     wav = tmp_path / "voice.wav"
     import soundfile as sf
@@ -182,13 +183,13 @@ def test_photo_without_face_is_a_clear_error(predictor):
 
 def test_empty_audio_array(predictor):
     with pytest.raises(FeatureError):
-        predictor.predict(audio=(16000, np.zeros(0, np.int16)))
+        predictor.predict(audio=np.zeros(0, np.int16), sample_rate=16000)
 
 
 def test_live_session(predictor):
     import av
 
-    live = predictor.stream(window_seconds=4.0)
+    live = LiveSession(predictor, window_seconds=4.0)
     assert live.predict() is None  # nothing yet
     with av.open(str(HAPPY)) as c:
         for i, frame in enumerate(c.decode(c.streams.video[0])):
@@ -213,7 +214,7 @@ def test_plots_build(predictor):
 
     pred = predictor.predict(video=str(HAPPY))
     for fig in (plots.scores_figure(pred), plots.timeline_figure(pred), plots.modality_figure(pred),
-                plots.attention_heatmap(pred), plots.scores_figure(pred.to_dict())):
+                plots.attention_heatmap(pred)):
         assert fig.data, "figure has traces"
         fig.to_json()
     heat = plots.attention_heatmap(pred)
@@ -230,10 +231,10 @@ def test_plots_build(predictor):
 @pytest.fixture()
 def cli(monkeypatch, predictor):
     """The CLI's main(), with load_model returning the already loaded predictor."""
-    import tailor_core.inference as inference
+    import tailor_core.predictor as predictor_module
     from tailor_core import predict
 
-    monkeypatch.setattr(inference, "load_model", lambda *a, **k: predictor)
+    monkeypatch.setattr(predictor_module, "load_model", lambda *a, **k: predictor)
     return predict.main
 
 

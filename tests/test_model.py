@@ -117,3 +117,10 @@ def test_mismatched_checkpoint_gives_clear_error(tmp_path):
         TAILOR.from_pretrained(tmp_path / "b")
     with pytest.raises(FileNotFoundError, match="not a TAILOR checkpoint"):
         TAILOR.from_pretrained(tmp_path / "nothing")
+
+
+def test_mismatched_sequence_lengths_give_a_clear_error():
+    cfg = TailorConfig.debug()
+    model = TAILOR(cfg).eval()
+    with pytest.raises(ValueError, match="same batch and sequence length"):
+        model(torch.zeros(1, 5, cfg.text_dim), torch.zeros(1, 4, cfg.audio_dim), torch.zeros(1, 5, cfg.visual_dim))

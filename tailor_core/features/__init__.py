@@ -3,14 +3,14 @@
 Quick use::
 
     from tailor_core.features import FeatureExtractor
-    fx = FeatureExtractor()
+    fx = FeatureExtractor().load()
     bundle = fx.clip("talk.mp4")           # video or audio file -> FeatureBundle
-    for w in bundle.windows():             # 60-step (30 s) windows for scoring
-        ...
+    live = fx.stream(window_seconds=6)     # live frames and audio chunks -> FeatureBundle of the last 6 s
 
-See :mod:`tailor_core.features.grid` for the alignment (0.5 s steps, one mask per modality), and
-:mod:`~tailor_core.features.visual`, :mod:`~tailor_core.features.audio`, :mod:`~tailor_core.features.speech`,
-:mod:`~tailor_core.features.text` for what each feature vector holds.
+Data flows one way: ``media`` decodes, ``visual`` / ``audio`` / ``speech`` / ``text`` compute per-frame or
+per-word vectors, ``align`` places them on the grid (:mod:`~tailor_core.features.grid`: 0.5 s steps, one
+mask per modality) as a :class:`FeatureBundle`; ``extractor`` (files, stills, text) and ``stream`` (live)
+drive them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 from .audio import AUDIO_DIM
 from .bundle import FeatureBundle, Word
 from .errors import EmptyInputError, FeatureError, MediaDecodeError, TooLongError
-from .extractor import FeatureExtractor, default_extractor, extract_clip
-from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS, WINDOW_STEPS
+from .extractor import FeatureExtractor
+from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS
 from .stream import StreamExtractor
 from .text import TEXT_DIM, spread_evenly
 from .visual import VISUAL_DIM
@@ -31,7 +31,6 @@ __all__ = [
     "STEP_SECONDS",
     "TEXT_DIM",
     "VISUAL_DIM",
-    "WINDOW_STEPS",
     "EmptyInputError",
     "FeatureBundle",
     "FeatureError",
@@ -40,7 +39,5 @@ __all__ = [
     "StreamExtractor",
     "TooLongError",
     "Word",
-    "default_extractor",
-    "extract_clip",
     "spread_evenly",
 ]

@@ -13,19 +13,16 @@ Masked rows are always zero. The model normalises features with statistics store
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from ..config import MODALITIES
 from .audio import AUDIO_DIM
-from .grid import STEP_SECONDS, WINDOW_STEPS
+from .grid import STEP_SECONDS
 from .text import TEXT_DIM
 from .visual import VISUAL_DIM
 
-BUNDLE_FORMAT_VERSION: int = 1
-MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
 DIMS: dict[str, int] = {"text": TEXT_DIM, "audio": AUDIO_DIM, "visual": VISUAL_DIM}
 
 
@@ -109,6 +106,11 @@ class FeatureBundle:
     def has_text(self) -> bool:
         return bool(self.text_mask.any())
 
+    @property
+    def valid(self) -> np.ndarray:
+        """[T] bool: steps where at least one modality is present."""
+        return self.text_mask | self.audio_mask | self.visual_mask
+
     def window(self, start: int, stop: int) -> FeatureBundle:
         """Steps ``[start, stop)`` as a new bundle; words outside are dropped, kept ones re-indexed."""
         n = len(self)
@@ -131,31 +133,6 @@ class FeatureBundle:
             source=self.source,
             truncated=self.truncated,
         )
-
-    def windows(self, n_steps: int = WINDOW_STEPS, hop: int | None = None) -> list[FeatureBundle]:
-        """Consecutive windows of at most ``n_steps`` steps, every ``hop`` steps (default: no overlap).
-
-        The last window may be shorter (pad it with :meth:`with_length` if a fixed length is needed).
-        A bundle no longer than ``n_steps`` gives ``[self]``; an empty bundle gives ``[]``.
-        """
-        if n_steps <= 0:
-            raise ValueError("n_steps must be positive")
-        hop = n_steps if hop is None else int(hop)
-        if hop <= 0:
-            raise ValueError("hop must be positive")
-        n = len(self)
-        if n == 0:
-            return []
-        if n <= n_steps:
-            return [self]
-        out = []
-        start = 0
-        while True:
-            out.append(self.window(start, start + n_steps))
-            if start + n_steps >= n:
-                break
-            start += hop
-        return out
 
     def with_length(self, n: int) -> FeatureBundle:
         """Crop to, or pad (masked, zero) up to, exactly ``n`` steps."""
@@ -217,51 +194,6 @@ class FeatureBundle:
         out.source = "+".join(b.source for b in bundles if b.source)
         out.truncated = any(b.truncated for b in bundles)
         return out
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write a compressed ``.npz`` (arrays + a JSON string with words/meta). Loading never unpickles."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
-        meta = {
-            "version": BUNDLE_FORMAT_VERSION,
-            "words": [[w.text, w.start, w.end, w.step] for w in self.words],
-            "duration": self.duration,
-            "step_seconds": self.step_seconds,
-            "source": self.source,
-            "truncated": self.truncated,
-            "dims": DIMS,
-        }
-        arrays = {"times": self.times}
-        for m in MODALITIES:
-            arrays[m] = getattr(self, m)
-            arrays[f"{m}_mask"] = getattr(self, f"{m}_mask")
-        np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> FeatureBundle:
-        """Read a bundle written by :meth:`save` (``allow_pickle=False``)."""
-        from .errors import FeatureError
-
-        try:
-            with np.load(Path(path), allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                arrays = {k: z[k] for k in z.files if k != "meta"}
-        except (OSError, ValueError, KeyError) as e:
-            raise FeatureError(f"not a saved feature bundle: {path} ({e})") from None
-        dims = meta.get("dims", DIMS)
-        if dims != DIMS:
-            raise FeatureError(f"feature bundle {path} has dims {dims}, this version expects {DIMS}")
-        return cls(
-            **arrays,
-            words=[Word(str(t), float(s), float(e), int(k)) for t, s, e, k in meta["words"]],
-            duration=float(meta["duration"]),
-            step_seconds=float(meta["step_seconds"]),
-            source=str(meta.get("source", "")),
-            truncated=bool(meta.get("truncated", False)),
-        )
 
     def __repr__(self) -> str:
         return (

@@ -6,13 +6,12 @@ modality is pooled onto ONE time grid of ``STEP_SECONDS`` steps: step ``i`` cove
 frames sampled in it, the mean acoustic features of the audio frames centred in it and the mean embedding of
 the words whose midpoint falls in it; each modality carries its own boolean mask, so a step with no face, no
 audio track or no word is masked rather than zero-filled as if something neutral were there. This works with
-no
-speech, no face, or neither, and makes attention weights readable on a timeline.
+no speech, no face, or neither, and makes attention weights readable on a timeline.
 
 Why 0.5 s: a word lasts about 0.3-0.5 s and a facial expression about 0.5-4 s, so half a second keeps about
-one word per step and still resolves expression changes; 60 steps (``WINDOW_STEPS``) then cover 30 s, close to
-the length of a CMU-MOSEI utterance, which is what the 60-step aligned TAILOR configuration was built for.
-Longer inputs are cut into windows of ``WINDOW_STEPS`` steps and scored window by window.
+one word per step and still resolves expression changes. How many steps the model reads at once is the
+checkpoint's business (``TailorConfig.text_len``; the demo checkpoint reads 16 steps = 8 s): longer inputs are
+cut into windows of that length by :mod:`tailor_core.scoring`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 import math
 
 STEP_SECONDS: float = 0.5  # one shared time grid for all modalities
-WINDOW_STEPS: int = 60  # long inputs are scored in windows of 60 steps (30 s)
 IMAGE_STEPS: int = 6  # a still face is shown to the model as a 6-step sequence
 SAMPLE_RATE: int = 16_000  # every audio path works on 16 kHz mono float32
 MIN_TAIL_FRACTION: float = 0.2  # a trailing partial step shorter than 20% of a step is dropped

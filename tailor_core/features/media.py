@@ -1,10 +1,10 @@
 """Media I/O with PyAV (its wheels carry FFmpeg: no system ffmpeg needed here, on laptops or on Spaces).
 
 Two light passes over a file: :func:`decode_audio` decodes the audio track to 16 kHz mono float32, and
-:func:`iter_video_frames` yields RGB frames sampled at a fixed rate and downscaled, so a 60 fps 4K upload
-costs
-no more than a 10 fps 960-px one and no frame list is ever held in memory. Only the first ``max_seconds`` are
-decoded (``truncated`` says when the file was longer). Unreadable input raises a typed :class:`FeatureError`.
+:func:`iter_video_frames` yields RGB frames sampled at a fixed rate and downscaled, so a 60 fps 4K upload costs
+no more than a 10 fps 960-px one and no frame list is ever held in memory. Decoding stops at ``max_seconds``
+of decoded media, whatever the container header claims (``truncated`` says when the file held more).
+Unreadable input raises a typed :class:`FeatureError`. The file types the project reads are listed here once.
 """
 
 from __future__ import annotations
@@ -12,17 +12,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .audio import resample_to_16k
-from .errors import EmptyInputError, FeatureError, MediaDecodeError
+from .errors import EmptyInputError, FeatureError, MediaDecodeError, TooLongError
 from .grid import SAMPLE_RATE
-from .visual import MAX_FRAME_SIDE, FrameSampler
+from .visual import MAX_FRAME_SIDE, VIDEO_FPS, FrameSampler
 
-VIDEO_FPS: float = 10.0  # face frames analysed per second
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v", ".mpg", ".mpeg", ".3gp")
 AUDIO_EXTENSIONS: tuple[str, ...] = (
     ".wav",
@@ -36,19 +34,10 @@ AUDIO_EXTENSIONS: tuple[str, ...] = (
     ".aiff",
 )
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+MEDIA_EXTENSIONS: tuple[str, ...] = VIDEO_EXTENSIONS + AUDIO_EXTENSIONS + IMAGE_EXTENSIONS
 MAX_DECODE_ERRORS: int = 50  # corrupt packets tolerated before giving up on a stream
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class MediaInfo:
-    """What a file holds: stream presence, duration (s, from the container; may be 0 if unknown)."""
-
-    path: str
-    has_audio: bool
-    has_video: bool
-    duration: float
 
 
 def _name(path: str | Path) -> str:
@@ -105,14 +94,6 @@ def _decoded(container, stream) -> Iterator:
                 return
             continue
         yield from frames
-
-
-def probe(path: str | Path) -> MediaInfo:
-    """Stream presence and container duration; raises :class:`FeatureError` for unreadable files."""
-    with _open(path) as c:
-        dur = float(c.duration) / 1_000_000 if c.duration else 0.0
-        has_v = any(s.type == "video" and s.codec_context is not None for s in c.streams.video)
-        return MediaInfo(str(path), bool(c.streams.audio), has_v, dur)
 
 
 def decode_audio(
@@ -230,39 +211,13 @@ def iter_video_frames(
             log.warning("video of %s decoded partially: %s", _name(path), e)
 
 
-def write_clip(path: str | Path, frames: list[np.ndarray], fps: int, audio: np.ndarray | None = None,
-               sample_rate: int = 48_000, size: tuple[int, int] | None = None) -> Path:
-    """Encode RGB frames [H,W,3] uint8 (+ optional mono float audio [n]) as H.264 + AAC with PyAV.
+def read_image(path: str | Path, max_pixels: int | None = None, max_side: int = MAX_FRAME_SIDE) -> np.ndarray:
+    """Read an image file as HxWx3 uint8 RGB, EXIF orientation applied, longer side at most ``max_side``.
 
-    For building test clips and benchmarks; ``size`` = (width, height) rescales the frames.
+    The pixel count is checked from the header before any pixel is decoded (``max_pixels``), and JPEGs are
+    decoded at a reduced scale when they are large (``draft``), so a huge photo never fills the memory.
+    16-bit and float images are scaled to 8 bits (not clipped), palette and alpha images flattened.
     """
-    from fractions import Fraction
-
-    import av
-
-    width, height = size or (frames[0].shape[1], frames[0].shape[0])
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=fps, options={"preset": "veryfast"})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.codec_context.time_base = Fraction(1, fps)
-        sound = out.add_stream("aac", rate=sample_rate, layout="mono") if audio is not None else None
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(width=width, height=height)
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
-        if sound is not None:
-            pcm = np.asarray(audio, np.float32).reshape(-1)
-            for i in range(0, len(pcm), 1024):
-                chunk = av.AudioFrame.from_ndarray(pcm[None, i: i + 1024], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts, chunk.time_base = sample_rate, i, Fraction(1, sample_rate)
-                out.mux(sound.encode(chunk))
-            out.mux(sound.encode(None))
-    return Path(path)
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB (EXIF orientation applied)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     p = Path(str(path))
@@ -272,24 +227,67 @@ def read_image(path: str | Path) -> np.ndarray:
         raise EmptyInputError(f"{p.name} is empty (0 bytes)")
     try:
         with Image.open(p) as im:
+            w, h = im.size
+            if max_pixels is not None and w * h > max_pixels:
+                raise TooLongError(f"{p.name} is {w}×{h} pixels; images up to {max_pixels / 1e6:.0f} megapixels "
+                                   "are analysed. Please resize it.")
+            if im.format == "JPEG" and max(w, h) > 2 * max_side:
+                im.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
             im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise MediaDecodeError(f"cannot read {p.name} as an image: {e}") from None
+            rgb = _to_rgb(im)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        if isinstance(e, FeatureError):
+            raise
+        raise MediaDecodeError(f"cannot read {p.name} as an image ({type(e).__name__})") from None
+    return rgb if max(rgb.shape[:2]) <= max_side else _shrink(rgb, max_side)
+
+
+def _to_rgb(im) -> np.ndarray:
+    """PIL image of any mode -> HxWx3 uint8; wide integer and float modes are rescaled to their range."""
+    from PIL import Image
+
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = (0.0, 65535.0) if im.mode.startswith("I;16") else (float(a.min()), float(a.max()))
+        if im.mode == "I" and a.max() <= 65535 and a.min() >= 0:
+            lo, hi = 0.0, 65535.0 if a.max() > 255 else 255.0
+        a = np.clip((a - lo) / max(hi - lo, 1e-9), 0, 1) * 255.0
+        return np.repeat(a.astype(np.uint8)[..., None], 3, axis=-1)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, im)
+    return np.asarray(im.convert("RGB"))
+
+
+def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    s = max_side / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
 def is_image_path(path: str | Path) -> bool:
     return Path(str(path)).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def kind_of(path: str | Path) -> str | None:
+    """``"video"``, ``"audio"``, ``"image"`` or None, from the file extension."""
+    ext = Path(str(path)).suffix.lower()
+    for kind, exts in (("video", VIDEO_EXTENSIONS), ("audio", AUDIO_EXTENSIONS), ("image", IMAGE_EXTENSIONS)):
+        if ext in exts:
+            return kind
+    return None
+
+
 __all__ = [
     "SAMPLE_RATE",
     "VIDEO_FPS",
     "FeatureError",
-    "MediaInfo",
     "decode_audio",
     "is_image_path",
     "iter_video_frames",
-    "probe",
+    "kind_of",
     "read_image",
 ]

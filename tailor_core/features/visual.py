@@ -17,7 +17,6 @@ small crops (e.g. FER2013's 48x48 grey faces) upscaled and bordered first, which
 from __future__ import annotations
 
 import atexit
-import hashlib
 import logging
 import math
 import os
@@ -27,12 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..resources import ResourceError, check_sha256, find
+
 MODEL_FILENAME: str = "face_landmarker.task"
 MODEL_SHA256: str = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 MODEL_ENV: str = "TAILOR_FACE_MODEL"  # optional override of the model path
 N_BLENDSHAPES: int = 52
 VISUAL_DIM: int = N_BLENDSHAPES + 3  # blendshapes + yaw, pitch, roll
 MAX_FACES: int = 3  # faces searched per frame; the largest one is kept
+VIDEO_FPS: float = 10.0  # video frames analysed per second (faces change slower than this)
 MAX_FRAME_SIDE: int = 960  # frames are downscaled so their longer side is at most this (4K -> 960x540)
 SMALL_IMAGE_SIDE: int = 256  # stills smaller than this (longer side) are upscaled to it ...
 BORDER_FRACTION: float = 0.25  # ... and given a black border of 25% on each side
@@ -43,11 +45,11 @@ log = logging.getLogger(__name__)
 
 
 def default_model_path() -> Path:
-    """``$TAILOR_FACE_MODEL`` or ``<repo>/assets/face_landmarker.task``."""
+    """``$TAILOR_FACE_MODEL`` or the shipped ``assets/face_landmarker.task`` (:func:`tailor_core.resources.find`)."""
     env = os.environ.get(MODEL_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "assets" / MODEL_FILENAME
+    return find("assets", MODEL_FILENAME)
 
 
 def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
@@ -201,19 +203,12 @@ class FaceAnalyzer:
 
     def _model_bytes(self) -> bytes:
         if self._buffer is None:
-            from .errors import FeatureError
 
-            if not self.model_path.is_file():
-                raise FeatureError(
-                    f"face model not found at {self.model_path} (expected assets/{MODEL_FILENAME})"
-                )
-            data = self.model_path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != MODEL_SHA256 and not os.environ.get(MODEL_ENV):
-                raise FeatureError(
-                    f"face model {self.model_path} has sha256 {digest}, expected {MODEL_SHA256}"
-                )
-            self._buffer = data
+            if not os.environ.get(MODEL_ENV):  # an explicit override is the user's own model
+                check_sha256(self.model_path, MODEL_SHA256, "face landmarker model")
+            elif not self.model_path.is_file():
+                raise ResourceError(f"face model not found at {self.model_path} (${MODEL_ENV})")
+            self._buffer = self.model_path.read_bytes()
         return self._buffer
 
     def _create(self, video: bool):

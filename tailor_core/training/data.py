@@ -202,14 +202,6 @@ def load_npz(path: str | Path, splits_wanted: tuple[str, ...] = SPLITS) -> dict[
     return splits
 
 
-def save_npz(path: str | Path, splits: dict[str, Split]) -> None:
-    arrays = {}
-    for name, s in splits.items():
-        for f in ("text", "audio", "visual", "text_mask", "audio_mask", "visual_mask", "labels"):
-            arrays[f"{name}/{f}"] = getattr(s, f).numpy()
-    np.savez(path, **arrays)
-
-
 def load_data(path: str | Path, unaligned: str | Path | None = None) -> dict[str, Split]:
     """Any supported file: ``.npz`` (product), else the TAILOR aligned ``torch.save`` file (+ MulT pickle)."""
     path = Path(path)

@@ -1,0 +1,206 @@
+"""``FeatureExtractor``: the face, speech and text models (loaded once, lazily) and the file/still/text paths.
+
+It turns a video or audio file, raw audio samples, a still image or typed text into a
+:class:`~tailor_core.features.bundle.FeatureBundle` on the shared step grid (:mod:`~tailor_core.features.grid`).
+Live input goes through :class:`~tailor_core.features.stream.StreamExtractor`, which is given the same model
+objects (``faces``, ``speech``, ``words``), so a live stream and a file share one set of models.
+
+Every cap of :class:`~tailor_core.limits.Limits` is enforced here, where the input is read: file size before
+opening, duration while decoding (never trusting the container header), image pixels before decoding, text
+length before encoding.
+
+Thread safety: MediaPipe IMAGE mode, Whisper and MiniLM calls are serialised by per-model locks; VIDEO-mode face
+trackers are created per clip or per stream, so concurrent clips never share tracking state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..limits import DEFAULT_LIMITS, Limits
+from ..progress import ProgressFn, report
+from .align import assemble
+from .audio import acoustic_features, resample_to_16k, to_mono_float
+from .bundle import FeatureBundle, Word
+from .errors import EmptyInputError, FeatureError, TooLongError
+from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS, n_steps_for
+from .media import VIDEO_FPS, decode_audio, is_image_path, iter_video_frames, read_image
+from .speech import SpeechRecognizer
+from .stream import StreamExtractor
+from .text import TextEncoder, default_text_steps, even_steps, spread_evenly
+from .visual import FaceAnalyzer, to_rgb_uint8
+
+log = logging.getLogger(__name__)
+
+
+class FeatureExtractor:
+    """Loads the face, speech and text models on first use and turns inputs into :class:`FeatureBundle` s.
+
+    The models are public (``faces``, ``speech``, ``words``): the live path and the training-data builder use
+    them directly, so training, files and live input share one code path.
+    """
+
+    def __init__(self, device: str = "cpu", speech: bool = True, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.device = device
+        self.limits = limits
+        self.faces = FaceAnalyzer()
+        self.speech: SpeechRecognizer | None = SpeechRecognizer(device) if speech else None
+        self.words = TextEncoder("cuda" if str(device).startswith("cuda") else "cpu")
+
+    def load(self) -> FeatureExtractor:
+        """Load every model now (e.g. at app start-up) and warm up librosa's JIT code."""
+        self.faces.load()
+        if self.speech is not None:
+            self.speech.load()
+        self.words.load()
+        acoustic_features(np.zeros(SAMPLE_RATE, np.float32))
+        return self
+
+    # ------------------------------------------------------------------ caps
+    def _check_file(self, path: Path) -> None:
+        if path.is_file() and path.stat().st_size > self.limits.max_file_bytes:
+            mb = path.stat().st_size / 2**20
+            raise TooLongError(f"{path.name} is {mb:.0f} MB; files up to {self.limits.max_file_mb:.0f} MB are "
+                               "analysed. Please trim or compress it.")
+
+    def _check_text(self, text: str) -> None:
+        if len(text) > self.limits.max_text_chars:
+            raise TooLongError(f"The text is {len(text):,} characters long; up to "
+                               f"{self.limits.max_text_chars:,} are analysed. Please shorten it.")
+
+    # ------------------------------------------------------------------ inputs
+    def clip(self, path: str | Path, transcribe: bool = True, progress: ProgressFn | None = None) -> FeatureBundle:
+        """Features of a video or audio file (an image file is delegated to :meth:`image`).
+
+        Audio and video are decoded up to ``limits.max_seconds`` of decoded media; ``bundle.truncated`` says
+        when the file held more. Raises :class:`FeatureError` for empty, corrupt or non-media files.
+        """
+        path = Path(str(path))
+        if is_image_path(path):
+            return self.image(path)
+        self._check_file(path)
+        max_seconds = self.limits.max_seconds
+        report(progress, 0.0, "decoding audio")
+        audio16k, a_trunc = decode_audio(path, max_seconds)
+
+        # Speech-to-text (the slowest part) runs beside face tracking.
+        speech: dict = {}
+        speech_thread = None
+        if transcribe and self.speech is not None and audio16k is not None:
+
+            def run_speech() -> None:
+                try:
+                    words = self.speech(audio16k)
+                    speech["words"] = words
+                    speech["vecs"] = self.words.encode_words([w[0] for w in words])
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                    speech["error"] = e
+
+            speech_thread = threading.Thread(target=run_speech, name="tailor-speech", daemon=False)
+            speech_thread.start()
+
+        faces: list[tuple[float, np.ndarray | None]] = []
+        stats: dict = {}
+        tracker = None
+        try:
+            expected = max(1.0, max_seconds * VIDEO_FPS)
+            for t, rgb in iter_video_frames(path, max_seconds, stats=stats):
+                if tracker is None:
+                    tracker = self.faces.tracker()
+                faces.append((t, tracker(rgb, t)))
+                if len(faces) % 10 == 0:
+                    report(progress, 0.1 + 0.7 * min(1.0, len(faces) / expected), "finding faces")
+        finally:
+            if tracker is not None:
+                tracker.close()
+        report(progress, 0.8, "voice features")
+        audio_feats = acoustic_features(audio16k) if audio16k is not None else None
+        if speech_thread is not None:
+            report(progress, 0.85, "speech to text")
+            speech_thread.join()
+            if "error" in speech:
+                err = speech["error"]
+                if isinstance(err, FeatureError):
+                    raise err
+                raise FeatureError(f"speech-to-text failed on {path.name}: {err}") from err
+        a_dur = len(audio16k) / SAMPLE_RATE if audio16k is not None else 0.0
+        duration = min(max(a_dur, stats.get("duration", 0.0)), float(max_seconds))
+        if duration <= 0:
+            raise EmptyInputError(f"{path.name} holds no decodable audio or video (empty or corrupt file)")
+        bundle = assemble(
+            n_steps_for(duration),
+            audio=audio_feats,
+            faces=faces,
+            words=speech.get("words", []),
+            word_vecs=speech.get("vecs"),
+            duration=duration,
+            source=path.name,
+            truncated=bool(a_trunc or stats.get("truncated")),
+        )
+        report(progress, 1.0, "done")
+        return bundle
+
+    def audio(self, samples: np.ndarray, sample_rate: int, transcribe: bool = True) -> FeatureBundle:
+        """Features of raw audio: any rate, [n] / [n, ch] / [ch, n], int16 / int32 / float. Visual is masked.
+
+        Audio beyond ``limits.max_seconds`` is cut (``truncated`` set)."""
+        if int(sample_rate) <= 0:
+            raise FeatureError(f"invalid sample rate {sample_rate}")
+        y = resample_to_16k(to_mono_float(samples), int(sample_rate))
+        cap = int(self.limits.max_seconds * SAMPLE_RATE)
+        truncated = len(y) > cap
+        y = y[:cap]
+        if len(y) == 0:
+            raise EmptyInputError("the audio is empty (0 samples)")
+        words, vecs = [], None
+        if transcribe and self.speech is not None:
+            words = self.speech(y)
+            vecs = self.words.encode_words([w[0] for w in words])
+        duration = len(y) / SAMPLE_RATE
+        return assemble(n_steps_for(duration), audio=acoustic_features(y), words=words, word_vecs=vecs,
+                        duration=duration, source="audio", truncated=truncated)
+
+    def image(self, image: str | Path | np.ndarray, n_steps: int = IMAGE_STEPS) -> FeatureBundle:
+        """A still face shown as ``n_steps`` identical steps. No face -> ``visual_mask`` all False."""
+        if n_steps <= 0:
+            raise FeatureError("n_steps must be positive")
+        source = "image"
+        if isinstance(image, (str, Path)):
+            source = Path(str(image)).name
+            self._check_file(Path(str(image)))
+            image = read_image(image, max_pixels=self.limits.max_image_pixels)
+        vec = self.faces.still(to_rgb_uint8(image))
+        b = FeatureBundle.empty(n_steps, STEP_SECONDS, source=source)
+        if vec is not None:
+            b.visual[:] = vec
+            b.visual_mask[:] = True
+        return b
+
+    def text(self, text: str, n_steps: int | None = None) -> FeatureBundle:
+        """Typed text without timestamps: words spread evenly over ``n_steps`` (default ~2.5 words per step)."""
+        self._check_text(text)
+        words, vecs = self.words.word_vectors(text)
+        n = default_text_steps(len(words)) if n_steps is None else int(n_steps)
+        if n <= 0:
+            raise FeatureError("n_steps must be positive")
+        b = FeatureBundle.empty(n, STEP_SECONDS, source="text")
+        if words:
+            b.text, b.text_mask = spread_evenly(vecs, n)
+            steps = even_steps(len(words), n)
+            dur = n * STEP_SECONDS
+            b.words = [Word(w, i * dur / len(words), (i + 1) * dur / len(words), int(s))
+                       for i, (w, s) in enumerate(zip(words, steps, strict=True))]
+        return b
+
+    def stream(self, window_seconds: float = 6.0, transcribe: bool = True, background: bool = True
+               ) -> StreamExtractor:
+        """A new :class:`StreamExtractor` over these models (rolling window over live frames and audio)."""
+        return StreamExtractor(self.faces, self.speech if transcribe else None, self.words,
+                               window_seconds=window_seconds, background=background)
+
+
+__all__ = ["FeatureExtractor"]

@@ -1,0 +1,392 @@
+"""``StreamExtractor``: features of the last ``window_seconds`` of a live webcam + microphone stream.
+
+Frames and audio chunks are pushed as they arrive (Gradio delivers RGB frames and ``(48000, int16)`` chunks);
+:meth:`StreamExtractor.bundle` returns the rolling window on the same step grid as a file, so a clip pushed
+chunk by chunk gives (nearly) the same features as :meth:`FeatureExtractor.clip` on it. Times are seconds
+since
+the stream started (the bundle's ``times`` are absolute stream times).
+
+Cost is incremental: faces are computed once per sampled frame (at most ``VIDEO_FPS`` per second, big frames
+downscaled), acoustic features once per completed step (with enough context to equal the offline values), and
+speech-to-text runs on new audio every ``ASR_EVERY_SECONDS`` in a background thread: words ending more than
+``ASR_STABLE_SECONDS`` before the newest audio are committed and never re-transcribed; later ones are shown as
+tentative until the next pass.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import deque
+
+import numpy as np
+
+from .align import assemble
+from .audio import AUDIO_DIM, FRAME_DIM, HOP, frame_features, pool_frames, to_mono_float
+from .bundle import FeatureBundle
+from .errors import FeatureError
+from .grid import SAMPLE_RATE, STEP_SECONDS, n_steps_for
+from .speech import SpeechRecognizer
+from .text import TEXT_DIM, TextEncoder
+from .visual import VIDEO_FPS, FaceAnalyzer, FrameSampler, downscale, to_rgb_uint8
+
+STEP_SAMPLES: int = int(STEP_SECONDS * SAMPLE_RATE)
+CONTEXT_SAMPLES: int = 6 * HOP  # audio context each side of a step (STFT, YIN and delta windows)
+ASR_EVERY_SECONDS: float = 2.0  # transcribe when this much new audio has arrived
+ASR_STABLE_SECONDS: float = 1.0  # words ending this long before the newest audio are final
+ASR_MAX_PENDING_SECONDS: float = 20.0  # never re-transcribe more than this
+ASR_PAUSE_SECONDS: float = 0.3  # a gap this long between words is a safe place to cut the audio
+# audio timestamps ahead of the sample clock by more than this are filled with silence
+GAP_FILL_SECONDS: float = 0.25
+KEEP_EXTRA_SECONDS: float = 2.0  # history kept beyond the window
+TRANSCRIPT_WORDS: int = 60  # committed words kept for the running transcript
+
+
+class StreamExtractor:
+    """Rolling-window feature extraction for live input, given the (shared) models it needs.
+
+    ``speech=None`` turns speech-to-text off. :meth:`FeatureExtractor.stream` makes one from its models.
+    """
+
+    def __init__(
+        self,
+        faces: FaceAnalyzer,
+        speech: SpeechRecognizer | None,
+        words: TextEncoder,
+        window_seconds: float = 6.0,
+        background: bool = True,
+        fps: float = VIDEO_FPS,
+    ) -> None:
+        if window_seconds <= 0:
+            raise FeatureError("window_seconds must be positive")
+        self.faces, self.speech, self.words = faces, speech, words
+        self.window_seconds = float(window_seconds)
+        self.transcribe = speech is not None
+        self.background = background
+        self.fps = fps
+        self._lock = threading.RLock()
+        self._tracker = None
+        self._holder: list = []  # holds the live tracker, for the finaliser (which must not reference self)
+        weakref.finalize(self, _release_all, self._holder)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget everything (new stream, time restarts at 0)."""
+        with self._lock:
+            # a speech-to-text pass still running belongs to the old stream: its result is dropped (never join
+            # it here: it needs this lock to finish)
+            self._generation = getattr(self, "_generation", 0) + 1
+            if self._tracker is not None:
+                self._tracker.close()
+            self._tracker = None
+            self._holder.clear()
+            self._t0: float | None = None
+            self._sampler = FrameSampler(self.fps)
+            self._faces: deque[tuple[float, np.ndarray | None]] = deque()
+            self._last_frame_t = 0.0
+            self._n_frames = 0
+            self._frame_dt = 1.0 / self.fps  # interval between input frames (a frame covers [t, t + dt))
+            self._audio = np.zeros(0, np.float32)  # 16 kHz samples from absolute sample _audio_start
+            self._audio_start = 0
+            self._audio_end = 0  # absolute index one past the newest sample
+            self._has_audio = False
+            self._resampler = None
+            self._in_rate: int | None = None
+            self._step_cache: dict[int, np.ndarray] = {}
+            self._words: list[tuple[str, float, float]] = []  # committed, inside the window
+            self._heard: deque[str] = deque(maxlen=TRANSCRIPT_WORDS)  # committed, for the running transcript
+            self._vecs: list[np.ndarray] = []
+            self._tentative: list[tuple[str, float, float]] = []
+            self._tentative_vecs = np.zeros((0, TEXT_DIM), np.float32)
+            self._asr_from = 0  # absolute sample where not-yet-committed speech starts
+            self._asr_last_end = 0
+            self._asr_thread: threading.Thread | None = None
+            self._asr_error: BaseException | None = None
+
+    def _now(self, t: float | None) -> float:
+        if t is not None:
+            if self._t0 is None:
+                self._t0 = time.monotonic() - float(t)
+            return float(t)
+        now = time.monotonic()
+        if self._t0 is None:
+            self._t0 = now
+        return now - self._t0
+
+    # ------------------------------------------------------------------ input
+    def add_frame(self, rgb: np.ndarray, t: float | None = None) -> None:
+        """Push one RGB (or gray) frame taken at ``t`` seconds since the stream start (None: wall clock)."""
+        if rgb is None:
+            return
+        with self._lock:
+            t = self._now(t)
+            if self._n_frames and t > self._last_frame_t:
+                self._frame_dt = min(t - self._last_frame_t, 1.0 / self.fps)
+            self._n_frames += 1
+            self._last_frame_t = max(self._last_frame_t, t)
+            if not self._sampler.take(t):
+                return
+            frame = downscale(to_rgb_uint8(rgb))
+            if self._tracker is None:
+                self._tracker = self.faces.tracker()
+                self._holder.append(self._tracker)
+            self._faces.append((t, self._tracker(frame, t)))
+            self._prune()
+
+    def add_audio(self, chunk: np.ndarray, sample_rate: int, t: float | None = None) -> None:
+        """Push an audio chunk (any rate; [n], [n, ch] or [ch, n]; int16/int32/float) starting at ``t``
+        seconds.
+
+        With ``t=None`` chunks are assumed contiguous (the first one ends now on the wall clock).
+        """
+        if chunk is None or np.asarray(chunk).size == 0:
+            return
+        import soxr
+
+        y = to_mono_float(chunk)
+        sample_rate = int(sample_rate)
+        if sample_rate <= 0:
+            raise FeatureError(f"invalid sample rate {sample_rate}")
+        with self._lock:
+            if t is None and not self._has_audio:
+                t = max(0.0, self._now(None) - len(y) / sample_rate)
+            elif t is not None:
+                t = self._now(t)
+            if sample_rate != self._in_rate:
+                self._in_rate = sample_rate
+                self._resampler = (
+                    None
+                    if sample_rate == SAMPLE_RATE
+                    else soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+                )
+            y16 = y if self._resampler is None else self._resampler.resample_chunk(y)
+            if not self._has_audio:
+                self._has_audio = True
+                lead = round((t or 0.0) * SAMPLE_RATE)
+                self._audio_start = self._audio_end = self._asr_from = self._asr_last_end = lead
+            elif t is not None:
+                gap = round(t * SAMPLE_RATE) - self._audio_end
+                if gap > GAP_FILL_SECONDS * SAMPLE_RATE:  # chunks were lost: keep the clock honest
+                    self._append(np.zeros(gap, np.float32))
+            self._append(y16.astype(np.float32, copy=False))
+            self._prune()
+
+    def _append(self, y: np.ndarray) -> None:
+        self._audio = np.concatenate([self._audio, y])
+        self._audio_end += len(y)
+
+    def _end_time(self) -> float:
+        video_end = self._last_frame_t + self._frame_dt if self._n_frames else 0.0
+        return max(video_end, self._audio_end / SAMPLE_RATE if self._has_audio else 0.0)
+
+    def _window_start_step(self, end_time: float) -> int:
+        return max(0, n_steps_for(end_time) - round(self.window_seconds / STEP_SECONDS))
+
+    def _prune(self) -> None:
+        end = self._end_time()
+        keep_from = max(0.0, self._window_start_step(end) * STEP_SECONDS - KEEP_EXTRA_SECONDS)
+        while self._faces and self._faces[0][0] < keep_from:
+            self._faces.popleft()
+        keep_sample = min(int(keep_from * SAMPLE_RATE), self._asr_from if self.transcribe else 1 << 62)
+        keep_sample = max(
+            keep_sample,
+            self._audio_end
+            - int(ASR_MAX_PENDING_SECONDS * SAMPLE_RATE)
+            - int((self.window_seconds + KEEP_EXTRA_SECONDS) * SAMPLE_RATE),
+        )
+        drop = keep_sample - self._audio_start
+        if drop > 0:
+            self._audio = self._audio[drop:]
+            self._audio_start += drop
+        first = int(keep_from / STEP_SECONDS)
+        for k in [k for k in self._step_cache if k < first]:
+            del self._step_cache[k]
+        if self._words and self._words[0][2] < keep_from:
+            keep = [i for i, w in enumerate(self._words) if w[2] >= keep_from]
+            self._words = [self._words[i] for i in keep]
+            self._vecs = [self._vecs[i] for i in keep]
+
+    # ------------------------------------------------------------------ audio features
+    def _acoustic(self, first_step: int, n_steps: int) -> np.ndarray | None:
+        """[k, AUDIO_DIM] for steps first_step.. (k <= n_steps: only steps that have audio)."""
+        if not self._has_audio:
+            return None
+        a_steps = n_steps_for(self._audio_end / SAMPLE_RATE) - first_step
+        k = min(n_steps, a_steps)
+        if k <= 0:
+            return None
+        out = np.zeros((k, AUDIO_DIM), np.float32)
+        todo = [s for s in range(first_step, first_step + k) if s not in self._step_cache]
+        if todo:
+            s0 = todo[0]
+            a0 = max(self._audio_start, s0 * STEP_SAMPLES - CONTEXT_SAMPLES)
+            a0 = a0 + (-a0) % HOP  # keep frames on the absolute 20 ms grid
+            seg = self._audio[a0 - self._audio_start :]
+            frames = frame_features(seg) if len(seg) else np.zeros((0, FRAME_DIM), np.float32)
+            # only frames that exist in the offline framing of the whole stream (1 + n // HOP)
+            n_total_frames = 1 + self._audio_end // HOP
+            frames = frames[: max(0, n_total_frames - a0 // HOP)]
+            pooled = pool_frames(frames, a0 // HOP, first_step + k - s0, first_step=s0)
+            for i, s in enumerate(range(s0, first_step + k)):
+                vec = pooled[i]
+                complete = (s + 1) * STEP_SAMPLES + CONTEXT_SAMPLES <= self._audio_end
+                exact_start = a0 <= max(0, s * STEP_SAMPLES - CONTEXT_SAMPLES)
+                if complete and exact_start:
+                    self._step_cache[s] = vec
+                out[s - first_step] = vec
+        for s in range(first_step, first_step + k):
+            if s in self._step_cache:
+                out[s - first_step] = self._step_cache[s]
+        return out
+
+    # ------------------------------------------------------------------ speech
+    def _asr_due(self) -> bool:
+        return (
+            self.transcribe
+            and self._has_audio
+            and self._asr_thread is None
+            and self._audio_end - self._asr_last_end >= ASR_EVERY_SECONDS * SAMPLE_RATE
+        )
+
+    def _asr_run(self, audio: np.ndarray, start: int, end: int, final: bool, generation: int) -> None:
+        try:
+            words = self.speech(audio, offset=start / SAMPLE_RATE)
+            vecs = self.words.encode_words([w[0] for w in words])
+        except BaseException as e:  # noqa: BLE001 - reported by bundle()
+            with self._lock:
+                if generation == self._generation:
+                    self._asr_error = e
+                    self._asr_thread = None
+            return
+        with self._lock:
+            if generation != self._generation:  # the stream was reset meanwhile
+                return
+            n_commit, cut = self._commit_point(words, start, end, final)
+            self._words.extend(words[:n_commit])
+            self._heard.extend(w[0] for w in words[:n_commit])
+            self._vecs.extend(list(vecs[:n_commit]))
+            self._tentative = list(words[n_commit:])
+            self._tentative_vecs = vecs[n_commit:]
+            self._asr_from = max(self._asr_from, cut)
+            self._asr_last_end = end
+            self._asr_thread = None
+
+    @staticmethod
+    def _commit_point(
+        words: list[tuple[str, float, float]], start: int, end: int, final: bool
+    ) -> tuple[int, int]:
+        """How many words are final, and the sample from which the next pass must re-transcribe.
+
+        Words are committed up to the last pause (>= ``ASR_PAUSE_SECONDS`` between words, or after the last
+        word)
+        that ends at least ``ASR_STABLE_SECONDS`` before the newest audio, so no word is cut in half.
+        """
+        if final or end - start >= ASR_MAX_PENDING_SECONDS * SAMPLE_RATE:
+            return len(words), end
+        stable = end / SAMPLE_RATE - ASR_STABLE_SECONDS
+        if not words:  # silence: skip it, keeping a little audio in case speech is starting
+            return 0, max(start, int(stable * SAMPLE_RATE))
+        best = (0, start)
+        for i, w in enumerate(words):
+            nxt = words[i + 1][1] if i + 1 < len(words) else end / SAMPLE_RATE
+            pause_end = min(nxt, stable)
+            if w[2] <= stable and pause_end - w[2] >= ASR_PAUSE_SECONDS:
+                best = (i + 1, int(0.5 * (w[2] + pause_end) * SAMPLE_RATE))
+        return best
+
+    def _start_asr(self, final: bool = False) -> threading.Thread | None:
+        start, end = max(self._asr_from, self._audio_start), self._audio_end
+        if end - start <= 0:
+            return None
+        audio = self._audio[start - self._audio_start : end - self._audio_start].copy()
+        if self.background and not final:
+            th = threading.Thread(
+                target=self._asr_run,
+                args=(audio, start, end, final, self._generation),
+                # not a daemon: the interpreter waits for a running pass at exit (a native Whisper call
+                # killed mid-way aborts the process)
+                daemon=False,
+                name="tailor-stream-asr",
+            )
+            self._asr_thread = th
+            th.start()
+            return th
+        self._asr_run(audio, start, end, final, self._generation)
+        return None
+
+    # ------------------------------------------------------------------ output
+    def bundle(self, flush: bool = False) -> FeatureBundle:
+        """Features of the last ``window_seconds``. ``flush=True`` (end of stream) waits for and finalises the
+        transcript synchronously; otherwise speech-to-text results appear when the background pass
+        finishes."""
+        th = self._asr_thread
+        if flush and th is not None:
+            th.join()
+        with self._lock:
+            if self._asr_error is not None:
+                err, self._asr_error = self._asr_error, None
+                raise FeatureError(f"live speech-to-text failed: {err}") from err
+            if flush and self._resampler is not None:  # release the resampler's look-ahead samples
+                tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+                self._resampler = None
+                self._in_rate = None
+                if len(tail):
+                    self._append(tail.astype(np.float32, copy=False))
+            if flush and self.transcribe and self._has_audio and self._audio_end > self._asr_from:
+                self._start_asr(final=True)
+            elif self._asr_due():
+                self._start_asr(final=False)
+            end = self._end_time()
+            if end <= 0:
+                return FeatureBundle.empty(0)
+            first = self._window_start_step(end)
+            n = n_steps_for(end) - first
+            words = [*self._words, *self._tentative]
+            vecs = (
+                np.stack([*self._vecs, *self._tentative_vecs])
+                if words
+                else np.zeros((0, TEXT_DIM), np.float32)
+            )
+            return assemble(
+                n,
+                first_step=first,
+                audio=self._acoustic(first, n),
+                faces=list(self._faces),
+                words=words,
+                word_vecs=vecs,
+                duration=end - first * STEP_SECONDS,
+                source="stream",
+            )
+
+    def close(self) -> None:
+        """Release the face tracker (also done automatically when the stream object is garbage-collected)."""
+        self.reset()
+
+    def __enter__(self) -> StreamExtractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def transcript(self) -> str:
+        """The last ``TRANSCRIPT_WORDS`` committed words, then the tentative ones (each word once)."""
+        with self._lock:
+            return " ".join([*self._heard, *(w[0] for w in self._tentative)])
+
+    @property
+    def seconds(self) -> float:
+        """Stream time covered so far."""
+        with self._lock:
+            return self._end_time()
+
+
+def _release_all(holder: list) -> None:
+    for tracker in holder:
+        tracker.release()
+    holder.clear()
+
+
+__all__ = ["StreamExtractor"]

@@ -1,0 +1,317 @@
+"""Face features with MediaPipe Tasks FaceLandmarker (offline; the model ships in ``assets/``).
+
+Per frame, for the LARGEST detected face (``MAX_FACES`` are searched so a bystander never hides the main
+face):
+
+* ``[0:52]``  the 52 ARKit-style blendshape scores in [0, 1] (``_neutral``, browDownLeft, ...,
+noseSneerRight),
+  in MediaPipe's fixed order (``BLENDSHAPE_NAMES`` once a model is loaded);
+* ``[52:55]`` head pose (yaw, pitch, roll) in radians from the facial transformation matrix.
+
+``VISUAL_DIM = 55``. Frames without a face give ``None`` (masked upstream), never a zero "neutral" face.
+Sequences use VIDEO running mode (tracking, monotonically increasing timestamps); stills use IMAGE mode with
+small crops (e.g. FER2013's 48x48 grey faces) upscaled and bordered first, which lifts detection from ~84% to
+~98%.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import os
+import queue
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..resources import ResourceError, check_sha256, find
+
+MODEL_FILENAME: str = "face_landmarker.task"
+MODEL_SHA256: str = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+MODEL_ENV: str = "TAILOR_FACE_MODEL"  # optional override of the model path
+N_BLENDSHAPES: int = 52
+VISUAL_DIM: int = N_BLENDSHAPES + 3  # blendshapes + yaw, pitch, roll
+MAX_FACES: int = 3  # faces searched per frame; the largest one is kept
+VIDEO_FPS: float = 10.0  # video frames analysed per second (faces change slower than this)
+MAX_FRAME_SIDE: int = 960  # frames are downscaled so their longer side is at most this (4K -> 960x540)
+SMALL_IMAGE_SIDE: int = 256  # stills smaller than this (longer side) are upscaled to it ...
+BORDER_FRACTION: float = 0.25  # ... and given a black border of 25% on each side
+MIN_DETECTION_CONFIDENCE: float = 0.5
+MIN_PRESENCE_CONFIDENCE: float = 0.5
+
+log = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    """``$TAILOR_FACE_MODEL`` or the shipped ``assets/face_landmarker.task`` (:func:`tailor_core.resources.find`)."""
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        return Path(env)
+    return find("assets", MODEL_FILENAME)
+
+
+def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """Any HxW gray, HxWx1, HxWx3 RGB or HxWx4 RGBA array (uint8 or float in [0,1]) -> contiguous HxWx3
+    uint8."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        a = a.astype(np.float32)
+        if a.size and a.max() <= 1.0:
+            a = a * 255.0
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        a = np.stack([a, a, a], axis=-1)
+    elif a.ndim == 3 and a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif a.ndim == 3 and a.shape[2] == 4:
+        a = a[:, :, :3]
+    if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
+        from .errors import FeatureError
+
+        raise FeatureError(f"expected an image array HxW or HxWx3, got shape {np.asarray(image).shape}")
+    return np.ascontiguousarray(a)
+
+
+def downscale(rgb: np.ndarray, max_side: int = MAX_FRAME_SIDE) -> np.ndarray:
+    """Shrink (area interpolation) so that the longer side is at most ``max_side``; never enlarges."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return rgb
+    import cv2
+
+    s = max_side / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def prepare_small(rgb: np.ndarray) -> np.ndarray:
+    """Upscale a small crop to ``SMALL_IMAGE_SIDE`` and add a black border (FaceLandmarker misses tight
+    crops)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if max(h, w) < SMALL_IMAGE_SIDE:
+        s = SMALL_IMAGE_SIDE / max(h, w)
+        rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_CUBIC)
+        h, w = rgb.shape[:2]
+    b = round(BORDER_FRACTION * max(h, w))
+    return cv2.copyMakeBorder(rgb, b, b, b, b, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+def euler_from_matrix(m: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in radians from a 4x4 (or 3x3) facial transformation matrix (R = Rz·Ry·Rx)."""
+    r = np.asarray(m, dtype=np.float64)[:3, :3]
+    norms = np.linalg.norm(r, axis=0)
+    r = r / np.where(norms > 1e-9, norms, 1.0)
+    sy = math.hypot(r[0, 0], r[1, 0])
+    pitch = math.atan2(r[2, 1], r[2, 2])
+    yaw = math.atan2(-r[2, 0], sy)
+    roll = math.atan2(r[1, 0], r[0, 0])
+    return yaw, pitch, roll
+
+
+def face_vector_from_result(result, width: int, height: int) -> np.ndarray | None:
+    """[VISUAL_DIM] float32 for the largest face in a FaceLandmarkerResult, or ``None`` when there is none."""
+    faces = result.face_landmarks or []
+    if not faces or not result.face_blendshapes:
+        return None
+    best, best_area = 0, -1.0
+    for i, lms in enumerate(faces):
+        xs = np.fromiter((p.x for p in lms), np.float32, len(lms))
+        ys = np.fromiter((p.y for p in lms), np.float32, len(lms))
+        area = float((xs.max() - xs.min()) * width * (ys.max() - ys.min()) * height)
+        if area > best_area:
+            best, best_area = i, area
+    if best >= len(result.face_blendshapes):
+        return None
+    vec = np.zeros(VISUAL_DIM, np.float32)
+    shapes = result.face_blendshapes[best]
+    vec[: min(N_BLENDSHAPES, len(shapes))] = [c.score for c in shapes[:N_BLENDSHAPES]]
+    mats = result.facial_transformation_matrixes or []
+    if best < len(mats):
+        vec[N_BLENDSHAPES:] = euler_from_matrix(np.asarray(mats[best]))
+    return vec
+
+
+# MediaPipe closes a landmarker by submitting to a worker thread and waiting; doing that from ``__del__``
+# during
+# garbage collection can deadlock, and doing it after interpreter shutdown began fails. So every landmarker is
+# kept alive in ``_LIVE`` until it is closed explicitly, by the background closer (for abandoned trackers),
+# or by
+# an exit hook that runs before MediaPipe's worker threads stop.
+_LIVE: set = set()
+_LIVE_LOCK = threading.Lock()
+_CLOSE_QUEUE: queue.SimpleQueue = queue.SimpleQueue()
+_CLOSER: threading.Thread | None = None
+_HOOKED = False
+
+
+def _register(landmarker) -> None:
+    global _HOOKED
+    with _LIVE_LOCK:
+        _LIVE.add(landmarker)
+        if not _HOOKED:
+            _HOOKED = True
+            try:  # threading's exit hooks run before concurrent.futures stops its workers (atexit runs after)
+                threading._register_atexit(_close_all)
+            except (AttributeError, RuntimeError):
+                atexit.register(_close_all)
+
+
+def _close_now(landmarker) -> None:
+    with _LIVE_LOCK:
+        if landmarker not in _LIVE:
+            return
+        _LIVE.discard(landmarker)
+    try:
+        landmarker.close()
+    except Exception as e:  # noqa: BLE001 - closing must never raise
+        log.debug("closing a FaceLandmarker failed: %s", e)
+
+
+def _close_later(landmarker) -> None:
+    """Close from a background thread (safe to call from ``__del__`` / finalizers)."""
+    global _CLOSER
+    _CLOSE_QUEUE.put(landmarker)
+    with _LIVE_LOCK:
+        if _CLOSER is None or not _CLOSER.is_alive():
+            _CLOSER = threading.Thread(target=_closer_loop, name="tailor-face-closer", daemon=True)
+            _CLOSER.start()
+
+
+def _closer_loop() -> None:
+    while True:
+        _close_now(_CLOSE_QUEUE.get())
+
+
+def _close_all() -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for lm in live:
+        _close_now(lm)
+
+
+class FaceAnalyzer:
+    """Loads the FaceLandmarker model once; makes IMAGE-mode detections (locked) and VIDEO-mode trackers."""
+
+    def __init__(self, model_path: str | Path | None = None) -> None:
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        self._buffer: bytes | None = None
+        self._image_landmarker = None
+        self._lock = threading.Lock()
+
+    def _model_bytes(self) -> bytes:
+        if self._buffer is None:
+
+            if not os.environ.get(MODEL_ENV):  # an explicit override is the user's own model
+                check_sha256(self.model_path, MODEL_SHA256, "face landmarker model")
+            elif not self.model_path.is_file():
+                raise ResourceError(f"face model not found at {self.model_path} (${MODEL_ENV})")
+            self._buffer = self.model_path.read_bytes()
+        return self._buffer
+
+    def _create(self, video: bool):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        opts = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=self._model_bytes()),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_faces=MAX_FACES,
+            min_face_detection_confidence=MIN_DETECTION_CONFIDENCE,
+            min_face_presence_confidence=MIN_PRESENCE_CONFIDENCE,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        landmarker = vision.FaceLandmarker.create_from_options(opts)
+        _register(landmarker)
+        return landmarker
+
+    def load(self) -> FaceAnalyzer:
+        """Load the IMAGE-mode landmarker now (otherwise on first use)."""
+        with self._lock:
+            if self._image_landmarker is None:
+                self._image_landmarker = self._create(video=False)
+        return self
+
+    def close(self) -> None:
+        """Release the IMAGE-mode landmarker (also done at interpreter exit, before MediaPipe unloads)."""
+        with self._lock:
+            lm, self._image_landmarker = self._image_landmarker, None
+        if lm is not None:
+            _close_now(lm)
+
+    def detect_image(self, rgb: np.ndarray) -> np.ndarray | None:
+        """Face vector of one still RGB uint8 frame (already downscaled), or ``None``."""
+        import mediapipe as mp
+
+        self.load()
+        img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        with self._lock:
+            res = self._image_landmarker.detect(img)
+        return face_vector_from_result(res, rgb.shape[1], rgb.shape[0])
+
+    def still(self, image: np.ndarray) -> np.ndarray | None:
+        """Face vector of a still of any size/format; small or tight crops are upscaled and bordered."""
+        rgb = downscale(to_rgb_uint8(image))
+        small = max(rgb.shape[:2]) < SMALL_IMAGE_SIDE
+        first = prepare_small(rgb) if small else rgb
+        vec = self.detect_image(first)
+        if vec is None:
+            vec = self.detect_image(rgb if small else prepare_small(rgb))
+        return vec
+
+    def tracker(self) -> VideoFaceTracker:
+        """A new VIDEO-mode tracker (one per clip or live stream; not shared between threads)."""
+        return VideoFaceTracker(self._create(video=True))
+
+
+class VideoFaceTracker:
+    """VIDEO-mode FaceLandmarker for one frame sequence; timestamps must increase."""
+
+    def __init__(self, landmarker) -> None:
+        self._lm = landmarker
+        self._last_ms = -1
+
+    def __call__(self, rgb: np.ndarray, t: float) -> np.ndarray | None:
+        """Face vector of frame ``rgb`` (HxWx3 uint8, already downscaled) at time ``t`` seconds, or
+        ``None``."""
+        import mediapipe as mp
+
+        ms = max(round(t * 1000), self._last_ms + 1)
+        self._last_ms = ms
+        img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        res = self._lm.detect_for_video(img, ms)
+        return face_vector_from_result(res, rgb.shape[1], rgb.shape[0])
+
+    def close(self) -> None:
+        """Release the landmarker now."""
+        lm, self._lm = self._lm, None
+        if lm is not None:
+            _close_now(lm)
+
+    def release(self) -> None:
+        """Release the landmarker soon, from a background thread (never blocks; safe in finalizers)."""
+        lm, self._lm = self._lm, None
+        if lm is not None:
+            _close_later(lm)
+
+    def __del__(self) -> None:
+        self.release()
+
+
+class FrameSampler:
+    """Keeps frames at most every ``1 / fps`` seconds (the same rule for files and live streams)."""
+
+    def __init__(self, fps: float) -> None:
+        self.interval = 1.0 / fps
+        self.next_t = -math.inf
+
+    def take(self, t: float) -> bool:
+        if t + 1e-6 < self.next_t:
+            return False
+        # advance on the fixed grid so that 30 fps input sampled at 10 fps gives exactly every 3rd frame
+        if self.next_t == -math.inf:
+            self.next_t = t
+        self.next_t = max(self.next_t + self.interval, t + 0.5 * self.interval)
+        return True

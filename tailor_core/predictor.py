@@ -1,0 +1,213 @@
+"""``Predictor``: one TAILOR model and one feature extractor, loaded once, turning inputs into a Prediction.
+
+``load_model()`` gives a :class:`Predictor` on the shipped checkpoint (or another), offline, on CUDA when there
+is one. ``Predictor.predict(...)`` takes any non-empty combination of a clip, a voice recording, a photo and a
+sentence; ``Predictor.predict_bundle`` scores features already extracted (the live session uses it). How windows
+are chosen and scores combined is :mod:`tailor_core.scoring`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import resources, scoring
+from .config import MODALITIES
+from .features import AUDIO_DIM, IMAGE_STEPS, TEXT_DIM, VISUAL_DIM, FeatureBundle, FeatureError, FeatureExtractor
+from .limits import DEFAULT_LIMITS, Limits
+from .model import TAILOR
+from .progress import ProgressFn, report, scaled
+from .scoring import Prediction, Span
+
+#: The checkpoint shipped with the project (found through :func:`tailor_core.resources.find`).
+DEFAULT_CHECKPOINT_NAME: str = "tailor-demo"
+
+
+def default_checkpoint() -> Path:
+    """The shipped checkpoint's directory."""
+    return resources.find("checkpoints", DEFAULT_CHECKPOINT_NAME)
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _given(value: object) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return True
+
+
+class Predictor:
+    """One TAILOR model and one feature extractor, shared by every caller (thread-safe for inference)."""
+
+    def __init__(self, model: TAILOR, extractor: FeatureExtractor, device: str | torch.device | None = None,
+                 timeline_steps: int = 8, timeline_hop: int = 2, batch_size: int = 32,
+                 checkpoint: str | Path | None = None) -> None:
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval()
+        self.extractor = extractor
+        self.config = model.config
+        self.labels: tuple[str, ...] = tuple(self.config.labels)
+        self.thresholds: dict[str, float] = dict(zip(self.labels, self.config.label_thresholds(), strict=True))
+        # Never score windows longer than the sequences the model was trained on.
+        self.window_steps = max(1, int(self.config.text_len))
+        self.timeline_steps = max(1, min(int(timeline_steps), self.window_steps))
+        self.timeline_hop = max(1, int(timeline_hop))
+        self.batch_size = int(batch_size)
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self._lock = threading.Lock()  # torch CPU inference is multi-threaded already: one call at a time
+
+    @property
+    def limits(self) -> Limits:
+        """The input caps (the extractor enforces them)."""
+        return self.extractor.limits
+
+    # ------------------------------------------------------------------ public API
+    def predict(self, video: str | Path | None = None, audio: str | Path | np.ndarray | None = None,
+                image: str | Path | np.ndarray | None = None, text: str | None = None, *,
+                sample_rate: int | None = None, progress: ProgressFn | None = None) -> Prediction:
+        """Predict from any non-empty combination of inputs.
+
+        Args:
+            video: path of a clip (mp4, mov, webm, mkv, ...); its audio track and speech are used too.
+            audio: path of a voice recording, or samples ([n] or [n, channels], any dtype) with ``sample_rate``.
+            image: path of a face photo, or an RGB array [H, W, 3].
+            text: a sentence (spread over the other inputs' duration, or its own length when alone).
+            progress: optional ``progress(fraction, desc=...)`` callback (``gr.Progress`` fits).
+
+        Raises:
+            FeatureError: nothing given, an input over a cap, an empty or unreadable input, or no usable face,
+                voice or words.
+        """
+        if not any(_given(v) for v in (video, audio, image, text)):
+            raise FeatureError("Nothing to analyse: give a clip, a voice recording, a photo or some text.")
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        fx = self.extractor
+        bundles: list[FeatureBundle] = []
+        report(progress, 0.0, "Reading the input")
+        if _given(video):
+            t = time.perf_counter()
+            bundles.append(fx.clip(video, progress=scaled(progress, 0.0, 0.8)))
+            timings["video"] = time.perf_counter() - t
+        if isinstance(audio, np.ndarray):
+            if sample_rate is None:
+                raise FeatureError("audio samples need their sample_rate")
+            t = time.perf_counter()
+            bundles.append(fx.audio(audio, int(sample_rate)))
+            timings["audio"] = time.perf_counter() - t
+        elif _given(audio):
+            t = time.perf_counter()
+            bundles.append(fx.clip(audio, progress=scaled(progress, 0.0, 0.8)))
+            timings["audio"] = time.perf_counter() - t
+        length = max((len(b) for b in bundles), default=0)
+        if _given(image):
+            t = time.perf_counter()
+            report(progress, 0.8, "Looking for a face")
+            bundles.append(fx.image(image, n_steps=length or IMAGE_STEPS))
+            timings["image"] = time.perf_counter() - t
+            length = max(length, len(bundles[-1]))
+        if _given(text):
+            t = time.perf_counter()
+            report(progress, 0.85, "Reading the text")
+            # Typed text goes first: it takes precedence over a transcript on the same steps.
+            bundles.insert(0, fx.text(str(text), n_steps=length or None))
+            timings["text"] = time.perf_counter() - t
+        bundle = bundles[0] if len(bundles) == 1 else FeatureBundle.merge(*bundles)
+        report(progress, 0.9, "Scoring")
+        pred = self.predict_bundle(bundle)
+        pred.timings = {**timings, **pred.timings, "total": time.perf_counter() - t0}
+        report(progress, 1.0, "Done")
+        return pred
+
+    def predict_bundle(self, bundle: FeatureBundle, timeline: bool = True) -> Prediction:
+        """Score an already-extracted :class:`FeatureBundle` (see :mod:`tailor_core.scoring` for how)."""
+        if bundle is None or len(bundle) == 0:
+            raise FeatureError("The input is empty: there is nothing to analyse.")
+        if not bundle.valid.any():
+            raise FeatureError("No face, voice or words were found in the input, so there is nothing to score.")
+        t0 = time.perf_counter()
+        spans = scoring.overall_spans(len(bundle), self.window_steps)
+        scores, attention = self._run(bundle, spans, attention=True)
+        width = max(b - a for a, b in spans)
+        overall, share, maps = scoring.combine(bundle, spans, scores, attention,
+                                               self.model.modality_slices(width, width, width))
+        t_model = time.perf_counter() - t0
+        points = []
+        if timeline:
+            t_spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
+            points = scoring.timeline_points(bundle, t_spans, self._run(bundle, t_spans)[0], self.labels)
+        notes = []
+        if bundle.truncated:
+            notes.append(f"Only the first {self.limits.max_seconds:.0f} s were analysed.")
+        pred = scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)
+        pred.timings = {"model": t_model, "timeline": time.perf_counter() - t0 - t_model}
+        return pred
+
+    # ------------------------------------------------------------------ the model, in batches
+    def _run(self, bundle: FeatureBundle, spans: Sequence[Span], attention: bool = False
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Score windows ``spans`` of ``bundle`` in batches, each padded with masked steps to the longest.
+
+        Returns scores [W, N] and, if asked, head-averaged decoder attention [W, N, L_pc]."""
+        if not spans:
+            return np.zeros((0, len(self.labels))), None
+        width = max(b - a for a, b in spans)
+        out_scores, out_attn = [], []
+        for i in range(0, len(spans), self.batch_size):
+            chunk = spans[i: i + self.batch_size]
+            inputs: dict[str, torch.Tensor] = {}
+            for m in MODALITIES:
+                x = np.zeros((len(chunk), width, getattr(bundle, m).shape[1]), np.float32)
+                mask = np.zeros((len(chunk), width), bool)
+                for j, (a, b) in enumerate(chunk):
+                    x[j, : b - a] = getattr(bundle, m)[a:b]
+                    mask[j, : b - a] = getattr(bundle, f"{m}_mask")[a:b]
+                inputs[m] = torch.from_numpy(x).to(self.device)
+                inputs[f"{m}_mask"] = torch.from_numpy(mask).to(self.device)
+            with self._lock, torch.inference_mode():
+                out = self.model(**inputs, return_attention=attention)
+            out_scores.append(out.scores.float().cpu().numpy())
+            if attention:
+                out_attn.append(out.attention.float().mean(2).cpu().numpy())  # mean over heads
+        scores = np.concatenate(out_scores).astype(np.float64)
+        return scores, (np.concatenate(out_attn).astype(np.float64) if attention else None)
+
+
+def load_model(path: str | Path | None = None, device: str | torch.device | None = None, speech: bool = True,
+               limits: Limits = DEFAULT_LIMITS, **kwargs: object) -> Predictor:
+    """Load a checkpoint (default: the shipped one) and the feature extractors, offline.
+
+    Args:
+        path: a checkpoint directory (``config.json`` + ``model.safetensors``); default :func:`default_checkpoint`.
+        device: ``"cuda"`` / ``"cpu"``; default CUDA when available.
+        speech: load speech-to-text (False for face/voice-only uses).
+        limits: the input caps (:class:`~tailor_core.limits.Limits`).
+        **kwargs: passed to :class:`Predictor` (``timeline_steps``, ``batch_size``, ...).
+    """
+    path = Path(path) if path is not None else default_checkpoint()
+    dev = pick_device(device)
+    model = TAILOR.from_pretrained(path, device=dev)
+    cfg = model.config
+    dims = {"text": cfg.text_dim, "audio": cfg.audio_dim, "visual": cfg.visual_dim}
+    expected = {"text": TEXT_DIM, "audio": AUDIO_DIM, "visual": VISUAL_DIM}
+    if dims != expected:
+        raise ValueError(f"checkpoint {path} expects feature sizes {dims}, but the extractors give {expected}: "
+                         "it was not trained on this project's features")
+    extractor = FeatureExtractor(device=dev.type, speech=speech, limits=limits).load()
+    return Predictor(model, extractor, device=dev, checkpoint=path, **kwargs)
+
+
+__all__ = ["DEFAULT_CHECKPOINT_NAME", "Prediction", "Predictor", "default_checkpoint", "load_model",
+           "pick_device"]

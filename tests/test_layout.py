@@ -1,0 +1,115 @@
+"""The package's shape: one-way imports, resources found and checked, module-level app handlers, pure scoring."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tailor_core import resources, scoring
+from tailor_core.features import FeatureBundle
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tailor_core"
+
+
+def _imports() -> dict[str, set[str]]:
+    """Module -> tailor_core modules it imports (relative imports resolved), from the source."""
+    mods = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {m: set() for m in mods}
+    for m, p in mods.items():
+        pkg = m if p.name == "__init__.py" else m.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = pkg
+                for _ in range(node.level - 1):
+                    base = base.rsplit(".", 1)[0]
+                target = f"{base}.{node.module}" if node.module else base
+                for alias in node.names:
+                    full = f"{target}.{alias.name}"
+                    edges[m].add(full if full in mods else target)
+    return {m: {t for t in e if t in mods and t != m} for m, e in edges.items()}
+
+
+def test_no_import_circles():
+    edges = _imports()
+
+    def reaches(a: str, b: str, seen: set[str]) -> bool:
+        return any(w == b or (w not in seen and reaches(w, b, seen | {w})) for w in edges[a])
+
+    package_inits = {m for m in edges if (PACKAGE.parent / m.replace(".", "/") / "__init__.py").exists()}
+    circles = [(a, b) for a in edges for b in edges[a] if b not in package_inits and reaches(b, a, {b})]
+    assert not circles, f"import circles: {circles}"
+
+
+def test_features_know_nothing_above_them():
+    for m, targets in _imports().items():
+        if m.startswith("tailor_core.features"):
+            above = {t for t in targets if not t.startswith("tailor_core.features")}
+            assert above <= {"tailor_core.config", "tailor_core.limits", "tailor_core.progress",
+                             "tailor_core.resources"}, (m, above)
+
+
+def test_runtime_does_not_import_training():
+    code = ("import sys, tailor_core, tailor_core.predictor, tailor_core.live, tailor_core.plots; "
+            "print(sorted(m for m in sys.modules if m.startswith(('tailor_core.training', 'sklearn'))))")
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent,
+                         check=True).stdout.strip()
+    assert out == "[]", out
+
+
+def test_resources_found_and_checked(tmp_path, monkeypatch):
+    assert (resources.find("checkpoints", "tailor-demo") / "model.safetensors").is_file()
+    assert resources.find("assets", "face_landmarker.task").is_file()
+    with pytest.raises(resources.ResourceError, match="missing"):
+        resources.find("assets", "no-such-model.bin")
+    good = tmp_path / "w.bin"
+    good.write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    assert resources.check_sha256(good, digest, "test weights") == good
+    bad = tmp_path / "x.bin"
+    bad.write_bytes(b"swapped")
+    with pytest.raises(resources.ResourceError, match="damaged or not the expected file"):
+        resources.check_sha256(bad, digest, "test weights")
+    with pytest.raises(resources.ResourceError, match="missing"):
+        resources.check_sha256(tmp_path / "gone.bin", digest, "test weights")
+    monkeypatch.setenv(resources.HOME_ENV, str(tmp_path))
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "face_landmarker.task").write_bytes(b"x")
+    assert resources.find("assets", "face_landmarker.task") == tmp_path / "assets" / "face_landmarker.task"
+
+
+def test_scoring_combines_windows_by_valid_steps():
+    b = FeatureBundle.empty(6)
+    b.audio_mask[:4] = True  # window 0 has 4 valid steps, window 1 none... then 0 of 2
+    b.visual_mask[5] = True  # window 1 (steps 3-5) gets 1 more: valid = [T,T,T,T,F,T]
+    spans = scoring.overall_spans(6, 3)
+    assert spans == [(0, 3), (3, 6)]
+    scores = np.array([[0.9, 0.1], [0.3, 0.7]])
+    width = 3
+    slices = {"text": slice(0, 3), "audio": slice(3, 6), "visual": slice(6, 9), "common": slice(9, 12)}
+    attention = np.zeros((2, 2, 4 * width))
+    attention[:, :, 3:6] = 1 / 6  # half on audio
+    attention[:, :, 9:12] = 1 / 6  # half on common
+    overall, share, maps = scoring.combine(b, spans, scores, attention, slices)
+    np.testing.assert_allclose(overall, 0.6 * scores[0] + 0.4 * scores[1])  # 3 and 2 valid steps
+    np.testing.assert_allclose(share, [[0, 0.5, 0, 0.5]] * 2)
+    assert maps["audio"].shape == (2, 6) and np.allclose(maps["audio"], 1 / 6) and not maps["text"].any()
+    assert scoring.decide({"a": 0.5, "b": 0.2}, {"a": 0.5, "b": 0.3}) == ["a"]
+    valid = np.array([False] * 4 + [True] * 12)
+    spans = scoring.timeline_spans(valid, 8, 2)
+    assert spans[0] == (0, 8) and spans[-1] == (8, 16) and all(valid[a:b].any() for a, b in spans)
+    assert scoring.timeline_spans(np.zeros(3, bool), 8, 2) == []
+
+
+def test_prediction_json_is_safe():
+    p = scoring.Prediction(scores={"happy": float("nan")}, labels=[], thresholds={"happy": 0.5},
+                           timings={"total": np.float32(0.25)})
+    d = p.to_dict()
+    assert d["scores"]["happy"] is None and d["timings"]["total"] == 0.25
