@@ -1,8 +1,7 @@
 """Placing observations on the shared step grid: face vectors, timed words and per-step audio features.
 
 Used by both the file path (:class:`~tailor_core.features.extractor.FeatureExtractor`) and the live path
-(:class:`~tailor_core.features.stream.StreamExtractor`), so a clip and the same clip streamed give the same
-grid.
+(:class:`~tailor_core.features.stream.StreamExtractor`), so a clip and the same clip streamed give the same grid.
 """
 
 from __future__ import annotations
@@ -42,9 +41,8 @@ def place_words(
     """Put timed words in the step holding their midpoint -> (Words, text [n_steps, TEXT_DIM], mask
     [n_steps]).
 
-    Times are absolute; steps are relative to ``first_step``. Words before the grid are dropped, words after
-    it
-    (e.g. in a dropped <0.1 s tail) go to the last step.
+    Times are absolute; steps are relative to ``first_step``. Words before the grid are dropped, words after it (e.g.
+    in a dropped <0.1 s tail) go to the last step.
     """
     out = np.zeros((n_steps, TEXT_DIM), np.float32)
     counts = np.zeros(n_steps, np.int64)
@@ -77,8 +75,7 @@ def assemble(
     """Build a bundle of ``n_steps`` steps from step ``first_step`` on.
 
     ``audio``: [n_a, AUDIO_DIM] step features for steps ``first_step ..`` (rows beyond ``n_steps`` ignored,
-    missing
-    rows masked); ``faces``: ``(t, vec | None)`` observations; ``words`` with their [n_words, TEXT_DIM]
+    missing rows masked); ``faces``: ``(t, vec | None)`` observations; ``words`` with their [n_words, TEXT_DIM]
     vectors.
     """
     b = FeatureBundle.empty(n_steps, STEP_SECONDS, start_step=first_step, source=source)

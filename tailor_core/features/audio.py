@@ -143,8 +143,7 @@ def frame_features(y: np.ndarray) -> np.ndarray:
 def pool_frames(frames: np.ndarray, first_frame: int, n_steps: int, first_step: int = 0) -> np.ndarray:
     """Mean and std per step of frames (row i is absolute frame ``first_frame + i``) -> [n_steps, AUDIO_DIM].
 
-    Steps ``first_step .. first_step + n_steps - 1`` (absolute indices); pitch stats ignore unvoiced (NaN)
-    frames.
+    Steps ``first_step .. first_step + n_steps - 1`` (absolute indices); pitch stats ignore unvoiced (NaN) frames.
     """
     per_step = round(STEP_SECONDS * SAMPLE_RATE / HOP)
     out = np.zeros((n_steps, AUDIO_DIM), np.float32)

@@ -162,9 +162,9 @@ class FeatureBundle:
     def merge(*bundles: FeatureBundle) -> FeatureBundle:
         """Combine bundles of the same input seen through different modalities (e.g. a photo + typed text).
 
-        The length is the longest; shorter bundles are padded (masked). For each modality and each step the
-        first bundle that has that modality present at that step supplies it. Words come from the bundles
-        that supplied any text.
+        The length is the longest; shorter bundles are padded (masked). For each modality and each step the first
+        bundle that has that modality present at that step supplies it. Words come from the bundles that supplied any
+        text.
         """
         bundles = tuple(b for b in bundles if b is not None)
         if not bundles:

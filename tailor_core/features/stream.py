@@ -1,10 +1,9 @@
 """``StreamExtractor``: features of the last ``window_seconds`` of a live webcam + microphone stream.
 
 Frames and audio chunks are pushed as they arrive (Gradio delivers RGB frames and ``(48000, int16)`` chunks);
-:meth:`StreamExtractor.bundle` returns the rolling window on the same step grid as a file, so a clip pushed
-chunk by chunk gives (nearly) the same features as :meth:`FeatureExtractor.clip` on it. Times are seconds
-since
-the stream started (the bundle's ``times`` are absolute stream times).
+:meth:`StreamExtractor.bundle` returns the rolling window on the same step grid as a file, so a clip pushed chunk by
+chunk gives (nearly) the same features as :meth:`FeatureExtractor.clip` on it. Times are seconds since the stream
+started (the bundle's ``times`` are absolute stream times).
 
 Cost is incremental: faces are computed once per sampled frame (at most ``VIDEO_FPS`` per second, big frames
 downscaled), acoustic features once per completed step (with enough context to equal the offline values), and
@@ -279,9 +278,8 @@ class StreamExtractor:
     ) -> tuple[int, int]:
         """How many words are final, and the sample from which the next pass must re-transcribe.
 
-        Words are committed up to the last pause (>= ``ASR_PAUSE_SECONDS`` between words, or after the last
-        word)
-        that ends at least ``ASR_STABLE_SECONDS`` before the newest audio, so no word is cut in half.
+        Words are committed up to the last pause (>= ``ASR_PAUSE_SECONDS`` between words, or after the last word) that
+        ends at least ``ASR_STABLE_SECONDS`` before the newest audio, so no word is cut in half.
         """
         if final or end - start >= ASR_MAX_PENDING_SECONDS * SAMPLE_RATE:
             return len(words), end

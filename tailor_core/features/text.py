@@ -44,9 +44,8 @@ def spread_evenly(vectors: np.ndarray, n_steps: int) -> tuple[np.ndarray, np.nda
     """Place ``n`` word vectors [n, D] evenly on ``n_steps`` steps -> (mean per step [n_steps, D], mask
     [n_steps]).
 
-    Word ``i`` goes to step ``floor((i + 0.5) * n_steps / n)`` (the step holding its midpoint if the words
-    were
-    spoken at a constant rate over the whole span).
+    Word ``i`` goes to step ``floor((i + 0.5) * n_steps / n)`` (the step holding its midpoint if the words were spoken
+    at a constant rate over the whole span).
     """
     v = np.asarray(vectors, dtype=np.float32)
     d = v.shape[1] if v.ndim == 2 else TEXT_DIM

@@ -1,17 +1,14 @@
 """Face features with MediaPipe Tasks FaceLandmarker (offline; the model ships in ``assets/``).
 
-Per frame, for the LARGEST detected face (``MAX_FACES`` are searched so a bystander never hides the main
-face):
+Per frame, for the LARGEST detected face (``MAX_FACES`` are searched so a bystander never hides the main face):
 
 * ``[0:52]``  the 52 ARKit-style blendshape scores in [0, 1] (``_neutral``, browDownLeft, ...,
-noseSneerRight),
-  in MediaPipe's fixed order (``BLENDSHAPE_NAMES`` once a model is loaded);
+noseSneerRight), in MediaPipe's fixed order (``BLENDSHAPE_NAMES`` once a model is loaded);
 * ``[52:55]`` head pose (yaw, pitch, roll) in radians from the facial transformation matrix.
 
 ``VISUAL_DIM = 55``. Frames without a face give ``None`` (masked upstream), never a zero "neutral" face.
-Sequences use VIDEO running mode (tracking, monotonically increasing timestamps); stills use IMAGE mode with
-small crops (e.g. FER2013's 48x48 grey faces) upscaled and bordered first, which lifts detection from ~84% to
-~98%.
+Sequences use VIDEO running mode (tracking, monotonically increasing timestamps); stills use IMAGE mode with small
+crops (e.g. FER2013's 48x48 grey faces) upscaled and bordered first, which lifts detection from ~84% to ~98%.
 """
 
 from __future__ import annotations
