@@ -148,9 +148,8 @@ class Predictor:
         if timeline:
             t_spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
             points = scoring.timeline_points(bundle, t_spans, self._run(bundle, t_spans)[0], self.labels)
-        notes = []
-        if bundle.truncated:
-            notes.append(f"Only the first {self.limits.max_seconds:.0f} s were analysed.")
+        notes = [f"Only the first {self.limits.max_seconds:.0f} s were analysed."] if bundle.truncated else []
+        notes += bundle.notes
         pred = scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)
         pred.timings = {"model": t_model, "timeline": time.perf_counter() - t0 - t_model}
         return pred

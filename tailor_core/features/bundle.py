@@ -53,6 +53,7 @@ class FeatureBundle:
     step_seconds: float = STEP_SECONDS
     source: str = ""
     truncated: bool = False  # True when only the first ``max_seconds`` of a longer file were analysed
+    notes: list[str] = field(default_factory=list)  # plain sentences about the input a user should know
 
     def __post_init__(self) -> None:
         n = len(self.times)
@@ -132,6 +133,7 @@ class FeatureBundle:
             step_seconds=self.step_seconds,
             source=self.source,
             truncated=self.truncated,
+            notes=list(self.notes),
         )
 
     def with_length(self, n: int) -> FeatureBundle:
@@ -156,6 +158,7 @@ class FeatureBundle:
             step_seconds=self.step_seconds,
             source=self.source,
             truncated=self.truncated,
+            notes=list(self.notes),
         )
 
     @staticmethod
@@ -193,6 +196,7 @@ class FeatureBundle:
         out.duration = max(b.duration for b in bundles)
         out.source = "+".join(b.source for b in bundles if b.source)
         out.truncated = any(b.truncated for b in bundles)
+        out.notes = list(dict.fromkeys(n for b in bundles for n in b.notes))
         return out
 
     def __repr__(self) -> str:

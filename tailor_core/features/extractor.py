@@ -31,10 +31,20 @@ from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS, n_steps_for
 from .media import VIDEO_FPS, decode_audio, is_image_path, iter_video_frames, read_image
 from .speech import SpeechRecognizer
 from .stream import StreamExtractor
-from .text import TextEncoder, default_text_steps, even_steps, spread_evenly
-from .visual import FaceAnalyzer, to_rgb_uint8
+from .text import TextEncoder, default_text_steps, even_steps, looks_english, spread_evenly
+from .visual import MAX_FACES, FaceAnalyzer, to_rgb_uint8
+
+DAMAGED_SLACK_SECONDS: float = 1.0  # decoded media this much shorter than the header says: the file is damaged
 
 log = logging.getLogger(__name__)
+
+
+def faces_note(most_faces: int) -> list[str]:
+    """The sentence telling a user that several faces were seen and only the largest was read."""
+    if most_faces <= 1:
+        return []
+    many = "Several" if most_faces >= MAX_FACES else str(most_faces)
+    return [f"{many} faces were seen; only the largest one was read."]
 
 
 class FeatureExtractor:
@@ -85,7 +95,8 @@ class FeatureExtractor:
         self._check_file(path)
         max_seconds = self.limits.max_seconds
         report(progress, 0.0, "decoding audio")
-        audio16k, a_trunc = decode_audio(path, max_seconds)
+        header: dict = {}
+        audio16k, a_trunc = decode_audio(path, max_seconds, stats=header)
 
         # Speech-to-text (the slowest part) runs beside face tracking.
         speech: dict = {}
@@ -106,6 +117,7 @@ class FeatureExtractor:
         faces: list[tuple[float, np.ndarray | None]] = []
         stats: dict = {}
         tracker = None
+        most_faces = 0
         try:
             expected = max(1.0, max_seconds * VIDEO_FPS)
             for t, rgb in iter_video_frames(path, max_seconds, stats=stats):
@@ -116,6 +128,7 @@ class FeatureExtractor:
                     report(progress, 0.1 + 0.7 * min(1.0, len(faces) / expected), "finding faces")
         finally:
             if tracker is not None:
+                most_faces = tracker.most_faces
                 tracker.close()
         report(progress, 0.8, "voice features")
         audio_feats = acoustic_features(audio16k) if audio16k is not None else None
@@ -141,6 +154,11 @@ class FeatureExtractor:
             source=path.name,
             truncated=bool(a_trunc or stats.get("truncated")),
         )
+        claimed = header.get("header_duration", 0.0)
+        if not bundle.truncated and claimed > duration + DAMAGED_SLACK_SECONDS:
+            bundle.notes.append(f"The file seems cut short or damaged: only {duration:.1f} s of the {claimed:.0f} s "
+                                "it announces could be read, and only that part was analysed.")
+        bundle.notes.extend(faces_note(most_faces))
         report(progress, 1.0, "done")
         return bundle
 
@@ -173,11 +191,12 @@ class FeatureExtractor:
             source = Path(str(image)).name
             self._check_file(Path(str(image)))
             image = read_image(image, max_pixels=self.limits.max_image_pixels)
-        vec = self.faces.still(to_rgb_uint8(image))
+        vec, n_faces = self.faces.still_faces(to_rgb_uint8(image))
         b = FeatureBundle.empty(n_steps, STEP_SECONDS, source=source)
         if vec is not None:
             b.visual[:] = vec
             b.visual_mask[:] = True
+        b.notes.extend(faces_note(n_faces))
         return b
 
     def text(self, text: str, n_steps: int | None = None) -> FeatureBundle:
@@ -188,6 +207,9 @@ class FeatureExtractor:
         if n <= 0:
             raise FeatureError("n_steps must be positive")
         b = FeatureBundle.empty(n, STEP_SECONDS, source="text")
+        if words and not looks_english(text):
+            b.notes.append("The text does not look like English; the text model reads English only, so its "
+                           "scores may mean little.")
         if words:
             b.text, b.text_mask = spread_evenly(vecs, n)
             steps = even_steps(len(words), n)

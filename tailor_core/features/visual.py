@@ -108,11 +108,11 @@ def euler_from_matrix(m: np.ndarray) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
-def face_vector_from_result(result, width: int, height: int) -> np.ndarray | None:
-    """[VISUAL_DIM] float32 for the largest face in a FaceLandmarkerResult, or ``None`` when there is none."""
+def face_vector_from_result(result, width: int, height: int) -> tuple[np.ndarray | None, int, float]:
+    """The largest face of a FaceLandmarkerResult: ([VISUAL_DIM] float32 or ``None``, faces found, its area px²)."""
     faces = result.face_landmarks or []
     if not faces or not result.face_blendshapes:
-        return None
+        return None, 0, 0.0
     best, best_area = 0, -1.0
     for i, lms in enumerate(faces):
         xs = np.fromiter((p.x for p in lms), np.float32, len(lms))
@@ -121,14 +121,14 @@ def face_vector_from_result(result, width: int, height: int) -> np.ndarray | Non
         if area > best_area:
             best, best_area = i, area
     if best >= len(result.face_blendshapes):
-        return None
+        return None, len(faces), 0.0
     vec = np.zeros(VISUAL_DIM, np.float32)
     shapes = result.face_blendshapes[best]
     vec[: min(N_BLENDSHAPES, len(shapes))] = [c.score for c in shapes[:N_BLENDSHAPES]]
     mats = result.facial_transformation_matrixes or []
     if best < len(mats):
         vec[N_BLENDSHAPES:] = euler_from_matrix(np.asarray(mats[best]))
-    return vec
+    return vec, len(faces), best_area
 
 
 # MediaPipe closes a landmarker by submitting to a worker thread and waiting; doing that from ``__del__``
@@ -238,8 +238,8 @@ class FaceAnalyzer:
         if lm is not None:
             _close_now(lm)
 
-    def detect_image(self, rgb: np.ndarray) -> np.ndarray | None:
-        """Face vector of one still RGB uint8 frame (already downscaled), or ``None``."""
+    def detect_image(self, rgb: np.ndarray) -> tuple[np.ndarray | None, int, float]:
+        """Largest face of one still RGB uint8 frame (already downscaled): (vector or ``None``, faces, area)."""
         import mediapipe as mp
 
         self.load()
@@ -248,15 +248,32 @@ class FaceAnalyzer:
             res = self._image_landmarker.detect(img)
         return face_vector_from_result(res, rgb.shape[1], rgb.shape[0])
 
-    def still(self, image: np.ndarray) -> np.ndarray | None:
-        """Face vector of a still of any size/format; small or tight crops are upscaled and bordered."""
+    def still_faces(self, image: np.ndarray) -> tuple[np.ndarray | None, int]:
+        """(face vector of the largest face or ``None``, number of faces seen) in a still of any size/format.
+
+        Small or tight crops are upscaled and bordered. In a large image where no face is found whole (the
+        detector sees the image at 128 px, so a face smaller than ~1/4 of the image is missed, e.g. a group
+        photo), overlapping tiles of half the size are searched and the largest face found is kept."""
         rgb = downscale(to_rgb_uint8(image))
         small = max(rgb.shape[:2]) < SMALL_IMAGE_SIDE
-        first = prepare_small(rgb) if small else rgb
-        vec = self.detect_image(first)
+        vec, n, _ = self.detect_image(prepare_small(rgb) if small else rgb)
         if vec is None:
-            vec = self.detect_image(rgb if small else prepare_small(rgb))
-        return vec
+            vec, n, _ = self.detect_image(rgb if small else prepare_small(rgb))
+        if vec is None and max(rgb.shape[:2]) >= 2 * SMALL_IMAGE_SIDE:
+            h, w = rgb.shape[:2]
+            best, area = None, -1.0
+            for y in (0, h // 4, h // 2):
+                for x in (0, w // 4, w // 2):
+                    v, k, a = self.detect_image(rgb[y: y + h // 2, x: x + w // 2])
+                    n = max(n, k)
+                    if v is not None and a > area:
+                        best, area = v, a
+            vec, n = best, max(n, 2 if best is not None else 0)  # tiles overlap: "several", not a count
+        return vec, n
+
+    def still(self, image: np.ndarray) -> np.ndarray | None:
+        """Face vector of the largest face in a still of any size/format, or ``None``."""
+        return self.still_faces(image)[0]
 
     def tracker(self) -> VideoFaceTracker:
         """A new VIDEO-mode tracker (one per clip or live stream; not shared between threads)."""
@@ -269,6 +286,7 @@ class VideoFaceTracker:
     def __init__(self, landmarker) -> None:
         self._lm = landmarker
         self._last_ms = -1
+        self.most_faces = 0  # the most faces seen in one frame so far
 
     def __call__(self, rgb: np.ndarray, t: float) -> np.ndarray | None:
         """Face vector of frame ``rgb`` (HxWx3 uint8, already downscaled) at time ``t`` seconds, or
@@ -279,7 +297,9 @@ class VideoFaceTracker:
         self._last_ms = ms
         img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         res = self._lm.detect_for_video(img, ms)
-        return face_vector_from_result(res, rgb.shape[1], rgb.shape[0])
+        vec, n, _ = face_vector_from_result(res, rgb.shape[1], rgb.shape[0])
+        self.most_faces = max(self.most_faces, n)
+        return vec
 
     def close(self) -> None:
         """Release the landmarker now."""
