@@ -30,6 +30,20 @@ offline.disable_telemetry()  # before Gradio is imported: no analytics, no versi
 # Uploads go to a folder this process owns and removes when it stops (Gradio reads this when it stores a file).
 UPLOAD_DIR = Path(os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="tailor-uploads-")))
 
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread its own heap by default: memory one request frees stays in that thread's heap. A
+    few shared heaps keep the server's memory flat under many concurrent requests and live sessions."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+_limit_malloc_arenas()
+
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 

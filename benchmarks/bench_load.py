@@ -36,19 +36,32 @@ from benchmarks.bench_app import free_port, rss_mb  # noqa: E402
 CLIP = ROOT / "assets" / "ravdess_happy.mp4"
 
 
-def _private_copy(folder: Path) -> Path:
+def _private_copy(folder: Path, i: int) -> Path:
+    """Visitor ``i``'s own file: the example clip with its last byte changed (Gradio stores uploads by content,
+    so identical bytes from several visitors would be one file)."""
     data = bytearray(CLIP.read_bytes())
-    data[-1] ^= 1  # a visitor's own file, not byte-identical to the shipped example
-    out = folder / "visitor.mp4"
+    data[-1] = (data[-1] + 1 + i) % 256
+    out = folder / f"visitor{i}.mp4"
     out.write_bytes(bytes(data))
     return out
+
+
+def _visitor_files(uploads: Path) -> int:
+    """Files in the upload folder that are not copies of the shipped examples (those are kept on purpose)."""
+    import hashlib
+
+    examples = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (ROOT / "assets").iterdir()
+                if p.suffix in (".mp4", ".wav", ".jpg")}
+    files = [p for p in uploads.rglob("*") if p.is_file()] if uploads.exists() else []
+    return sum(hashlib.sha256(p.read_bytes()).hexdigest() not in examples for p in files)
 
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def _clip_round(url: str, clip: Path, pid: int, uploads: Path, clients: int, seconds: float) -> dict[str, float]:
+def _clip_round(url: str, clips: list[Path], pid: int, uploads: Path, clients: int, seconds: float
+                ) -> dict[str, float]:
     from gradio_client import Client, handle_file
 
     latencies: list[float] = []
@@ -56,7 +69,7 @@ def _clip_round(url: str, clip: Path, pid: int, uploads: Path, clients: int, sec
     peak = [0.0]
     stop = time.time() + seconds
 
-    def client_loop() -> None:
+    def client_loop(clip: Path) -> None:
         c = Client(url, verbose=False)
         while time.time() < stop:
             t = time.perf_counter()
@@ -71,12 +84,13 @@ def _clip_round(url: str, clip: Path, pid: int, uploads: Path, clients: int, sec
             peak[0] = max(peak[0], rss_mb(pid))
             time.sleep(0.25)
 
-    threads = [threading.Thread(target=client_loop) for _ in range(clients)] + [threading.Thread(target=sample)]
+    threads = [threading.Thread(target=client_loop, args=(clips[i],)) for i in range(clients)]
+    threads.append(threading.Thread(target=sample))
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    left = sum(1 for p in uploads.rglob("*") if p.is_file()) if uploads.exists() else 0
+    left = _visitor_files(uploads)
     return {"requests": len(latencies), "errors": errors[0], "p50": _percentile(latencies, 50),
             "p95": _percentile(latencies, 95), "rss": rss_mb(pid), "peak": peak[0], "files_left": left}
 
@@ -86,7 +100,7 @@ def clip_rounds(clients: int, seconds: float, rounds: int) -> list[dict[str, flo
 
     work = Path(tempfile.mkdtemp(prefix="tailor-load-"))
     uploads = work / "tailor-uploads-load"
-    clip = _private_copy(work)
+    clips = [_private_copy(work, i) for i in range(clients)]
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": str(uploads)}
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
@@ -97,14 +111,14 @@ def clip_rounds(clients: int, seconds: float, rounds: int) -> list[dict[str, flo
         t0 = time.time()
         while True:
             try:
-                Client(url, verbose=False).predict(handle_file(str(clip)), api_name="/predict_clip")  # warm-up
+                Client(url, verbose=False).predict(handle_file(str(clips[0])), api_name="/predict_clip")  # warm-up
                 break
             except Exception:  # noqa: BLE001 - not up yet
                 if time.time() - t0 > 240:
                     raise
                 time.sleep(1)
         for r in range(rounds):
-            out.append({"round": r + 1, **_clip_round(url, clip, proc.pid, uploads, clients, seconds)})
+            out.append({"round": r + 1, **_clip_round(url, clips, proc.pid, uploads, clients, seconds)})
     finally:
         proc.terminate()
         proc.wait(30)
@@ -176,7 +190,7 @@ def main() -> None:
           f"{args.seconds:.0f} s per round, {args.rounds} rounds\n")
     if not args.skip_clips:
         rows = clip_rounds(args.clients, args.seconds, args.rounds)
-        print("| round | requests | errors | p50 s | p95 s | server RSS MB | peak MB | upload files left |")
+        print("| round | requests | errors | p50 s | p95 s | server RSS MB | peak MB | visitor files left |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for row in rows[:-1]:
             print(f"| {row['round']} | {row['requests']} | {row['errors']} | {row['p50']:.1f} | {row['p95']:.1f} | "
