@@ -311,7 +311,7 @@ def on_frame(frame: np.ndarray | None, request: gr.Request) -> tuple[Any, ...]:
     """Live: one webcam frame (RGB array) arrived."""
     live = live_session(request)
     if frame is not None:
-        live.add_frame(frame)
+        live.add_frame(frame, block=False)  # busy with the previous frame: drop this one, never queue
     return _live_outputs(live)
 
 

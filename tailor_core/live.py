@@ -26,6 +26,7 @@ class LiveSession:
         self.history_seconds = float(history_seconds)
         self._stream = predictor.extractor.stream(window_seconds=window_seconds)
         self._busy = threading.Lock()  # held while predicting: a second caller skips instead of waiting
+        self._framing = threading.Lock()  # held while a frame is analysed: frames arriving meanwhile are dropped
         self.reset()
 
     def reset(self) -> None:
@@ -35,6 +36,7 @@ class LiveSession:
         self.history: list[tuple[float, dict[str, float]]] = []
         self.last_predict_at = 0.0
         self.frames = 0
+        self.dropped_frames = 0
         self.audio_chunks = 0
         self.frame_shape: tuple[int, int] | None = None
 
@@ -46,12 +48,22 @@ class LiveSession:
         """Seconds since the session started (or was last reset)."""
         return time.monotonic() - self.started
 
-    def add_frame(self, rgb: np.ndarray, t: float | None = None) -> None:
-        """Add one RGB webcam frame [H, W, 3] uint8 taken ``t`` s after the start (None: now)."""
-        self._stream.add_frame(rgb, t=t)
+    def add_frame(self, rgb: np.ndarray, t: float | None = None, block: bool = True) -> bool:
+        """Add one RGB webcam frame [H, W, 3] uint8 taken ``t`` s after the start (None: now).
+
+        With ``block=False`` a frame that arrives while the previous one is still being analysed is dropped
+        (returns False): under load the face track thins out instead of falling behind the camera."""
+        if not self._framing.acquire(blocking=block):
+            self.dropped_frames += 1
+            return False
+        try:
+            self._stream.add_frame(rgb, t=t)
+        finally:
+            self._framing.release()
         self.last_input = time.monotonic()
         self.frames += 1
         self.frame_shape = (int(rgb.shape[0]), int(rgb.shape[1]))
+        return True
 
     def add_audio(self, chunk: np.ndarray, sample_rate: int, t: float | None = None) -> None:
         """Add one microphone chunk (any dtype, [n] or [n, channels]) starting ``t`` s after the start."""

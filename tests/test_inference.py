@@ -205,8 +205,11 @@ def test_live_session(predictor):
     assert pred.present["visual"] and pred.present["audio"]
     assert all(0.0 <= v <= 1.0 for v in pred.scores.values())
     assert len(live.history) == 1 and live.frame_shape is not None
+    with live._framing:  # a frame still being analysed: the next one is dropped, not queued
+        assert live.add_frame(np.zeros((48, 64, 3), np.uint8), block=False) is False
+    assert live.dropped_frames == 1
     live.reset()
-    assert live.history == [] and live.frames == 0
+    assert live.history == [] and live.frames == 0 and live.dropped_frames == 0
 
 
 def test_plots_build(predictor):
