@@ -232,15 +232,23 @@ def test_bad_input(name, tmp_path, monkeypatch):
         assert pred.present["visual"]
 
 
+def _upload_files() -> set[Path]:
+    import gradio as gr
+
+    return {p for p in Path(gr.utils.get_upload_folder()).rglob("*") if p.is_file()}
+
+
 def test_server_still_serves_after_a_batch_of_bad_uploads(tmp_path):
     from gradio_client import Client, handle_file
 
     client = Client(get_server(), verbose=False)
-    for name in ("corrupt", "empty", "non-media", "truncated"):
+    before = _upload_files()
+    for name in ("corrupt", "empty", "non-media", "truncated", "no-face", "one-second"):
         path = next(iter(make_case(name, tmp_path).values()))
         try:
             client.predict(handle_file(str(path)), api_name="/predict_clip")
         except Exception as e:  # noqa: BLE001 - the message is what is checked
             assert "Traceback" not in str(e) and str(tmp_path) not in str(e)
+    assert _upload_files() <= before, "uploads of failed and successful requests must all be deleted"
     result = client.predict(handle_file(str(HAPPY)), api_name="/predict_clip")
     assert result["present"] == {"text": True, "audio": True, "visual": True}
