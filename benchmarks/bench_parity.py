@@ -66,6 +66,70 @@ def _authors_rows(log: Path) -> list[dict]:
              "seconds": r["secs"]} for r in _read_jsonl(log)]
 
 
+def speed(reference: Path, steps: int, batch: int = 64) -> dict[str, float]:
+    """Median seconds of one training step (forward, loss, backward, optimiser) at batch ``batch`` on random
+    MOSEI-sized inputs, the two models alternating in this process so both see the same machine load."""
+    import statistics
+    import tempfile
+    import time
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    stubs = Path(tempfile.mkdtemp())  # their code imports boto3/botocore for downloads it never does here
+    for pkg in ("boto3", "botocore"):
+        (stubs / pkg).mkdir()
+        (stubs / pkg / "__init__.py").write_text("")
+    (stubs / "botocore" / "exceptions.py").write_text("class ClientError(Exception):\n    pass\n")
+    sys.path[:0] = [str(reference / "tailor-authors"), str(stubs), str(ROOT)]
+    cwd = os.getcwd()
+    os.chdir(reference / "tailor-authors" / "src" / "models")  # their configs are found relative to here
+    from src.models.models import TAILOR as Authors
+    from src.models.optimization import BertAdam as AuthorsAdam
+
+    task = argparse.Namespace(num_classes=6, aligned=True, max_frames=60, max_sequence=60, max_words=60,
+                              bert_num_hidden_layers=6, visual_num_hidden_layers=4, audio_num_hidden_layers=4,
+                              cross_num_hidden_layers=3, decoder_num_hidden_layers=1, hidden_size=256,
+                              text_dim=300, video_dim=35, audio_dim=74, local_rank=0)
+    theirs = Authors.from_pretrained("bert-base", "visual-base", "audio-base", "cross-base", "decoder-base",
+                                     task_config=task)
+    os.chdir(cwd)
+    from tailor_core import TAILOR, TailorConfig
+    from tailor_core.training.losses import tailor_loss
+    from tailor_core.training.optim import make_optimizer
+
+    cfg = TailorConfig()
+    ours = TAILOR(cfg)
+    opt_theirs = AuthorsAdam(theirs.parameters(), lr=5e-5, warmup=0.1, t_total=1000)
+    opt_ours = make_optimizer("bertadam", ours, 5e-5, 0.01)
+    g = torch.Generator().manual_seed(0)
+    t, a, v = (torch.randn(batch, 60, d, generator=g) for d in (300, 74, 35))
+    y = (torch.rand(batch, 6, generator=g) > 0.7).float()
+    ones, labels, label_mask = torch.ones(batch, 60, dtype=torch.long), torch.arange(6), torch.ones(6).long()
+
+    def step_theirs() -> None:
+        loss, *_ = theirs(t, ones, v, ones, a, ones, labels, label_mask, groundTruth_labels=y, training=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(theirs.parameters(), 1.0)
+        opt_theirs.step()
+        opt_theirs.zero_grad()
+
+    def step_ours() -> None:
+        tailor_loss(ours(t, a, v), y, cfg).total.backward()
+        torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
+        opt_ours.step()
+        opt_ours.zero_grad()
+
+    times: dict[str, list[float]] = {"authors": [], "ours": []}
+    for i in range(steps + 1):
+        for name, fn in (("authors", step_theirs), ("ours", step_ours)):
+            t0 = time.perf_counter()
+            fn()
+            if i:  # the first step of each warms up allocators
+                times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def table(authors: list[dict], ours: list[dict]) -> str:
     """Markdown table of both curves, then the best-validation epoch of each and the mean epoch time."""
     lines = ["| epoch | authors val | authors test | authors s | ours val | ours test | ours s |",
@@ -101,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reuse", action="store_true", help="keep finished authors.jsonl / ours.jsonl in --out")
     p.add_argument("--skip-authors", action="store_true")
     p.add_argument("--skip-ours", action="store_true")
+    p.add_argument("--speed-steps", type=int, default=0,
+                   help="also time N training steps of each model, alternating in one process (same load)")
     p.add_argument("--ours-args", default="", help="extra arguments for our trainer, e.g. '--optimizer adamw'")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -119,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_ours and len(ours) < args.epochs:
         ours = run_ours(data.resolve(), args.epochs, args.out.resolve(), args.threads, args.ours_args.split())
     text = table(authors, ours)
+    if args.speed_steps:
+        sp = speed(args.reference.resolve(), args.speed_steps)
+        text += (f"\n\ntraining step, batch 64, {args.threads} thread(s), median of {args.speed_steps} alternating: "
+                 f"authors {sp['authors']:.2f} s, ours {sp['ours']:.2f} s")
     (args.out / "table.md").write_text(text + "\n")
     print(text)
     return 0
