@@ -21,6 +21,8 @@ MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
 PC_PARTS: tuple[str, ...] = (*MODALITIES, "common")
 #: What a person calls each part (plots, the app, the CLI).
 DISPLAY_NAMES: dict[str, str] = {"text": "words", "audio": "voice", "visual": "face", "common": "common"}
+# Fields whose default changed after checkpoints were shipped: their value when a config.json lacks them.
+LEGACY_DEFAULTS: dict = {"fusion_positions": "segment"}
 
 
 @dataclass
@@ -46,6 +48,14 @@ class TailorConfig:
     cross_layers: int = 3  # per granularity-descent stage (VA, VAT, PC)
     decoder_layers: int = 1
     max_positions: int = 512
+    # Position ids inside the three fusion encoders (VA, VAT, PC). "concat": one run of positions over the whole
+    # concatenation, as the authors' CrossModel does (needs max_positions >= the PC length Lt + La + Lv + Lt).
+    # "segment": every input of a stage restarts at 0, so step t of every modality shares position t; a
+    # config.json written before this field existed (the shipped demo checkpoint) means "segment".
+    fusion_positions: str = "concat"
+    # Dropout on each label's logit before the sigmoid, in the label classifier and the common classifier (the
+    # authors' EmotionClassifier and common_classfier: Linear → Dropout(0.1) → Sigmoid). Training only.
+    classifier_dropout: float = 0.1
 
     # --- adversarial multi-modal refinement ---
     common_dropout: float = 0.3
@@ -53,6 +63,10 @@ class TailorConfig:
     discriminator_hidden: int = 128
     discriminator_dropout: float = 0.1
     grl_lambda: float = 1.0
+    # What the auxiliary common classifier reads from the common sequence [B,L,H]: "first" = step 0 (the
+    # paper's code; all zeros when step 0 has no modality) or "mean" = the mean over steps where any modality
+    # is present.
+    common_pool: str = "first"
 
     # --- labels and decision ---
     labels: tuple[str, ...] = LABELS
@@ -73,6 +87,10 @@ class TailorConfig:
         self.labels = tuple(self.labels)
         if self.hidden % self.heads:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
+        if self.fusion_positions not in ("segment", "concat"):
+            raise ValueError(f"fusion_positions must be 'segment' or 'concat', got {self.fusion_positions!r}")
+        if self.common_pool not in ("first", "mean"):
+            raise ValueError(f"common_pool must be 'first' or 'mean', got {self.common_pool!r}")
         if self.thresholds is not None and len(self.thresholds) != len(self.labels):
             raise ValueError(f"thresholds has {len(self.thresholds)} values for {len(self.labels)} labels")
 
@@ -113,7 +131,8 @@ class TailorConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config.json has unknown fields {unknown}: is it a TAILOR config of this version?")
-        return cls(**d)
+        # A config saved before a field existed was trained with that field's old behaviour, not today's default.
+        return cls(**{**LEGACY_DEFAULTS, **d})
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")

@@ -123,11 +123,14 @@ class Encoder(nn.Module):
 
     Used for each unimodal encoder (one segment, features projected to ``hidden``) and for each
     cross-modal fusion stage (several segments, already ``hidden``-sized, each with its own token type).
-    Positions restart at 0 in every segment: on an aligned grid, step t of every modality shares position t.
+    ``concat_positions`` False: positions restart at 0 in every segment (on an aligned grid, step t of every
+    modality shares position t); True: one run of positions over the concatenation (the authors' CrossModel).
     """
 
-    def __init__(self, cfg: TailorConfig, layers: int, segments: int = 1, in_dim: int | None = None):
+    def __init__(self, cfg: TailorConfig, layers: int, segments: int = 1, in_dim: int | None = None,
+                 concat_positions: bool = False):
         super().__init__()
+        self.concat_positions = concat_positions
         # Unimodal encoders: LayerNorm over the raw feature dim then a Linear to hidden size.
         self.project = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, cfg.hidden)) if in_dim else None
         self.position = nn.Embedding(cfg.max_positions, cfg.hidden)
@@ -141,10 +144,12 @@ class Encoder(nn.Module):
                 ) -> tuple[Tensor, Tensor]:
         """segments: [B,Li,D] each; masks: [B,Li] bool each; token_types: one per segment (default 0,1,..)
         → (x [B,ΣLi,H], mask [B,ΣLi])."""
-        parts = []
+        parts, start = [], 0
         for i, seg in zip(token_types or range(len(segments)), segments):
             x = self.project(seg) if self.project is not None else seg
-            pos = torch.arange(seg.shape[1], device=seg.device)
+            pos = torch.arange(start, start + seg.shape[1], device=seg.device)
+            if self.concat_positions:
+                start += seg.shape[1]
             x = x + self.position(pos)
             if self.token_type is not None:
                 x = x + self.token_type.weight[i]
@@ -187,7 +192,7 @@ class TailorOutput:
 
     logits: Tensor                         # [B,N] label logits
     scores: Tensor                         # [B,N] sigmoid probabilities
-    common_logits: Tensor                  # [B,N] auxiliary classifier on the common sequence
+    common_logits: Tensor                  # [B,N] auxiliary classifier on the pooled common sequence
     attention: Tensor | None = None        # [B,N,heads,L] decoder cross-attention of the last layer
     # For the losses (losses.py): per-modality private and common sequences [B,Lm,H], their masks, and the
     # discriminator's logits on private and (gradient-reversed) common features [B,Lm,3].
@@ -225,9 +230,10 @@ class TAILOR(nn.Module):
         self.common_classifier = nn.Linear(cfg.hidden, cfg.num_labels)
 
         # Granularity descent: visual+audio → VA; text+VA → VAT; VAT+common → PC.
-        self.fuse_va = Encoder(cfg, cfg.cross_layers, segments=2)
-        self.fuse_vat = Encoder(cfg, cfg.cross_layers, segments=2)
-        self.fuse_pc = Encoder(cfg, cfg.cross_layers, segments=2)
+        concat = cfg.fusion_positions == "concat"
+        self.fuse_va = Encoder(cfg, cfg.cross_layers, segments=2, concat_positions=concat)
+        self.fuse_vat = Encoder(cfg, cfg.cross_layers, segments=2, concat_positions=concat)
+        self.fuse_pc = Encoder(cfg, cfg.cross_layers, segments=2, concat_positions=concat)
 
         # Label-guided decoder.
         self.label_embedding = nn.Embedding(cfg.num_labels, cfg.hidden)
@@ -282,6 +288,11 @@ class TAILOR(nn.Module):
             # Checked before any work: the common representation sums the modalities step by step.
             raise ValueError("aligned inputs must have the same batch and sequence length, got text "
                              f"{tuple(text.shape)}, audio {tuple(audio.shape)}, visual {tuple(visual.shape)}")
+        if cfg.fusion_positions == "concat":
+            pc_len = (2 * text.shape[1] + audio.shape[1] + visual.shape[1] if cfg.aligned else 4 * text.shape[1])
+            if pc_len > cfg.max_positions:
+                raise ValueError(f"fusion_positions 'concat' needs {pc_len} positions for these inputs, this "
+                                 f"model has {cfg.max_positions}")
         given = {"text": text_mask, "audio": audio_mask, "visual": visual_mask}
         masks, ctc_log_probs = {}, {}
         for m in MODALITIES:
@@ -318,8 +329,14 @@ class TAILOR(nn.Module):
         attention = None
         for block in self.decoder:
             q, attention = block(q, label_mask, pc, pc_mask, need_weights=return_attention)
-        logits = self.classifier(q).squeeze(-1)
-        common_logits = self.common_classifier(common_sum[:, 0])
+        # The authors drop out the logits themselves (Linear → Dropout → Sigmoid); identity when not training.
+        logits = F.dropout(self.classifier(q).squeeze(-1), cfg.classifier_dropout, self.training)
+        if cfg.common_pool == "mean":  # mean over steps where some modality is present
+            weight = common_mask[..., None].to(common_sum.dtype)
+            pooled = (common_sum * weight).sum(1) / weight.sum(1).clamp_min(1.0)
+        else:  # the paper's code: step 0, whatever is (or is not) there
+            pooled = common_sum[:, 0]
+        common_logits = F.dropout(self.common_classifier(pooled), cfg.classifier_dropout, self.training)
 
         return TailorOutput(
             logits=logits, scores=logits.sigmoid(), common_logits=common_logits,

@@ -1,5 +1,7 @@
 """Each loss term, and the metrics against scikit-learn."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ import torch.nn.functional as F
 from sklearn.metrics import f1_score, hamming_loss, jaccard_score, precision_score, recall_score
 
 from tailor_core import TAILOR, TailorConfig
+from tailor_core.model import TailorOutput
 from tailor_core.training.losses import discriminator_loss, orthogonality, tailor_loss
 from tailor_core.training.metrics import multilabel_metrics, tune_thresholds
 
@@ -40,9 +43,41 @@ def test_discriminator_loss_is_cross_entropy_over_valid_steps():
     logits = {m: torch.randn(2, 3, 3) for m in ("text", "audio", "visual")}
     masks = {m: torch.ones(2, 3, dtype=torch.bool) for m in logits}
     masks["audio"][1] = False
-    flat = torch.cat([logits["text"].reshape(-1, 3), logits["audio"][0], logits["visual"].reshape(-1, 3)])
-    target = torch.tensor([0] * 6 + [1] * 3 + [2] * 6)
-    torch.testing.assert_close(discriminator_loss(logits, masks), F.cross_entropy(flat, target))
+    # The authors' reduction: one mean per modality over its valid steps, summed over modalities.
+    expected = (F.cross_entropy(logits["text"].reshape(-1, 3), torch.zeros(6, dtype=torch.long))
+                + F.cross_entropy(logits["audio"][0], torch.ones(3, dtype=torch.long))
+                + F.cross_entropy(logits["visual"].reshape(-1, 3), torch.full((6,), 2)))
+    torch.testing.assert_close(discriminator_loss(logits, masks), expected)
+
+
+def test_loss_terms_match_a_hand_computation():
+    """B=1, one step, H=2: every term worked out by hand."""
+    t = torch.tensor
+    zeros = t([[[0.0, 0.0, 0.0]]])
+    out = TailorOutput(
+        logits=t([[0.0, 1.0] + [-30.0] * 4]), scores=t([[0.5, 0.0] + [0.0] * 4]),
+        common_logits=t([[2.0, -2.0] + [-30.0] * 4]),
+        private={"text": t([[[1.0, 0.0]]]), "audio": t([[[1.0, 1.0]]]), "visual": t([[[0.0, 2.0]]])},
+        common={"text": t([[[2.0, 0.0]]]), "audio": t([[[0.0, 1.0]]]), "visual": t([[[1.0, 1.0]]])},
+        masks={m: torch.ones(1, 1, dtype=torch.bool) for m in ("text", "audio", "visual")},
+        discriminator_private={"text": t([[[math.log(2.0), 0.0, 0.0]]]), "audio": zeros, "visual": zeros},
+        discriminator_common={"text": zeros, "audio": zeros, "visual": zeros})
+    y = t([[0.0, 1.0, 0, 0, 0, 0]])
+    terms = tailor_loss(out, y, TailorConfig.debug())
+    sp = lambda x: math.log1p(math.exp(x))  # softplus: BCE of logit x with target 0 is sp(x), target 1 sp(-x)
+    label = (sp(0.0) + sp(-1.0) + 4 * sp(-30.0)) / 6
+    common = (sp(2.0) + sp(2.0) + 4 * sp(-30.0)) / 6
+    # text private: softmax [2,1,1]/4 → -log(1/2); every other step uniform → log 3; summed over modalities.
+    adversarial = math.log(2.0) + 5 * math.log(3.0)
+    # <pt,pa>²=1, <pt,pv>²=0, <pa,pv>²=4; <ct,pt>²=4, <ca,pa>²=1, <cv,pv>²=4.
+    orthogonal = 14.0
+    assert terms.label.item() == pytest.approx(label, rel=1e-5)
+    assert terms.common.item() == pytest.approx(common, rel=1e-5)
+    assert terms.adversarial.item() == pytest.approx(adversarial, rel=1e-5)
+    assert terms.orthogonal.item() == pytest.approx(orthogonal, rel=1e-5)
+    assert terms.ctc.item() == 0.0
+    total = label + 0.5 * common + 0.01 * adversarial + 5e-6 * orthogonal
+    assert terms.total.item() == pytest.approx(total, rel=1e-5)
 
 
 def test_orthogonality_is_squared_frobenius_of_abt():

@@ -124,3 +124,62 @@ def test_mismatched_sequence_lengths_give_a_clear_error():
     model = TAILOR(cfg).eval()
     with pytest.raises(ValueError, match="same batch and sequence length"):
         model(torch.zeros(1, 5, cfg.text_dim), torch.zeros(1, 4, cfg.audio_dim), torch.zeros(1, 5, cfg.visual_dim))
+
+
+def test_common_pool_mean_reads_the_valid_steps():
+    """"first" reads step 0 of the common sequence (zeros when no modality is there); "mean" averages valid steps."""
+    t, a, v = inputs(TailorConfig.debug())
+    masks = [torch.ones(3, 8, dtype=torch.bool) for _ in range(3)]
+    for m in masks:
+        m[:, 0] = False  # step 0 empty in every modality, as often in the demo's composed data
+    first = TAILOR(TailorConfig.debug()).eval()
+    out = first(t, a, v, *masks)
+    # Step 0 of the common sum is all zeros: every sample gets the classifier's bias, whatever its inputs.
+    torch.testing.assert_close(out.common_logits, first.common_classifier.bias.expand(3, -1))
+    mean = TAILOR(TailorConfig.debug(common_pool="mean")).eval()
+    mean.load_state_dict(first.state_dict())  # same parameters: the option adds none
+    out = mean(t, a, v, *masks)
+    common_sum = sum(out.common[m] for m in ("text", "audio", "visual"))[:, 1:]  # steps 1..7 are valid
+    torch.testing.assert_close(out.common_logits, mean.common_classifier(common_sum.mean(1)))
+    assert not torch.allclose(out.common_logits[0], out.common_logits[1])
+    with pytest.raises(ValueError, match="common_pool"):
+        TailorConfig.debug(common_pool="max")
+
+
+def test_fusion_positions_and_configs_written_before_the_field():
+    cfg = TailorConfig.debug()
+    assert cfg.fusion_positions == "concat" and cfg.common_pool == "first"  # the authors' behaviour
+    old = cfg.to_dict()
+    del old["fusion_positions"], old["common_pool"], old["classifier_dropout"]
+    legacy = TailorConfig.from_dict(old)  # a config.json that predates the fields keeps its old meaning
+    assert legacy.fusion_positions == "segment" and legacy.common_pool == "first"
+    a, b = TAILOR(cfg).eval(), TAILOR(legacy).eval()
+    b.load_state_dict(a.state_dict())  # positions change, parameters do not
+    x = inputs(cfg)
+    assert not torch.allclose(a(*x).scores, b(*x).scores)
+    with pytest.raises(ValueError, match="needs 32 positions"):
+        TAILOR(TailorConfig.debug(max_positions=16))(*x)
+
+
+def test_shipped_demo_checkpoint_scores_as_before():
+    """Loaded strictly, its config.json (no fusion_positions / common_pool) means the behaviour it was trained
+    with: scores as computed before those options existed (commit fbd7bd1)."""
+    from tailor_core.predictor import default_checkpoint
+
+    model = TAILOR.from_pretrained(default_checkpoint())
+    assert model.config.fusion_positions == "segment" and model.config.common_pool == "first"
+    c = model.config
+    g = torch.Generator().manual_seed(0)
+    x = [torch.randn(2, 16, d, generator=g) for d in (c.text_dim, c.audio_dim, c.visual_dim)]
+    masks = [torch.ones(2, 16, dtype=torch.bool) for _ in range(3)]
+    masks[0][0, :5] = False
+    masks[2][1] = False
+    masks[1][0, 0] = False
+    masks[2][0, 0] = False
+    with torch.no_grad():
+        out = model(*x, *masks)
+    expected = [[0.679328203201294, 0.10003501921892166, 0.998258650302887, 0.5389837026596069,
+                 0.011973344720900059, 0.07410857826471329],
+                [0.5705012679100037, 0.12270240485668182, 0.9974514842033386, 0.3306519091129303,
+                 0.004442224279046059, 0.36373409628868103]]
+    torch.testing.assert_close(out.scores, torch.tensor(expected), rtol=1e-5, atol=1e-6)

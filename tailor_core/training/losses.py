@@ -1,7 +1,11 @@
 """TAILOR's training objective; every weight comes from the ``TailorConfig``.
 
-    L = BCE(labels) + w_common·BCE(common classifier) + w_adv·(CE_disc(private) + CE_disc(reversed common))
+    L = BCE(labels) + w_common·BCE(common classifier) + w_adv·Σ_m(CE_disc(private_m) + CE_disc(reversed common_m))
         + w_orth·Σ‖A·Bᵀ‖²_F + w_ctc·CTC   (CTC only in the unaligned setting)
+
+Reductions follow the authors' code: BCE means over batch × labels, each discriminator term the mean over one
+modality's steps (summed over the three modalities), each orthogonality term the batch mean of the squared
+Frobenius norm. BCE is computed from logits (numerically safer than their sigmoid + BCELoss; same value).
 """
 
 from __future__ import annotations
@@ -35,18 +39,16 @@ def label_loss(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def discriminator_loss(logits: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
-    """Cross-entropy of the modality discriminator over every valid step; logits[m] [B,L,3], masks[m] [B,L]."""
-    total, count = 0.0, 0
+    """Modality discriminator cross-entropy: per modality the mean over its valid steps, summed over modalities
+    (the authors' reduction: three ``CrossEntropyLoss()`` means added). logits[m] [B,L,3], masks[m] [B,L]."""
+    total = logits[MODALITIES[0]].sum() * 0.0  # a zero that keeps the graph when nothing is valid
     for index, m in enumerate(MODALITIES):
         valid = masks[m]
         if valid.any():
             step_logits = logits[m][valid]  # [n,3]
             target = torch.full((step_logits.shape[0],), index, device=step_logits.device)
-            total = total + F.cross_entropy(step_logits, target, reduction="sum")
-            count += step_logits.shape[0]
-    if not count:  # nothing valid in the batch: a zero that keeps the graph
-        return logits[MODALITIES[0]].sum() * 0.0
-    return total / count
+            total = total + F.cross_entropy(step_logits, target)
+    return total
 
 
 def orthogonality(a: Tensor, b: Tensor, mask_a: Tensor, mask_b: Tensor) -> Tensor:

@@ -4,9 +4,11 @@
     python -m tailor_core.training.train --data aligned_50.pkl --unaligned mosei_senti_data_noalign.pkl --output runs/u
     torchrun --nproc_per_node 4 -m tailor_core.training.train --data ... --output ...   (DDP; or accelerate launch)
 
-AdamW (lr 5e-5, weight decay 0.01), linear warm-up over 10% of the steps then linear decay, gradient-norm
-clip 1.0, batch 64, 20 epochs, seed 42. The epoch with the best validation micro-F1 is saved to --output,
-reloaded from disk and tested on the whole test set in order; metrics go to ``--output/metrics.json``.
+As the authors' train.py: their Adam (``--optimizer bertadam``: no bias correction, eps 1e-6; lr 5e-5, weight
+decay 0.01 except biases and LayerNorm), linear warm-up over 10% of the steps then linear decay, gradient-norm
+clip 1.0, batch 64, 20 epochs, seed 42 (``--optimizer adamw`` for torch's AdamW). The epoch with the best
+validation micro-F1 is saved to --output, reloaded from disk and tested on the whole test set in order; metrics
+go to ``--output/metrics.json``.
 ``--output/last/`` holds the latest epoch and the optimiser state for ``--resume``.
 """
 
@@ -32,24 +34,13 @@ from .data import DataError, Split, TailorDataset, feature_stats, load_data
 from .evaluate import INPUT_KEYS, evaluate_split, predict_scores
 from .losses import tailor_loss
 from .metrics import tune_thresholds
+from .optim import OPTIMIZERS, make_optimizer, warmup_linear_scheduler
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def linear_warmup_decay(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float
-                        ) -> torch.optim.lr_scheduler.LambdaLR:
-    warm = max(1, int(total_steps * warmup))
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return max(0.0, (total_steps - step) / max(1, total_steps - warm))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def config_for(split: Split, aligned: bool, overrides: dict | None = None) -> TailorConfig:
@@ -97,8 +88,8 @@ def train(args: argparse.Namespace) -> dict:
     generator = torch.Generator().manual_seed(args.seed)
     loader = DataLoader(TailorDataset(splits["train"]), batch_size=args.batch_size, shuffle=sampler is None,
                         sampler=sampler, generator=generator, drop_last=False, num_workers=args.num_workers)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = linear_warmup_decay(optimizer, args.epochs * len(loader), args.warmup)
+    optimizer = make_optimizer(args.optimizer, model, args.lr, args.weight_decay, max_grad_norm=args.clip)
+    scheduler = warmup_linear_scheduler(optimizer, args.epochs * len(loader), args.warmup)
 
     start_epoch, best, history = 0, -1.0, []
     last_dir = out_dir / "last"
@@ -139,21 +130,30 @@ def train(args: argparse.Namespace) -> dict:
             for k, v in terms.as_floats().items():
                 sums[k] = sums.get(k, 0.0) + v * n
             bar.set_postfix(loss=f"{sums['total'] / seen:.4f}")
+        train_seconds = time.time() - t0
         if not main_process:
             continue
         losses = {k: v / max(seen, 1) for k, v in sums.items()}
         valid = evaluate_split(model, splits["valid"], args.eval_batch_size, device)
-        record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), "samples_per_s":
-                  round(seen * world / max(time.time() - t0, 1e-9), 1), "loss": losses,
-                  "valid": {k: valid[k] for k in ("micro_f1", "macro_f1", "accuracy", "hamming_loss")}}
+        keys = ("micro_f1", "macro_f1", "accuracy", "hamming_loss")
+        record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), "train_seconds": round(train_seconds, 1),
+                  "samples_per_s": round(seen * world / max(train_seconds, 1e-9), 1), "loss": losses,
+                  "valid": {k: valid[k] for k in keys}}
+        if args.test_every_epoch:  # for learning curves only: model selection still uses validation alone
+            test = evaluate_split(model, splits["test"], args.eval_batch_size, device)
+            record["test"] = {k: test[k] for k in keys}
         history.append(record)
         improved = valid["micro_f1"] > best
         if improved:
             best = valid["micro_f1"]
             model.save_pretrained(out_dir)
+        test_note = f" test micro-F1 {record['test']['micro_f1']:.4f}" if "test" in record else ""
         print(f"epoch {epoch + 1}: loss {losses['total']:.4f} (label {losses['label']:.4f}) valid micro-F1 "
-              f"{valid['micro_f1']:.4f} macro-F1 {valid['macro_f1']:.4f} acc {valid['accuracy']:.4f}"
-              f"{'  *best*' if improved else ''}", file=sys.stderr, flush=True)
+              f"{valid['micro_f1']:.4f} macro-F1 {valid['macro_f1']:.4f} acc {valid['accuracy']:.4f}{test_note}"
+              f" ({train_seconds:.1f} s training){'  *best*' if improved else ''}", file=sys.stderr, flush=True)
+        if args.history_jsonl:  # one line per epoch as it happens (benchmarks follow it)
+            with open(args.history_jsonl, "a") as f:
+                f.write(json.dumps(record) + "\n")
         model.save_pretrained(last_dir)
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
                     "best": best, "history": json.dumps(history), "rng": torch.get_rng_state(),
@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--eval-batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="bertadam",
+                   help="bertadam: the authors' Adam (no bias correction, eps 1e-6, per-parameter clipping); "
+                        "adamw: torch.optim.AdamW. Both: no decay on biases and LayerNorm (default: bertadam)")
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps for linear warm-up")
     p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip")
@@ -204,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tune per-label thresholds on validation and store them in config.json")
     p.add_argument("--resume", action="store_true", help="continue from --output/last if present")
     p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--test-every-epoch", action="store_true",
+                   help="also score the test set after every epoch, into history.json (learning curves only)")
+    p.add_argument("--history-jsonl", help="append each epoch's record to this file as it finishes")
     return p
 
 
