@@ -73,6 +73,9 @@ class TailorConfig:
     threshold: float = 0.35
     # Per-label thresholds tuned on validation (None: use ``threshold`` for every label).
     thresholds: list[float] | None = None
+    # Per-label temperatures fitted on validation (training/calibrate.py): score = sigmoid(logit / T).
+    # None: T = 1 (the model's raw sigmoid).
+    temperatures: list[float] | None = None
 
     # --- loss weights (losses.py) ---
     common_loss_weight: float = 0.5
@@ -93,6 +96,9 @@ class TailorConfig:
             raise ValueError(f"common_pool must be 'first' or 'mean', got {self.common_pool!r}")
         if self.thresholds is not None and len(self.thresholds) != len(self.labels):
             raise ValueError(f"thresholds has {len(self.thresholds)} values for {len(self.labels)} labels")
+        if self.temperatures is not None and (len(self.temperatures) != len(self.labels)
+                                              or min(self.temperatures) <= 0):
+            raise ValueError(f"temperatures must be {len(self.labels)} positive values, got {self.temperatures}")
 
     @property
     def num_labels(self) -> int:

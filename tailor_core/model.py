@@ -268,6 +268,12 @@ class TAILOR(nn.Module):
                   "common": (lt + la + lv, lt + la + lv + lt)}
         return {m: slice(a, b) for m, (a, b) in bounds.items()}
 
+    def calibrated(self, logits: Tensor) -> Tensor:
+        """Scores [B,N] from logits [B,N]: sigmoid(logit / T) with the per-label temperatures of the config."""
+        if self.config.temperatures is None:
+            return logits.sigmoid()
+        return (logits / logits.new_tensor(self.config.temperatures)).sigmoid()
+
     def set_feature_stats(self, modality: str, mean: Tensor, std: Tensor) -> None:
         """Store the training set's feature mean/std [D] of one modality; inputs are normalised with them."""
         getattr(self, f"{modality}_mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
@@ -339,7 +345,7 @@ class TAILOR(nn.Module):
         common_logits = F.dropout(self.common_classifier(pooled), cfg.classifier_dropout, self.training)
 
         return TailorOutput(
-            logits=logits, scores=logits.sigmoid(), common_logits=common_logits,
+            logits=logits, scores=self.calibrated(logits), common_logits=common_logits,
             attention=attention.transpose(1, 2) if attention is not None else None,
             private=private, common=common, masks=masks,
             discriminator_private={m: self.discriminator(private[m]) for m in MODALITIES},

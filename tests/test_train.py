@@ -76,9 +76,13 @@ def test_short_training_learns_a_multimodal_signal(tmp_path):
     out = tmp_path / "run"
     # The default optimiser (bertadam) has no bias correction: ~3x AdamW's step at the same lr, hence 2e-3.
     rc = train.main(["--data", str(tmp_path / "d.pt"), "--output", str(out), "--epochs", "25", "--batch-size", "32",
-                     "--lr", "2e-3", "--config", str(tmp_path / "cfg.json"), "--device", "cpu"])
+                     "--lr", "2e-3", "--config", str(tmp_path / "cfg.json"), "--device", "cpu", "--calibrate",
+                     "--tune-thresholds"])
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    calibration = metrics["calibration"]  # temperatures fitted on validation, saved with the checkpoint
+    assert json.loads((out / "config.json").read_text())["temperatures"] == calibration["temperatures"]
+    assert len(calibration["test_ece_after"]) == 6 and all(t > 0 for t in calibration["temperatures"])
     assert metrics["samples"] == 160  # the whole test set, nothing dropped
     # Chance: the best constant prediction (all three planted labels on) scores about micro-F1 0.4.
     y = np.array([[4 + j in t for j in range(3)] for t in data["test"]["tgt"]])

@@ -21,13 +21,15 @@ INPUT_KEYS = ("text", "audio", "visual", "text_mask", "audio_mask", "visual_mask
 
 
 @torch.inference_mode()
-def predict_scores(model: TAILOR, split: Split, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
-    """Scores [N,6] for a whole split, in order."""
+def predict_scores(model: TAILOR, split: Split, batch_size: int = 256, device: str = "cpu", logits: bool = False
+                   ) -> np.ndarray:
+    """Scores (or, with ``logits=True``, logits) [N,6] for a whole split, in order."""
     model.eval()
     loader = DataLoader(TailorDataset(split), batch_size=batch_size, shuffle=False)
     out = []
     for batch in loader:
-        out.append(model(**{k: batch[k].to(device) for k in INPUT_KEYS}).scores.float().cpu())
+        result = model(**{k: batch[k].to(device) for k in INPUT_KEYS})
+        out.append((result.logits if logits else result.scores).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_labels))
 
 
