@@ -1,7 +1,9 @@
 """``LiveSession``: rolling-window prediction for one viewer's webcam frames and microphone chunks.
 
 Frames and audio chunks are pushed as they arrive (from any thread); :meth:`LiveSession.predict` scores the
-last ``window_seconds``. If a prediction is already running, a new request returns None at once instead of
+last ``window_seconds``; successive scores pass through the same exponential moving average as clip timelines
+(:data:`~tailor_core.scoring.SMOOTHING_SECONDS`), and the labels are decided on the smoothed scores. If a
+prediction is already running, a new request returns None at once instead of
 queueing: under load a session drops updates rather than falls behind. No UI types here: the app turns its
 widgets' values into arrays first.
 """
@@ -14,7 +16,7 @@ import time
 import numpy as np
 
 from .predictor import Predictor
-from .scoring import Prediction
+from .scoring import Prediction, decide, ema
 
 
 class LiveSession:
@@ -33,7 +35,7 @@ class LiveSession:
         """Forget everything (on stop, or when the viewer leaves); the clock restarts at 0."""
         self._stream.reset()  # a speech-to-text pass still running is dropped, never waited for
         self.started = self.last_input = time.monotonic()
-        self.history: list[tuple[float, dict[str, float]]] = []
+        self.history: list[tuple[float, dict[str, float]]] = []  # (elapsed s, smoothed scores)
         self.last_predict_at = 0.0
         self.frames = 0
         self.dropped_frames = 0
@@ -95,6 +97,9 @@ class LiveSession:
             pred.transcript = self._stream.transcript
             pred.timings = {"features": t1 - t0, **pred.timings, "total": time.perf_counter() - t0}
             now = self.elapsed()
+            last = self.history[-1] if self.history else None
+            pred.scores = ema(last[1] if last else None, pred.scores, now - last[0] if last else 0.0)
+            pred.labels = decide(pred.scores, pred.thresholds)
             self.history = [(t, s) for t, s in self.history if now - t <= self.history_seconds]
             self.history.append((now, dict(pred.scores)))
             return pred

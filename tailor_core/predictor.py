@@ -147,7 +147,8 @@ class Predictor:
         points = []
         if timeline:
             t_spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
-            points = scoring.timeline_points(bundle, t_spans, self._run(bundle, t_spans)[0], self.labels)
+            points = scoring.smooth_timeline(
+                scoring.timeline_points(bundle, t_spans, self._run(bundle, t_spans)[0], self.labels))
         notes = [f"Only the first {self.limits.max_seconds:.0f} s were analysed."] if bundle.truncated else []
         notes += bundle.notes
         pred = scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)

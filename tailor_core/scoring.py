@@ -8,6 +8,10 @@ Scoring, stated once (the predictor runs the model on the spans these functions 
   is present). A short input (up to one window) is scored in one pass.
 * **Timeline**: sliding windows of ``size`` steps every ``hop`` steps; shorter inputs use proportionally
   shorter windows. Each point is a real model output.
+* **Smoothing**: timeline points and live updates pass through an exponential moving average with time
+  constant ``SMOOTHING_SECONDS`` (weight ``1 - exp(-dt / tau)`` on a new point ``dt`` seconds after the last),
+  so a single 0.5 s step cannot switch a label on and off. The same function serves clips, the CLI, the API
+  and the live view; each timeline point keeps its unsmoothed value under ``"raw"``.
 * **Attention**: the decoder's cross-attention of each label over the fused sequence
   ``[text | audio | visual | common]`` (last decoder layer, averaged over heads). ``modality_attention`` is the
   share of each label's attention on each part (sums to 1), averaged over the windows with the same weights as
@@ -27,6 +31,9 @@ from .config import MODALITIES, PC_PARTS
 from .features import FeatureBundle
 
 Span = tuple[int, int]
+
+#: Time constant (s) of the exponential moving average applied to timelines and live scores.
+SMOOTHING_SECONDS: float = 1.5
 
 
 @dataclass
@@ -145,6 +152,27 @@ def timeline_points(bundle: FeatureBundle, spans: Sequence[Span], scores: np.nda
             for (a, b), row in zip(spans, scores, strict=True)]
 
 
+def ema(previous: dict[str, float] | None, current: dict[str, float], dt: float,
+        tau: float = SMOOTHING_SECONDS) -> dict[str, float]:
+    """One step of the exponential moving average: ``previous`` moved towards ``current`` by ``1 - e^(-dt/tau)``."""
+    if previous is None or tau <= 0:
+        return dict(current)
+    w = 1.0 - math.exp(-max(dt, 0.0) / tau)
+    return {k: previous[k] + w * (v - previous[k]) for k, v in current.items()}
+
+
+def smooth_timeline(points: list[dict[str, Any]], tau: float = SMOOTHING_SECONDS) -> list[dict[str, Any]]:
+    """Timeline points (in time order) with ``scores`` smoothed by :func:`ema` over their centre times and the
+    model's own values kept as ``raw``."""
+    out, state, last = [], None, 0.0
+    for p in points:
+        t = 0.5 * (p["start"] + p["end"])
+        state = ema(state, p["scores"], t - last, tau)
+        last = t
+        out.append({**p, "scores": state, "raw": p["scores"]})
+    return out
+
+
 def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: dict[str, float],
                      overall: np.ndarray, share: np.ndarray, maps: dict[str, np.ndarray],
                      timeline: list[dict[str, Any]], notes: Sequence[str] = ()) -> Prediction:
@@ -171,5 +199,5 @@ def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: d
     )
 
 
-__all__ = ["Prediction", "build_prediction", "combine", "decide", "overall_spans", "timeline_points",
-           "timeline_spans"]
+__all__ = ["SMOOTHING_SECONDS", "Prediction", "build_prediction", "combine", "decide", "ema", "overall_spans",
+           "smooth_timeline", "timeline_points", "timeline_spans"]

@@ -113,3 +113,15 @@ def test_prediction_json_is_safe():
                            timings={"total": np.float32(0.25)})
     d = p.to_dict()
     assert d["scores"]["happy"] is None and d["timings"]["total"] == 0.25
+
+
+def test_smoothing_damps_a_one_step_spike():
+    flat = {"happy": 0.1, "sad": 0.1}
+    spike = {"happy": 0.1, "sad": 0.9}
+    points = [{"start": t, "end": t + 4.0, "scores": spike if t == 3 else flat} for t in range(8)]
+    smoothed = scoring.smooth_timeline(points, tau=1.5)
+    assert [p["raw"] for p in smoothed] == [p["scores"] for p in points]  # the model's values are kept
+    peak = max(p["scores"]["sad"] for p in smoothed)
+    assert peak == pytest.approx(0.1 + 0.8 * (1 - np.exp(-1 / 1.5)))  # one step moves 1 - e^(-dt/tau) of the way
+    assert peak < 0.5 and smoothed[-1]["scores"]["sad"] < 0.15
+    assert scoring.ema(flat, spike, 0.0) == flat and scoring.ema(None, spike, 1.0) == spike
