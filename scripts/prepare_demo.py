@@ -7,7 +7,11 @@ real, labelled, single-modality corpora (see ``../shared/README.md``):
 
 * text   GoEmotions mapped to Ekman (multi-label; joy → happy; neutral → no label), splits as given;
 * audio  RAVDESS speech, split by actor (test actors 1–4, validation 6–7, training the other 17);
-* visual FER2013 face crops, splits as given (a still becomes a short sequence, lightly augmented).
+* visual FER+ face crops (FER2013 images, 10 crowd votes each), splits as given; a label is on when at least
+  ``FER_VOTE_SHARE`` of the valid votes name it, an image whose votes are mostly neutral has no label, images
+  where "unknown" or "not a face" wins are dropped (a still becomes a short sequence, lightly augmented);
+* "nothing" audio: silence and room noise (hum, hiss, pink noise at -60 to -25 dB), no label, generated here
+  with a seed, so that silence is an example of no emotion rather than something the model never saw.
 
 Stage 1 extracts and caches features per item (resumable: chunks already on disk are skipped; ``--workers``
 processes). Stage 2 composes examples of ``LENGTH`` steps (0.5 s each): a random subset of modalities is
@@ -41,12 +45,15 @@ NEUTRAL = len(LABELS)      # class index of "no emotion" when sampling agreeing 
 RAVDESS_TO_LABEL = {"03": "happy", "04": "sad", "05": "anger", "06": "fear", "07": "disgust", "08": "surprise"}
 GOEMOTIONS_TO_LABEL = {"joy": "happy", "sadness": "sad", "anger": "anger", "surprise": "surprise",
                        "disgust": "disgust", "fear": "fear"}
-FER_TO_LABEL = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
-                "surprise": "surprise"}
+FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+                   "unknown", "NF")
+FERPLUS_TO_LABEL = {"happiness": "happy", "surprise": "surprise", "sadness": "sad", "anger": "anger",
+                    "disgust": "disgust", "fear": "fear"}
+FER_VOTE_SHARE = 0.3  # a label is on when at least 30% of an image's valid votes name it
+NOTHING_ITEMS = {"train": 240, "valid": 30, "test": 60}  # silence / room-noise clips per split
 RAVDESS_SPLIT_ACTORS = {"test": {1, 2, 3, 4}, "valid": {6, 7}}  # everyone else trains
 RAVDESS_STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 SPLIT_FILES = {"train": "train", "valid": "dev", "test": "test"}
-FER_SPLIT_FILES = {"train": "train", "valid": "val", "test": "test"}
 CHUNK = 256
 
 _extractor = None
@@ -67,15 +74,42 @@ def _text_chunk(texts: list[str]) -> list[np.ndarray]:
 
 
 def _audio_chunk(paths: list[str]) -> list[np.ndarray]:
+    """Voice features of each file; a path "nothing:<seed>" is a generated silence / room-noise clip."""
     import soundfile as sf
 
-    from tailor_core.features.audio import acoustic_features, resample_to_16k, to_mono_float
+    from tailor_core.features.audio import resample_to_16k, to_mono_float
 
     out = []
     for p in paths:
-        samples, sr = sf.read(p, dtype="float32")
-        out.append(acoustic_features(resample_to_16k(to_mono_float(samples), sr)).astype(np.float32))
+        if p.startswith("nothing:"):
+            y = nothing_audio(int(p.split(":")[1]))
+        else:
+            samples, sr = sf.read(p, dtype="float32")
+            y = resample_to_16k(to_mono_float(samples), sr)
+        out.append(_extractor.voice(y).astype(np.float32))
     return out
+
+
+def nothing_audio(seed: int, sample_rate: int = 16_000) -> np.ndarray:
+    """2-5 s of silence or room noise (hum, hiss or pink noise, -60 to -25 dB): a voice channel with no voice."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.uniform(2.0, 5.0) * sample_rate)
+    kind = seed % 4
+    if kind == 0:
+        y = np.zeros(n, np.float32)
+    elif kind == 1:  # mains hum and its harmonics
+        t = np.arange(n) / sample_rate
+        f = rng.choice([50.0, 60.0])
+        y = sum(np.sin(2 * np.pi * f * k * t + rng.uniform(0, 6.28)) / k for k in (1, 2, 3))
+    elif kind == 2:  # hiss
+        y = rng.normal(size=n)
+    else:  # pink noise (1/f), like a room
+        spec = np.fft.rfft(rng.normal(size=n))
+        spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1))
+        y = np.fft.irfft(spec, n)
+    level = 10 ** (rng.uniform(-60, -25) / 20)
+    y = np.asarray(y, np.float32)
+    return (y / (np.abs(y).max() + 1e-9) * level).astype(np.float32)
 
 
 def _face_chunk(images: np.ndarray) -> list[np.ndarray | None]:
@@ -142,7 +176,8 @@ def load_goemotions(root: Path, split: str, limit: int | None, rng: np.random.Ge
     return [texts[i] for i in idx], np.stack([labels[i] for i in idx])
 
 
-def load_ravdess(root: Path, split: str):
+def load_ravdess(root: Path, split: str, seed: int = 0):
+    """RAVDESS files of this split's actors, plus ``NOTHING_ITEMS[split]`` generated silence / noise clips."""
     paths = sorted((root / "ravdess_speech").glob("Actor_*/*.flac"))
     chosen, labels, statements = [], [], []
     for p in paths:
@@ -153,17 +188,33 @@ def load_ravdess(root: Path, split: str):
             chosen.append(str(p))
             labels.append(_multi_hot([RAVDESS_TO_LABEL.get(fields[2], "")]))
             statements.append(fields[4])
+    for i in range(NOTHING_ITEMS[split]):
+        chosen.append(f"nothing:{seed * 100_000 + i * 10 + list(NOTHING_ITEMS).index(split)}")
+        labels.append(np.zeros(len(LABELS), np.float32))
+        statements.append("")  # nothing said
     return chosen, np.stack(labels), statements
 
 
+def ferplus_labels(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-hot labels [N, 6] from FER+ votes [N, 10], and which images to keep (unknown / not-a-face lose)."""
+    votes = np.asarray(votes, np.float64)
+    col = {n: i for i, n in enumerate(FERPLUS_COLUMNS)}
+    valid = votes[:, [col[n] for n in FERPLUS_COLUMNS[:8]]].sum(1)
+    keep = (votes.argmax(1) < col["unknown"]) & (valid > 0)
+    share = votes / np.maximum(valid, 1)[:, None]
+    y = np.zeros((len(votes), len(LABELS)), np.float32)
+    for name, label in FERPLUS_TO_LABEL.items():
+        y[:, LABELS.index(label)] = share[:, col[name]] >= FER_VOTE_SHARE
+    return y, keep
+
+
 def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator):
-    z = np.load(root / "fer2013" / f"{FER_SPLIT_FILES[split]}.npz", allow_pickle=False)
-    names = [str(n) for n in z["label_names"]]
-    idx = np.arange(len(z["labels"]))
+    z = np.load(root / "ferplus" / f"{split}.npz", allow_pickle=False)
+    labels, keep = ferplus_labels(z["votes"])
+    idx = np.flatnonzero(keep)
     if limit and limit < len(idx):
         idx = np.sort(rng.choice(idx, limit, replace=False))
-    labels = np.stack([_multi_hot([FER_TO_LABEL.get(names[int(c)], "")]) for c in z["labels"][idx]])
-    return z["images"][idx], labels
+    return z["images"][idx], labels[idx]
 
 
 def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) -> dict:
@@ -178,7 +229,7 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) 
             _save_ragged(f, vecs, y)
         f = out / f"items_audio_{split}.npz"
         if not f.exists():
-            paths, y, statements = load_ravdess(root, split)
+            paths, y, statements = load_ravdess(root, split, seed)
             feats = _run_chunks(f"audio_{split}", paths, _audio_chunk, out / "parts", workers)
             _save_ragged(f, feats, y, statement=np.array(statements))
         f = out / f"items_visual_{split}.npz"
@@ -238,7 +289,7 @@ class Composer:
         return int(self.rng.choice(pools[cls]))
 
     def place(self, ex: dict, modality: str, index: int, n_steps: int, offset: int) -> None:
-        from .features.text import spread_evenly
+        from tailor_core.features.text import spread_evenly
 
         seq = self.items[modality]["seqs"][index]
         if modality == "audio":
@@ -268,10 +319,12 @@ class Composer:
             self.place(ex, m, i, n_steps, offset)
         if "audio" in chosen and "text" not in chosen and self.rng.random() < 0.5:
             # The words really spoken in the RAVDESS clip: a neutral sentence, no label.
-            from .features.text import spread_evenly
+            from tailor_core.features.text import spread_evenly
 
-            words = self.statements[str(self.items["audio"]["statement"][chosen["audio"]])]
-            x, mask = spread_evenly(words, n_steps)
+            statement = str(self.items["audio"]["statement"][chosen["audio"]])
+            if not statement:  # silence or noise: nothing was said
+                return ex
+            x, mask = spread_evenly(self.statements[statement], n_steps)
             ex["text"][offset: offset + n_steps], ex["text_mask"][offset: offset + n_steps] = x, mask
         return ex
 
@@ -293,7 +346,7 @@ class Composer:
             if modality == "audio":
                 n = min(len(seq), LENGTH)
             elif modality == "text":
-                from .features.text import default_text_steps
+                from tailor_core.features.text import default_text_steps
 
                 n = min(default_text_steps(len(seq)), LENGTH)
             else:
@@ -313,18 +366,18 @@ def _save_splits(path: Path, splits: dict[str, dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m scripts.prepare_demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder with goemotions_ekman/, ravdess_speech/, fer2013/")
+    p.add_argument("--data", required=True, help="folder with goemotions_ekman/, ravdess_speech/, ferplus/")
     p.add_argument("--out", required=True, help="cache folder (not committed)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--text-train", type=int, default=0, help="GoEmotions training sentences to use (0: all)")
-    p.add_argument("--face-train", type=int, default=12000, help="FER2013 training images to use")
+    p.add_argument("--face-train", type=int, default=12000, help="FER+ training images to use")
     p.add_argument("--face-valid", type=int, default=3000)
     p.add_argument("--examples", type=int, nargs=3, default=(30000, 3000, 4000),
                    metavar=("TRAIN", "VALID", "TEST"), help="composed examples per split")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)
     root, out = Path(args.data), Path(args.out)
-    for sub in ("goemotions_ekman", "ravdess_speech", "fer2013"):
+    for sub in ("goemotions_ekman", "ravdess_speech", "ferplus"):
         if not (root / sub).is_dir():
             print(f"error: {root / sub} not found (--data should be ../shared/data)", file=sys.stderr)
             return 2

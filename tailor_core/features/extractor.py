@@ -70,6 +70,11 @@ class FeatureExtractor:
         acoustic_features(np.zeros(SAMPLE_RATE, np.float32))
         return self
 
+    def voice(self, samples16k: np.ndarray) -> np.ndarray:
+        """[n_steps, AUDIO_DIM] voice features of 16 kHz mono float32 audio on the step grid (files, training
+        data and, step by step, the live stream compute the same values)."""
+        return acoustic_features(samples16k)
+
     # ------------------------------------------------------------------ caps
     def _check_file(self, path: Path) -> None:
         if path.is_file() and path.stat().st_size > self.limits.max_file_bytes:
@@ -131,7 +136,7 @@ class FeatureExtractor:
                 most_faces = tracker.most_faces
                 tracker.close()
         report(progress, 0.8, "voice features")
-        audio_feats = acoustic_features(audio16k) if audio16k is not None else None
+        audio_feats = self.voice(audio16k) if audio16k is not None else None
         if speech_thread is not None:
             report(progress, 0.85, "speech to text")
             speech_thread.join()
@@ -179,7 +184,7 @@ class FeatureExtractor:
             words = self.speech(y)
             vecs = self.words.encode_words([w[0] for w in words])
         duration = len(y) / SAMPLE_RATE
-        return assemble(n_steps_for(duration), audio=acoustic_features(y), words=words, word_vecs=vecs,
+        return assemble(n_steps_for(duration), audio=self.voice(y), words=words, word_vecs=vecs,
                         duration=duration, source="audio", truncated=truncated)
 
     def image(self, image: str | Path | np.ndarray, n_steps: int = IMAGE_STEPS) -> FeatureBundle:
