@@ -49,7 +49,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 #: Live view: rolling window, how often scores refresh, the chunk sizes the browser sends, session limits.
 LIVE_WINDOW_SECONDS: float = 6.0
-LIVE_UPDATE_SECONDS: float = 1.0
+LIVE_UPDATE_SECONDS: float = 0.75
 LIVE_FRAME_EVERY: float = 0.5
 LIVE_AUDIO_EVERY: float = 0.5
 LIVE_TIME_LIMIT: int = int(os.environ.get("TAILOR_LIVE_TIME_LIMIT", "600"))
@@ -506,9 +506,9 @@ CSS = """
 """
 
 #: Browser side of the demo (web/tailor.js, inlined: offline): one Start/Stop that turns the camera and the
-#: microphone on and off together, ends every camera/microphone track the page ever opened on Stop, on leaving the tab and on hiding
-#: the page; CSV/JSON downloads built in the browser from the result already on the page (nothing written on
-#: the server); a click on the timeline or the heatmap seeks the clip to that moment.
+#: microphone on and off together and ends every camera/microphone track the page opened (on Stop, on leaving the
+#: tab, on hiding the page); CSV/JSON downloads built in the browser from the result already on the page (nothing
+#: written on the server); a click on the timeline or the heatmap seeks the clip to that moment.
 HEAD = f"<script>\n{(Path(__file__).resolve().parent / 'web' / 'tailor.js').read_text(encoding='utf-8')}</script>"
 
 
@@ -541,11 +541,14 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                                        elem_id="live-mic")
                     with gr.Column(scale=1, min_width=300):
                         live_head = gr.HTML(live_headline(None, "Press Start."), elem_id="live-headline")
-                        live_scores = gr.Plot(show_label=False, elem_id="live-scores")
+                        # initial (empty) figures: Plotly loads with the page, not in the middle of the first update
+                        live_scores = gr.Plot(plots.empty_figure("Scores appear here"), show_label=False,
+                                              elem_id="live-scores")
                         live_state = gr.Markdown("", elem_id="live-status")
                         live_text = gr.Textbox(label="Transcript (what the microphone heard)", lines=2,
                                                interactive=False, elem_id="live-transcript")
-                live_timeline = gr.Plot(show_label=False, elem_id="live-timeline")
+                live_timeline = gr.Plot(plots.empty_figure("The last minute appears here", height=200),
+                                        show_label=False, elem_id="live-timeline")
                 live_outputs = [live_head, live_scores, live_state, live_text, live_timeline]
                 cam.stream(on_frame, [cam], live_outputs, stream_every=LIVE_FRAME_EVERY,
                            time_limit=LIVE_TIME_LIMIT, concurrency_limit=8, concurrency_id="live_cam",

@@ -27,16 +27,21 @@ TRACKS_JS = """() => Array.from(document.querySelectorAll('video')).flatMap(v =>
     v.srcObject.getTracks().map(t => t.kind + ':' + t.readyState) : [])"""
 ALL_TRACKS_JS = "() => (window.__tailorTracks || []).map(t => t.kind + ':' + t.readyState)"
 # Record every track getUserMedia hands out (to see whether the page ends them), before any page script runs.
-INIT_JS = """(() => { window.__tailorTracks = []; const md = navigator.mediaDevices; const orig = md.getUserMedia.bind(md);
+INIT_JS = """(() => { window.__tailorTracks = []; const md = navigator.mediaDevices;
+  const orig = md.getUserMedia.bind(md);
   md.getUserMedia = async (c) => { const s = await orig(c); window.__tailorTracks.push(...s.getTracks()); return s; };
 })();"""
 
 
+BANNER_CSS = ("position:fixed;bottom:0;left:0;right:0;z-index:99999;background:#222;color:#ff0;"
+              "font:14px monospace;padding:6px;white-space:pre-wrap")
+
+
 def banner(page, text: str) -> None:
-    page.evaluate("""(t) => { let b = document.getElementById('tour-banner'); if (!b) { b = document.createElement('div');
-      b.id = 'tour-banner'; b.style.cssText = 'position:fixed;bottom:0;left:0;right:0;z-index:99999;background:#222;'
-        + 'color:#ff0;font:14px monospace;padding:6px;white-space:pre-wrap'; document.body.appendChild(b); }
-      b.textContent = t; }""", text)
+    page.evaluate("""([t, css]) => { let b = document.getElementById('tour-banner');
+      if (!b) { b = document.createElement('div'); b.id = 'tour-banner'; b.style.cssText = css;
+        document.body.appendChild(b); }
+      b.textContent = t; }""", [text, BANNER_CSS])
 
 
 def clear_banner(page) -> None:
@@ -135,7 +140,7 @@ class Tour:
 
     def item1(self, pg) -> None:  # click an example
         clip_tab(pg)
-        ex = pg.locator("#clip-examples button.gallery-item, .gallery-item, table.gr-examples-table tbody tr")
+        ex = pg.locator("#clip-examples .gallery-item, table[role=grid] tr.tr-body")
         n = ex.count()
         if n:
             ex.nth(min(4, n - 1)).click()
@@ -188,7 +193,7 @@ class Tour:
         shot(pg, self.out, self.name(9, "about"), full=True)
 
 
-def run(tag: str, items: list[int], out: Path) -> None:
+def run(tag: str, items: list[int], out: Path, sizes: str = "desktop,phone") -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -206,6 +211,8 @@ def run(tag: str, items: list[int], out: Path) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args, headless=True)
         for suffix, size in SIZES.items():
+            if ("phone" if suffix else "desktop") not in sizes:
+                continue
             tour = Tour(browser, url, tag, suffix, size, out, bad)
             for item in items:
                 try:
@@ -220,8 +227,9 @@ def main() -> None:
     ap.add_argument("--tag", default="after")
     ap.add_argument("--items", default="8,1,2,4,5,6,9", help="2 also shoots 3 and 10; 5 also 7")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "ui")
+    ap.add_argument("--sizes", default="desktop,phone")
     a = ap.parse_args()
-    run(a.tag, [int(x) for x in a.items.split(",")], a.out)
+    run(a.tag, [int(x) for x in a.items.split(",")], a.out, a.sizes)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,8 @@ def scores_figure(pred: Prediction, title: str = "Scores · dashes = each label'
                 if k in thresholds else "") for k in labels]
     fig.update_layout(**_layout(title, height, margin={**_LAYOUT["margin"], "b": 70}), showlegend=False,
                       yaxis={"range": [0, 1], "title": SCORE_AXIS, "tickvals": [0, 0.25, 0.5, 0.75, 1]},
-                      xaxis={"tickmode": "array", "tickvals": labels, "ticktext": ticks, "fixedrange": True})
+                      xaxis={"tickmode": "array", "tickvals": labels, "ticktext": ticks, "fixedrange": True,
+                             "tickangle": 0, "tickfont": {"size": 12}})
     fig.update_yaxes(fixedrange=True)
     return fig
 

@@ -143,6 +143,7 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     """One click starts camera + microphone; first scores and updates come quickly and keep coming (the status
     never falls back to waiting); the transcript reads as the clip's words; Stop ends every camera/microphone
     track the page opened."""
+    page.wait_for_timeout(1000)  # a visitor reads the page before pressing Start
     t0 = time.monotonic()
     _start_live(page)
     page.wait_for_selector("#live-values", timeout=30_000)
@@ -178,18 +179,25 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     assert len(nums) == 6 and all(0.0 <= v <= 1.0 for v in nums)
     assert any("face seen" in s for s in seen_status), seen_status
     assert "camera 640×480" in " ".join(seen_status), "the webcam_options constraints should give 640x480"
-    assert len(seen_values - {""}) >= 2, f"the displayed scores should change as the clip plays: {seen_values}"
-    assert first <= 6.0, f"first scores after {first:.1f} s"
-    assert len(changes) >= 6 and p95 <= 3.0, f"updates: {len(changes)} in 14 s, gaps {gaps}"
-    assert fallbacks == 0, "the status fell back to 'Waiting…' in the middle of the stream"
-    assert "door" in transcript.lower(), transcript
-    assert not _repeated_words(transcript), f"duplicated chunk edges in the transcript: {transcript!r}"
-
     assert any(t.startswith("video:") for t in page.evaluate(TRACKS)), "the camera was never opened"
     _stop_live(page)
     page.wait_for_timeout(1500)
     tracks = page.evaluate(TRACKS) + page.evaluate(VIDEO_TRACKS)
-    assert tracks and all(t.endswith(":ended") for t in tracks), f"after Stop the camera/microphone are on: {tracks}"
+    # every fault a visitor would meet, reported together
+    problems = []
+    if not (tracks and all(t.endswith(":ended") for t in tracks)):
+        problems.append(f"after Stop the camera/microphone are still on: {tracks}")
+    if len(seen_values - {""}) < 2:
+        problems.append(f"the displayed scores should change as the clip plays: {seen_values}")
+    if first > 6.0:
+        problems.append(f"first scores after {first:.1f} s")
+    if len(changes) < 6 or p95 > 3.0:
+        problems.append(f"updates: {len(changes)} in 14 s, p95 gap {p95:.1f} s, gaps {[round(g, 2) for g in gaps]}")
+    if fallbacks:
+        problems.append("the status fell back to 'Waiting…' in the middle of the stream")
+    if "door" not in transcript.lower() or _repeated_words(transcript):
+        problems.append(f"the transcript does not read as the clip's words: {transcript!r}")
+    assert not problems, "\n".join(problems)
 
 
 # ------------------------------------------------------------------------------------------------ Clip
@@ -197,7 +205,7 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
 
 def test_every_example_shows_a_result(page):
     _clip_tab(page)
-    examples = page.locator("#clip-examples .gallery-item, .gr-examples-table tbody tr, .gallery-item")
+    examples = page.locator("#clip-examples .gallery-item, table[role=grid] tr.tr-body")  # buttons, or a table
     n = examples.count()
     assert n >= 6, f"{n} examples found"
     previous = _summary(page)
