@@ -387,9 +387,11 @@ def on_reset(request: gr.Request) -> tuple[Any, ...]:
 
 
 #: Sections of the model card that are for whoever rebuilds the model (README material), not for a visitor.
-_CARD_SKIP_SECTIONS = ("files", "reproduce", "configuration", "data and recipe")
+_CARD_SKIP_SECTIONS = ("files", "reproduce", "configuration")
 #: Card lines for builders: shell commands, thread settings, data paths.
-_CARD_SKIP_LINE = re.compile(r"OMP_NUM_THREADS|\.\./shared/|python -m |^```")
+_CARD_SKIP_LINE = re.compile(r"OMP_NUM_THREADS|\.\./shared/|^```")
+#: An inline command in a sentence: "(`python -m ...`)" is dropped, the sentence kept.
+_CARD_COMMAND = re.compile(r"\s*\(`python -m [^`]*`\)")
 
 
 def visitor_card(card: str) -> str:
@@ -410,7 +412,7 @@ def visitor_card(card: str) -> str:
             continue
         if skipping or in_code or _CARD_SKIP_LINE.search(line):
             continue
-        out.append(line)
+        out.append(_CARD_COMMAND.sub("", line))
     paragraphs = "\n".join(out).split("\n\n")
     kept = [p for p in paragraphs if "make decisions about people" not in p]
     return re.sub(r"\n{3,}", "\n\n", "\n\n".join(kept)).strip()
@@ -455,8 +457,6 @@ read; clips are analysed up to {limits.max_seconds:.0f} s and {limits.max_file_m
 tab's camera and microphone are turned off by **Stop**, by leaving the tab and by closing the page.
 
 ---
-
-## Model card
 
 {card or "_(model card not found beside the checkpoint)_"}
 """

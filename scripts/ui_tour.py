@@ -121,7 +121,7 @@ class Tour:
         clip_tab(pg)
         upload_again(pg, path)
         pg.wait_for_selector("#clip-video video")
-        if pg.locator("#clip-run").count():
+        if not has_new_ui(pg):
             pg.locator("#clip-run").click()
         pg.wait_for_selector("#clip-heatmap .js-plotly-plot", timeout=90_000)
         pg.wait_for_timeout(1500)
@@ -179,7 +179,7 @@ class Tour:
         self.analysed(pg, HAPPY)
         upload_again(pg, self.bad)
         pg.wait_for_timeout(500)
-        if pg.locator("#clip-run").count():
+        if not has_new_ui(pg):  # older pages: uploading does not start the analysis
             pg.locator("#clip-run").click()
         pg.wait_for_timeout(2000)
         shot(pg, self.out, self.name(6, "error-2s"), full=not self.phone)

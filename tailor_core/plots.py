@@ -66,11 +66,12 @@ def empty_figure(message: str = "No result yet", height: int = 300) -> go.Figure
 
 
 def scores_figure(pred: Prediction, title: str = "Scores · dashes = each label's threshold",
-                  height: int = 320) -> go.Figure:
-    """Bar chart of the six label scores with each label's decision threshold as a dashed line.
+                  height: int = 300) -> go.Figure:
+    """Horizontal bars of the six label scores, each label's decision threshold as a dashed line across its bar.
 
-    The value and the threshold of each label are written under its bar (never on the bar, where they would collide
-    with the dashes or be clipped at the top); labels over their threshold are drawn solid and outlined.
+    Label names sit on the left and each value with its threshold in a column on the right, outside the plot area,
+    so nothing is clipped at 1.0, nothing sits on the dashes, and it reads the same at phone width. Labels over
+    their threshold are drawn solid and outlined.
     """
     scores = pred.scores
     if not scores:
@@ -79,29 +80,35 @@ def scores_figure(pred: Prediction, title: str = "Scores · dashes = each label'
     thresholds = pred.thresholds
     predicted = set(pred.labels)
     values = [float(scores[k]) for k in labels]
+    rows = list(range(len(labels)))
     fig = go.Figure(go.Bar(
-        x=labels,
-        y=values,
+        y=rows,
+        x=values,
+        orientation="h",
         marker={"color": [LABEL_COLORS.get(k, "#888") for k in labels],
                 "opacity": [1.0 if k in predicted else 0.45 for k in labels],
                 "line": {"color": "#222", "width": [2 if k in predicted else 0 for k in labels]}},
-        customdata=[float(thresholds.get(k, float("nan"))) for k in labels],
-        hovertemplate="%{x}: %{y:.3f} (threshold %{customdata:.2f})<extra></extra>",
+        customdata=[[k, float(thresholds.get(k, float("nan")))] for k in labels],
+        hovertemplate="%{customdata[0]}: %{x:.3f} (threshold %{customdata[1]:.2f})<extra></extra>",
         showlegend=False,
     ))
     for i, label in enumerate(labels):
         if label in thresholds:
             t = float(thresholds[label])
-            fig.add_shape(type="line", x0=i - 0.45, x1=i + 0.45, y0=t, y1=t,
-                          line={"color": "#222", "width": 2, "dash": "dash"})
-    ticks = [f"{_colored(k)}<br><b>{scores[k]:.2f}</b>"
-             + (f"<br><span style='font-size:11px;color:#777'>≥{float(thresholds[k]):.2f}</span>"
-                if k in thresholds else "") for k in labels]
-    fig.update_layout(**_layout(title, height, margin={**_LAYOUT["margin"], "b": 70}), showlegend=False,
-                      yaxis={"range": [0, 1], "title": SCORE_AXIS, "tickvals": [0, 0.25, 0.5, 0.75, 1]},
-                      xaxis={"tickmode": "array", "tickvals": labels, "ticktext": ticks, "fixedrange": True,
-                             "tickangle": 0, "tickfont": {"size": 12}})
-    fig.update_yaxes(fixedrange=True)
+            fig.add_shape(type="line", x0=t, x1=t, y0=i - 0.45, y1=i + 0.45,
+                          line={"color": "#222", "width": 2, "dash": "dot"})
+        over = label in predicted
+        fig.add_annotation(
+            x=1.0, xref="paper", xanchor="left", xshift=6, y=i, yref="y", showarrow=False, align="left",
+            text=(f"<b>{scores[label]:.2f}</b>" if over else f"{scores[label]:.2f}")
+            + (f" <span style='color:#888;font-size:11px'>≥{float(thresholds[label]):.2f}</span>"
+               if label in thresholds else ""))
+    fig.update_layout(**_layout(title, height, margin={"l": 70, "r": 78, "t": 44, "b": 36}), showlegend=False,
+                      bargap=0.3,
+                      xaxis={"range": [0, 1], "title": SCORE_AXIS, "tickvals": [0, 0.25, 0.5, 0.75, 1],
+                             "fixedrange": True},
+                      yaxis={"tickmode": "array", "tickvals": rows, "ticktext": [_colored(k) for k in labels],
+                             "autorange": "reversed", "fixedrange": True})
     return fig
 
 
