@@ -50,7 +50,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 #: Live view: rolling window, how often scores refresh, the chunk sizes the browser sends, session limits.
 LIVE_WINDOW_SECONDS: float = 6.0
 LIVE_UPDATE_SECONDS: float = 0.75
-LIVE_FRAME_EVERY: float = 0.5
+LIVE_FRAME_EVERY: float = 0.25
 LIVE_AUDIO_EVERY: float = 0.5
 LIVE_TIME_LIMIT: int = int(os.environ.get("TAILOR_LIVE_TIME_LIMIT", "600"))
 LIVE_IDLE_SECONDS: float = 120.0  # a live session with no input for this long is closed
@@ -369,7 +369,7 @@ def on_audio(chunk: tuple[int, np.ndarray] | None, request: gr.Request) -> tuple
 def on_start(request: gr.Request) -> tuple[Any, ...]:
     """Live: Start pressed (the browser turns the camera and the microphone on): a fresh session."""
     close_live(request)
-    live_session(request)  # created now (face tracker and buffers ready before the first frame)
+    live_session(request).prepare()  # the face tracker is ready before the first frame arrives
     return (live_headline(None, "Starting… look at the camera and say something."), plots.empty_figure("No scores yet"),
             "Starting…", "", plots.empty_figure("Scores appear here"))
 

@@ -104,6 +104,13 @@ class StreamExtractor:
             self._asr_thread: threading.Thread | None = None
             self._asr_error: BaseException | None = None
 
+    def prepare(self) -> None:
+        """Create the face tracker now (a live view calls this on Start, so the first frame is not slowed by it)."""
+        with self._lock:
+            if self._tracker is None:
+                self._tracker = self.faces.tracker()
+                self._holder.append(self._tracker)
+
     def _now(self, t: float | None) -> float:
         if t is not None:
             if self._t0 is None:
