@@ -67,7 +67,10 @@ def _open(browser, viewport: dict | None = None, phone: bool = False):
     context = browser.new_context(viewport=viewport or {"width": 1400, "height": 1000}, is_mobile=phone,
                                   has_touch=phone, permissions=["camera", "microphone"], accept_downloads=True)
     context.add_init_script(RECORD_TRACKS)
+    requested: list[str] = []
+    context.on("request", lambda r: requested.append(r.url))
     pg = context.new_page()
+    pg.requested = requested
     pg.set_default_timeout(60_000)
     pg.goto(get_server(), wait_until="load")
     pg.wait_for_selector("#live-cam")
@@ -322,4 +325,6 @@ def test_about_reads_for_a_visitor(page):
     assert "license: cc-by" not in body, "the model card's YAML front matter is shown"
     assert "OMP_NUM_THREADS" not in body and "shared/data" not in body, "build instructions are shown"
     assert body.count("make decisions about people") <= 2, "the ethics warning is repeated"
+    outside = [u for u in page.requested if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
+    assert not outside, f"the page loaded resources from elsewhere: {outside[:5]}"
     page.screenshot(path=str(ARTIFACTS / "about.png"), full_page=True)
