@@ -525,7 +525,7 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                     "text — or one of the examples, no camera needed. Research demo: see *About* for what it "
                     "can't do.", elem_id="tailor-intro")
         with gr.Tabs():
-            with gr.Tab("Live", id="live") as live_tab:
+            with gr.Tab("Live", id="live"):
                 gr.Markdown(f"**Start** turns on the camera and the microphone together; **Stop** turns both off. "
                             f"Scores cover the last {LIVE_WINDOW_SECONDS:.0f} s and refresh about every "
                             f"{LIVE_UPDATE_SECONDS:.0f} s. Nothing is recorded or stored.")
@@ -637,11 +637,10 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                 gr.Markdown(about_markdown(predictor))
         gr.Markdown("Research demo — do not use it to make decisions about people (see *About*).",
                     elem_id="footer-note")
-        # leaving the Live tab, like Stop, turns the camera and the microphone off
+        # leaving the Live tab turns the camera and the microphone off (in the browser) and forgets the session
         for tab in (clip_tab, about_tab):
-            tab.select(on_reset, None, live_outputs, js="() => { window.tailor.stop(); }", show_progress="hidden",
+            tab.select(close_live, None, None, js="() => { window.tailor.stop(); }", show_progress="hidden",
                        api_visibility="private")
-        live_tab.select(None, js="() => {}")
         demo.unload(close_live)
     return demo
 
