@@ -319,6 +319,7 @@ def test_phone_scores_within_two_screens(browser):
 
 def test_about_reads_for_a_visitor(page):
     page.get_by_role("tab", name="About").click()
+    page.wait_for_function("document.body.innerText.includes('Measured results')")  # the model card is drawn
     text = page.locator("#ethics").inner_text()
     assert "unreliable" in text and "make decisions about people" in text
     body = page.inner_text("body")
