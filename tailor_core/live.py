@@ -42,6 +42,10 @@ class LiveSession:
         self.audio_chunks = 0
         self.frame_shape: tuple[int, int] | None = None
 
+    def prepare(self) -> None:
+        """Load what the first frame needs (the face tracker) before it arrives."""
+        self._stream.prepare()
+
     def close(self) -> None:
         """Release the face tracker and the buffers now."""
         self._stream.close()

@@ -172,7 +172,47 @@ def test_live_handlers_in_process():
             if i % 15 == 0:
                 live.add_frame(frame.to_ndarray(format="rgb24"), t=frame.time)
     outputs = app.on_audio((48000, pcm), request)
-    assert "labels:" in outputs[1]
+    headline, _bars, status, _transcript, _timeline = outputs
+    assert "labels:" in status and "last 6 s" in headline
     assert app._SESSIONS[request.session_hash] is live
     app.on_reset(request)
     assert request.session_hash not in app._SESSIONS
+
+
+def test_analyse_ui_keeps_an_error_on_the_page_and_drops_the_bad_file(tmp_path):
+    """The Clip tab's handler: first the old result goes, then the new one; a failure becomes a message in the
+    summary (no exception, so no "Error" on every panel) and the file that failed is taken out of its input."""
+    from app_helpers import get_predictor
+
+    import app
+
+    app.set_predictor(get_predictor())
+    bad = tmp_path / "holiday.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 80)
+    first, last = list(app.analyse_ui(str(bad), None, None, "hello"))
+    assert "Analysing" in first[0] and first[1] is None
+    summary, *charts, data, video, audio, image = last
+    assert "holiday.mp4" in summary and "tailor-error" in summary and data is None
+    assert video is None and audio is not None  # the bad file is cleared, the other inputs are left alone
+    empty = list(app.analyse_ui(None, None, None, " "))
+    assert len(empty) == 1 and empty[0][0] == app.RESULTS_PLACEHOLDER
+    *_, ok = app.analyse_ui(None, None, None, "what a lovely day")
+    assert "Predicted" in ok[0] and ok[6]["present"]["text"]
+
+
+def test_headline_and_about_read_for_a_visitor():
+    from app_helpers import get_predictor
+
+    import app
+    from tailor_core import plots
+    from tailor_core.scoring import Prediction
+
+    th = {"happy": 0.35, "sad": 0.3, "fear": 0.6, "surprise": 0.65}
+    pred = Prediction(scores={"happy": 0.1, "sad": 0.2, "fear": 0.9, "surprise": 0.7}, labels=["fear", "surprise"],
+                      thresholds=th)
+    assert plots.headline(pred) == "mostly fear, some surprise"
+    pred.labels = []
+    assert plots.headline(pred) == "no clear emotion"
+    about = app.about_markdown(get_predictor())
+    assert "license:" not in about and "OMP_NUM_THREADS" not in about and "../shared" not in about
+    assert "```" not in about and "make decisions about people" not in about  # the warning is shown once, above

@@ -297,6 +297,39 @@ def test_stream_matches_clip(fx: FeatureExtractor, ravdess: dict[str, FeatureBun
     st.close()
 
 
+def test_stream_transcript_of_a_looped_clip_reads_as_its_words(fx: FeatureExtractor) -> None:
+    """What a fake microphone plays (the clip twice, in 0.5 s chunks): each sentence once, in order, no word
+    doubled or garbled at the chunk edges (words are committed only when two passes agree, at a pause)."""
+    y48, _ = decode_audio(FIXTURES / RAVDESS[0], 600, sample_rate=48000)
+    pcm = (np.clip(np.concatenate([y48, y48]), -1, 1) * 32767).astype(np.int16)
+    st = fx.stream(window_seconds=6)
+    st.background = False  # passes run in bundle(), deterministically
+    seen = []
+    for k in range(0, len(pcm), 24000):
+        st.add_audio(pcm[k : k + 24000], 48000, t=k / 48000)
+        st.bundle()
+        seen.append(st.transcript)
+    st.bundle(flush=True)
+    words = norm(st.transcript).split()
+    assert " ".join(words) == f"{STATEMENTS[0]} {STATEMENTS[0]}", (st.transcript, seen)
+    for text in seen:  # what was shown along the way: never a doubled word
+        w = norm(text).split()
+        assert not [a for a, b in zip(w, w[1:]) if a == b], seen
+    st.close()
+
+
+def test_commit_point_needs_two_passes_to_agree() -> None:
+    from tailor_core.features.stream import SAMPLE_RATE, StreamExtractor
+
+    words = [("Kids", 0.1, 0.4), ("are", 0.45, 0.6), ("talking", 0.65, 1.0), ("by", 1.6, 1.7)]
+    end = int(3.5 * SAMPLE_RATE)
+    n, cut = StreamExtractor._commit_point(words, 0, end, False, previous=["Kins", "are"])
+    assert n == 0 and cut == 0  # the first word changed between passes: nothing is final yet
+    n, cut = StreamExtractor._commit_point(words, 0, end, False, previous=["kids", "are", "talking", "bye"])
+    assert n == 3 and 1.0 * SAMPLE_RATE < cut < 1.6 * SAMPLE_RATE  # cut inside the pause after "talking"
+    assert StreamExtractor._commit_point(words, 0, end, True, previous=[]) == (4, end)
+
+
 def test_stream_rolling_window_and_reset(fx: FeatureExtractor) -> None:
     st = fx.stream(window_seconds=2.0, transcribe=False)
     img = rgb("single_face.jpg")

@@ -221,7 +221,9 @@ def test_plots_build(predictor):
         assert fig.data, "figure has traces"
         fig.to_json()
     heat = plots.attention_heatmap(pred)
-    assert any("door" in str(t) for t in heat.layout.xaxis.ticktext), "words on the text axis"
+    word_axes = [heat.layout[k].ticktext for k in heat.layout if k.startswith("xaxis") and heat.layout[k].ticktext]
+    assert any("door" in str(t) for ticks in word_axes for t in ticks), "words on the text axis"
+    assert all(h.zmax == plots.ATTENTION_ZMAX for h in heat.data), "one fixed colour scale"
     bars = plots.scores_figure(pred)
     assert [b.marker.color for b in bars.data[:1]][0] == tuple(plots.LABEL_COLORS[k] for k in LABELS) or \
         list(bars.data[0].marker.color) == [plots.LABEL_COLORS[k] for k in LABELS]

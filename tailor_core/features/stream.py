@@ -7,9 +7,9 @@ started (the bundle's ``times`` are absolute stream times).
 
 Cost is incremental: faces are computed once per sampled frame (at most ``VIDEO_FPS`` per second, big frames
 downscaled), acoustic features once per completed step (with enough context to equal the offline values), and
-speech-to-text runs on new audio every ``ASR_EVERY_SECONDS`` in a background thread: words ending more than
-``ASR_STABLE_SECONDS`` before the newest audio are committed and never re-transcribed; later ones are shown as
-tentative until the next pass.
+speech-to-text runs on new audio every ``ASR_EVERY_SECONDS`` in a background thread: words that two passes agree
+on and that end at a pause more than ``ASR_STABLE_SECONDS`` before the newest audio are committed and never
+re-transcribed; the others are shown as tentative until a later pass confirms or corrects them.
 """
 
 from __future__ import annotations
@@ -103,6 +103,13 @@ class StreamExtractor:
             self._asr_last_end = 0
             self._asr_thread: threading.Thread | None = None
             self._asr_error: BaseException | None = None
+
+    def prepare(self) -> None:
+        """Create the face tracker now (a live view calls this on Start, so the first frame is not slowed by it)."""
+        with self._lock:
+            if self._tracker is None:
+                self._tracker = self.faces.tracker()
+                self._holder.append(self._tracker)
 
     def _now(self, t: float | None) -> float:
         if t is not None:
@@ -262,7 +269,8 @@ class StreamExtractor:
         with self._lock:
             if generation != self._generation:  # the stream was reset meanwhile
                 return
-            n_commit, cut = self._commit_point(words, start, end, final)
+            previous = [w[0] for w in self._tentative]
+            n_commit, cut = self._commit_point(words, start, end, final, previous)
             self._words.extend(words[:n_commit])
             self._heard.extend(w[0] for w in words[:n_commit])
             self._vecs.extend(list(vecs[:n_commit]))
@@ -274,20 +282,31 @@ class StreamExtractor:
 
     @staticmethod
     def _commit_point(
-        words: list[tuple[str, float, float]], start: int, end: int, final: bool
+        words: list[tuple[str, float, float]], start: int, end: int, final: bool,
+        previous: list[str] | None = None,
     ) -> tuple[int, int]:
         """How many words are final, and the sample from which the next pass must re-transcribe.
 
-        Words are committed up to the last pause (>= ``ASR_PAUSE_SECONDS`` between words, or after the last word) that
-        ends at least ``ASR_STABLE_SECONDS`` before the newest audio, so no word is cut in half.
+        A word is committed only when (1) the previous pass, which started at the same sample, heard the same words up
+        to it (*local agreement*: a word guessed from a chunk cut mid-sentence is not final until the next, longer
+        pass confirms it), and (2) it ends at a pause (>= ``ASR_PAUSE_SECONDS`` between words, or after the last word)
+        at least ``ASR_STABLE_SECONDS`` before the newest audio, so the next pass starts in silence, never inside a
+        word. ``previous=None`` skips the agreement test.
         """
         if final or end - start >= ASR_MAX_PENDING_SECONDS * SAMPLE_RATE:
             return len(words), end
         stable = end / SAMPLE_RATE - ASR_STABLE_SECONDS
         if not words:  # silence: skip it, keeping a little audio in case speech is starting
             return 0, max(start, int(stable * SAMPLE_RATE))
+        agreed = len(words)
+        if previous is not None:
+            agreed = 0
+            for w, p in zip(words, previous):
+                if _norm_word(w[0]) != _norm_word(p):
+                    break
+                agreed += 1
         best = (0, start)
-        for i, w in enumerate(words):
+        for i, w in enumerate(words[:agreed]):
             nxt = words[i + 1][1] if i + 1 < len(words) else end / SAMPLE_RATE
             pause_end = min(nxt, stable)
             if w[2] <= stable and pause_end - w[2] >= ASR_PAUSE_SECONDS:
@@ -379,6 +398,10 @@ class StreamExtractor:
         """Stream time covered so far."""
         with self._lock:
             return self._end_time()
+
+
+def _norm_word(word: str) -> str:
+    return "".join(c for c in word.lower() if c.isalnum() or c == "'")
 
 
 def _release_all(holder: list) -> None:
