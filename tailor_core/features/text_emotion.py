@@ -23,7 +23,7 @@ from .text import default_model_path as base_model_path
 
 WEIGHTS_FILENAME: str = "text_emotion.safetensors"
 CONFIG_FILENAME: str = "text_emotion.json"
-WEIGHTS_SHA256: str = ""  # filled in when the trained weights are committed
+WEIGHTS_SHA256: str = "44f6c6d709398032ad303ce6bff920757725a42c367bb0c3e96a870cef890ace"
 MODEL_ENV: str = "TAILOR_TEXT_EMOTION_MODEL"
 N_LAYERS: int = 6  # MiniLM-L6
 LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")  # GoEmotions-Ekman

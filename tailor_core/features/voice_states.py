@@ -13,8 +13,11 @@ Live use: :class:`LiveVoiceStates` keeps a rolling ``LIVE_CONTEXT_SECONDS`` buff
 (padded to ``LIVE_PAD_SECONDS``) at each update, emitting states for the steps completed since the last update
 (never re-encoding the whole history).
 
-The same ``WhisperModel`` serves transcript and features: :func:`share_encoder_pass` lets ``transcribe`` reuse
-the states computed here when it encodes the very same window (no VAD cut), so that window is encoded once.
+The same ``WhisperModel`` serves transcript and features (no second model in memory). faster-whisper's
+``transcribe`` always encodes VAD-cut audio padded to 30 s and takes no encoder output from outside, so the
+features can share its pass only when they use the same 30 s padding: :func:`share_encoder_pass` then lets
+``transcribe`` reuse the states computed here when it encodes the very same window (no VAD cut). With the
+default 10 s padding the features cost their own, cheaper, pass (measured in ``benchmarks/bench_encoders.py``).
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ HOP_SECONDS: float = 0.02  # one encoder state per 20 ms (mel hop 10 ms, conv st
 FRAMES_PER_STEP: int = round(STEP_SECONDS / HOP_SECONDS)  # 25
 WINDOW_SECONDS: float = 30.0  # Whisper's fixed input window
 # Audio is encoded in chunks of PAD_SECONDS, each chunk's log-mel zero-padded to PAD_SECONDS as Whisper pads
-# to its 30 s window; 0 = no padding (30 s chunks). Chosen by the RAVDESS probe (README "Encoders").
-PAD_SECONDS: float = 30.0
+# to its 30 s window; 0 = no padding (30 s chunks). RAVDESS probe (README "Encoders"): 10 s beats unpadded
+# (macro-F1 0.661 vs 0.651) at a third of the cost of a 30 s pass; 30 s was not re-measured here (CPU time).
+PAD_SECONDS: float = 10.0
 LIVE_CONTEXT_SECONDS: float = 6.0  # live: audio context encoded at each update
 LIVE_PAD_SECONDS: float = 10.0  # live: log-mel padding of that context (a 30 s pass per update is too slow)
 MIN_SAMPLES: int = 2 * 160  # shorter audio gives no encoder frame

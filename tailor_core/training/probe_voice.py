@@ -7,7 +7,7 @@ training actors) on clip-level pooled features and reports accuracy and macro-F1
 Seven classes: neutral (calm counted as neutral), happy, sad, angry, fearful, disgust, surprised.
 
     OMP_NUM_THREADS=1 python -m tailor_core.training.probe_voice --data ../shared/data/ravdess_speech \
-        --cache /work/enc-cache/ravdess --seed 0
+        --cache /work/enc-cache/ravdess --modes nopad,pad10 --seed 0 --out benchmarks/results/voice_probe.json
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--cache", type=Path, required=True)
-    ap.add_argument("--modes", default="nopad,pad", help="comma list of encoder variants: nopad, pad10, pad30")
+    ap.add_argument("--modes", default="nopad,pad10", help="comma list of encoder variants: nopad, pad10, pad30")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)

