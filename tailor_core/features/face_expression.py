@@ -29,7 +29,7 @@ from ..resources import ResourceError, check_sha256, find
 
 WEIGHTS_FILENAME: str = "face_expression.safetensors"
 CONFIG_FILENAME: str = "face_expression.json"
-WEIGHTS_SHA256: str = ""  # filled in when the trained weights are committed
+WEIGHTS_SHA256: str = "cd50eb1813d389d50c932b7ba7da8e73fac8f08abb162a4219359d4db23099df"
 MODEL_ENV: str = "TAILOR_FACE_EXPR_MODEL"  # optional override of the weights path (config beside it)
 CROP_SIDE: int = 48  # network input (FER's resolution)
 CACHE_SIDE: int = 60  # training caches a wider crop (same scale/centre) so random 48-crops shift the face
