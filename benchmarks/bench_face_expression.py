@@ -33,23 +33,7 @@ from tailor_core.features.face_expression import (  # noqa: E402
     still_face,
 )
 from tailor_core.features.visual import FaceAnalyzer  # noqa: E402
-
-
-def kept(votes: np.ndarray) -> np.ndarray:
-    v = votes.astype(np.float32)
-    return (v[:, :N_CLASSES].max(1) >= v[:, N_CLASSES:].max(1)) & (v[:, :N_CLASSES].sum(1) > 0)
-
-
-def accuracy(pred: np.ndarray, votes: np.ndarray, found: np.ndarray) -> dict:
-    v = votes[:, :N_CLASSES]
-    strict = (pred == v.argmax(1)) & found
-    tol = (v[np.arange(len(v)), pred] == v.max(1)) & found
-    from sklearn.metrics import f1_score
-
-    p = np.where(found, pred, -1)  # a missed face is a wrong answer
-    f1 = f1_score(v.argmax(1), p, labels=list(range(N_CLASSES)), average="macro", zero_division=0)
-    return {"acc": round(float(strict.mean()), 4), "acc_ties_ok": round(float(tol.mean()), 4),
-            "acc_on_found_faces": round(float(strict[found].mean()), 4), "macro_f1_8": round(float(f1), 4)}
+from tailor_core.training.train_face import accuracy, kept  # noqa: E402
 
 
 def main() -> None:
