@@ -1,0 +1,134 @@
+"""Voice probe: Whisper tiny.en encoder states vs the librosa set, RAVDESS speech, unseen actors.
+
+Stage 1 caches, per file, the encoder states of the real audio (``voice_states.encoder_states``; unpadded, log-mel
+padded to 10 s, or to Whisper's 30 s window) and the librosa step features (``audio.acoustic_features``) under
+``--cache``. Stage 2 fits a logistic regression (standardised features, C picked by grouped 3-fold CV on the
+training actors) on clip-level pooled features and reports accuracy and macro-F1 on actors 19-24.
+Seven classes: neutral (calm counted as neutral), happy, sad, angry, fearful, disgust, surprised.
+
+    OMP_NUM_THREADS=1 python -m tailor_core.training.probe_voice --data ../shared/data/ravdess_speech \
+        --cache /work/enc-cache/ravdess --modes nopad,pad10 --seed 0 --out benchmarks/results/voice_probe.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tailor_core.features.audio import FRAME_NAMES, acoustic_features
+from tailor_core.features.grid import SAMPLE_RATE
+from tailor_core.features.voice_states import encoder_states, pool_steps
+
+CLASSES = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+EMOTION_TO_CLASS = {1: 0, 2: 0, 3: 1, 4: 2, 5: 3, 6: 4, 7: 5, 8: 6}  # calm (02) -> neutral
+TEST_ACTORS = range(19, 25)
+MODES = {"nopad": 0.0, "pad10": 10.0, "pad30": 30.0}  # log-mel padding of each clip before the encoder
+# librosa frame columns kept as "prosody" when testing whether they add to the Whisper states
+PROSODY = ("log_energy", "log2_f0", "voicing")
+
+
+def parse(path: Path) -> tuple[int, int]:
+    """(class index, actor) from a RAVDESS file name MM-VV-EE-II-SS-RR-AA."""
+    f = path.stem.split("-")
+    return EMOTION_TO_CLASS[int(f[2])], int(f[6])
+
+
+def cache_states(data: Path, cache: Path, modes: list[str]) -> None:
+    import soundfile as sf
+
+    from tailor_core.features.speech import SpeechRecognizer
+
+    model = SpeechRecognizer(cpu_threads=1).load()._model
+    files = sorted(data.glob("Actor_*/*.flac"))
+    cache.mkdir(parents=True, exist_ok=True)
+    for mode in modes:
+        out = cache / f"whisper_{mode}.npz"
+        if out.exists():
+            continue
+        t0, states = time.time(), []
+        for i, f in enumerate(files):
+            y, sr = sf.read(f, dtype="float32")
+            assert sr == SAMPLE_RATE
+            states.append(encoder_states(model, y, pad_seconds=MODES[mode]).astype(np.float16))
+            if i % 200 == 0:
+                print(f"{mode} {i}/{len(files)} {time.time() - t0:.0f}s", flush=True)
+        lens = np.array([len(s) for s in states])
+        np.savez(out, states=np.concatenate(states), lens=lens, files=np.array([f.name for f in files]))
+        print(f"{mode}: {time.time() - t0:.0f}s for {len(files)} files ({(time.time() - t0) / len(files):.3f} s/file)")
+    out = cache / "librosa.npz"
+    if not out.exists():
+        feats = []
+        for f in files:
+            y, _ = sf.read(f, dtype="float32")
+            feats.append(acoustic_features(y))
+        lens = np.array([len(s) for s in feats])
+        np.savez(out, feats=np.concatenate(feats), lens=lens, files=np.array([f.name for f in files]))
+
+
+def split_rows(arr: np.ndarray, lens: np.ndarray) -> list[np.ndarray]:
+    return np.split(arr.astype(np.float32), np.cumsum(lens)[:-1])
+
+
+def mean_std(seqs: list[np.ndarray]) -> np.ndarray:
+    return np.stack([np.concatenate([s.mean(0), s.std(0)]) for s in seqs])
+
+
+def probe(x: np.ndarray, y: np.ndarray, actors: np.ndarray, seed: int) -> dict:
+    """Standardise + logistic regression; C by grouped CV on train actors; metrics on test actors."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.model_selection import GroupKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    te = np.isin(actors, list(TEST_ACTORS))
+    best_c, best = None, -1.0
+    for c in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, random_state=seed))
+        s = cross_val_score(clf, x[~te], y[~te], groups=actors[~te], cv=GroupKFold(3), scoring="f1_macro").mean()
+        if s > best:
+            best_c, best = c, s
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=best_c, max_iter=3000, random_state=seed))
+    clf.fit(x[~te], y[~te])
+    p = clf.predict(x[te])
+    return {"C": best_c, "cv_f1": round(best, 4), "acc": round(accuracy_score(y[te], p), 4),
+            "macro_f1": round(f1_score(y[te], p, average="macro"), 4), "dim": x.shape[1]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, required=True)
+    ap.add_argument("--modes", default="nopad,pad10", help="comma list of encoder variants: nopad, pad10, pad30")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    args = ap.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    cache_states(args.data, args.cache, modes)
+    lib = np.load(args.cache / "librosa.npz")
+    files = [Path(str(f)) for f in lib["files"]]
+    y, actors = map(np.array, zip(*[parse(f) for f in files]))
+    lib_steps = split_rows(lib["feats"], lib["lens"])
+    results = {"librosa (68-d steps, mean+std)": probe(mean_std(lib_steps), y, actors, args.seed)}
+    pros_cols = [FRAME_NAMES.index(n) for n in PROSODY]  # step means of the prosody frame values
+    for mode in modes:
+        d = np.load(args.cache / f"whisper_{mode}.npz")
+        frames = split_rows(d["states"], d["lens"])
+        steps = [pool_steps(s, max(1, int(np.ceil(len(s) / 25))))[0] for s in frames]
+        results[f"whisper {mode}: frames mean+std"] = probe(mean_std(frames), y, actors, args.seed)
+        xs = mean_std(steps)
+        results[f"whisper {mode}: 0.5 s steps mean+std"] = probe(xs, y, actors, args.seed)
+        pros = mean_std([s[:, pros_cols] for s in lib_steps])
+        results[f"whisper {mode}: steps + prosody"] = probe(np.concatenate([xs, pros], 1), y, actors, args.seed)
+    for k, v in results.items():
+        print(f"{k:45s} {json.dumps(v)}")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""The emotion-aware encoders (face CNN, Whisper voice states, fine-tuned MiniLM): shapes, masks, offline
+loading from ``assets/``, and clear errors for a missing or wrong weight file. Small and fast (a few seconds)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tailor_core.features import FeatureError
+from tailor_core.features import face_expression as FE
+from tailor_core.features import text_emotion as TE
+from tailor_core.features import voice_states as VS
+from tailor_core.features.media import decode_audio
+from tailor_core.resources import ResourceError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+# ------------------------------------------------------------------------------------------------------ face
+def synthetic_landmarks(cx: float, cy: float, iod: float, angle_deg: float = 0.0) -> np.ndarray:
+    """478 landmarks with only the eye and mouth corners placed (a level face of inter-ocular ``iod``)."""
+    lm = np.zeros((478, 2), np.float32)
+    a = np.deg2rad(angle_deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    pts = {33: (-0.6, 0), 133: (-0.4, 0), 362: (0.4, 0), 263: (0.6, 0), 61: (-0.3, 1.0), 291: (0.3, 1.0)}
+    for i, (x, y) in pts.items():
+        lm[i] = np.array([cx, cy]) + rot @ (np.array([x, y]) * iod * 2)
+    return lm
+
+
+def test_alignment_puts_the_eyes_at_the_canonical_place() -> None:
+    lm = synthetic_landmarks(200, 150, 40, angle_deg=12)
+    m = FE.alignment_matrix(lm)
+    eye_mid = (lm[[33, 133, 362, 263]].mean(0))
+    x, y = m[:, :2] @ eye_mid + m[:, 2]
+    assert abs(x - FE.CROP_SIDE / 2) < 1e-6 and abs(y - FE.EYE_Y * FE.CROP_SIDE) < 1e-6
+    le, re = m[:, :2] @ lm[[33, 133]].mean(0), m[:, :2] @ lm[[362, 263]].mean(0)
+    assert abs(le[1] - re[1]) < 1e-6  # eyes levelled
+
+
+@pytest.mark.parametrize("shape", [(480, 640, 3), (480, 640)])
+def test_align_face_shapes(shape: tuple[int, ...]) -> None:
+    img = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    lm = synthetic_landmarks(320, 220, 60)
+    crop = FE.align_face(img, lm)
+    assert crop.shape == (FE.CROP_SIDE, FE.CROP_SIDE) and crop.dtype == np.uint8
+    assert FE.align_face(img, lm, FE.CACHE_SIDE).shape == (FE.CACHE_SIDE, FE.CACHE_SIDE)
+
+
+@pytest.fixture(scope="module")
+def face_model() -> FE.FaceExpressionModel:
+    return FE.FaceExpressionModel().load()
+
+
+def test_face_model_loads_offline_and_gives_embeddings_and_probabilities(face_model) -> None:
+    e, p = face_model.forward(np.zeros((3, FE.CROP_SIDE, FE.CROP_SIDE), np.uint8))
+    assert e.shape == (3, FE.EMBED_DIM) and p.shape == (3, FE.N_CLASSES)
+    assert np.allclose(p.sum(1), 1, atol=1e-5) and np.isfinite(e).all()
+
+
+def test_face_features_on_a_real_face(face_model) -> None:
+    from tailor_core.features.visual import FaceAnalyzer
+
+    img = np.asarray(Image.open(FIXTURES / "single_face.jpg").convert("RGB"))
+    vec, lm, rgb = FE.still_face(FaceAnalyzer(), img)
+    assert vec is not None and lm.shape == (478, 2)
+    f = face_model.features(rgb, lm)
+    assert f.shape == (FE.EXPR_DIM,) and f.dtype == np.float32
+
+
+def test_face_weights_missing_or_wrong_give_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ResourceError, match="missing"):
+        FE.FaceExpressionModel(tmp_path / FE.WEIGHTS_FILENAME).load()
+    bad = tmp_path / FE.WEIGHTS_FILENAME
+    bad.write_bytes(b"not a model")
+    shutil.copy(FE.default_weights_path().with_name(FE.CONFIG_FILENAME), tmp_path / FE.CONFIG_FILENAME)
+    with pytest.raises(ResourceError, match="damaged"):
+        FE.FaceExpressionModel(bad).load()
+    with pytest.raises(FeatureError, match="could not be loaded"):
+        FE.FaceExpressionModel(bad, expected_sha256="").load()  # hash check off: the content is still checked
+
+
+# ----------------------------------------------------------------------------------------------------- voice
+def test_pool_steps_means_and_masks() -> None:
+    states = np.arange(60, dtype=np.float32)[:, None].repeat(4, 1)  # 60 frames = 1.2 s
+    vec, mask = VS.pool_steps(states, 4)
+    assert vec.shape == (4, 4) and mask.tolist() == [True, True, True, False]
+    assert vec[0, 0] == pytest.approx(12.0) and vec[2, 0] == pytest.approx(54.5)
+    vec, mask = VS.pool_steps(states[:10], 2, first_frame=20)  # frames 20..29 straddle steps 0 and 1
+    assert mask.tolist() == [True, True] and vec[0, 0] == pytest.approx(2.0)
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    from tailor_core.features.speech import SpeechRecognizer
+
+    return SpeechRecognizer(cpu_threads=1).load()._model
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    return decode_audio(FIXTURES / "ravdess_happy_kids.mp4", 10.0)[0]
+
+
+def test_encoder_states_cover_the_real_audio_only(whisper, speech: np.ndarray) -> None:
+    s = VS.encoder_states(whisper, speech[:16000])
+    assert s.shape == (50, VS.VOICE_DIM) and np.isfinite(s).all()
+    assert VS.encoder_states(whisper, speech[:16000], pad_seconds=0).shape == (50, VS.VOICE_DIM)
+    long = np.concatenate([speech] * 4)[: 12 * 16000]  # 12 s in 10 s chunks: frames stay on the 20 ms grid
+    assert VS.encoder_states(whisper, long, pad_seconds=10).shape == (600, VS.VOICE_DIM)
+    vec, mask = VS.clip_voice_features(whisper, speech)
+    assert vec.shape[1] == VS.VOICE_DIM and mask.all()
+    assert VS.encoder_states(whisper, np.zeros(100, np.float32)).shape == (0, VS.VOICE_DIM)
+
+
+def test_live_voice_states_emit_each_step_once(whisper, speech: np.ndarray) -> None:
+    live = VS.LiveVoiceStates(whisper, context=2.0)
+    got = []
+    for i in range(0, 24000, 4000):  # 1.5 s in 0.25 s pushes
+        first, v = live.push(speech[i : i + 4000])
+        assert v.shape[1] == VS.VOICE_DIM
+        got += list(range(first, first + len(v)))
+    assert got == [0, 1, 2]
+
+
+def test_shared_encoder_pass_reuses_the_states(whisper, speech: np.ndarray) -> None:
+    class Counting:  # stands for a WhisperModel whose encoder calls are counted
+        feature_extractor = whisper.feature_extractor
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def encode(self, features):
+            self.calls += 1
+            return whisper.encode(features)
+
+    model = Counting()
+    VS.share_encoder_pass(model)
+    a = VS.encoder_states(model, speech[:16000], pad_seconds=10)
+    b = VS.encoder_states(model, speech[:16000], pad_seconds=10)
+    assert np.allclose(a, b) and model.calls == 1
+    VS.encoder_states(model, speech[:20000], pad_seconds=10)
+    assert model.calls == 2
+
+
+# ------------------------------------------------------------------------------------------------------ text
+@pytest.fixture(scope="module")
+def text_model() -> TE.EmotionTextEncoder:
+    return TE.EmotionTextEncoder().load()
+
+
+def test_emotion_text_encoder_keeps_the_text_api(text_model) -> None:
+    words, vecs = text_model.word_vectors("I am so happy today!")
+    assert words == ["I", "am", "so", "happy", "today!"] and vecs.shape == (5, TE.TEXT_DIM)
+    p = text_model.emotion_probs("I am so happy today!")
+    assert set(p) == set(TE.LABELS) and max(p, key=p.get) == "joy"
+
+
+def test_text_weights_missing_or_wrong_give_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ResourceError, match="missing"):
+        TE.EmotionTextEncoder(weights_path=tmp_path / TE.WEIGHTS_FILENAME).load()
+    bad = tmp_path / TE.WEIGHTS_FILENAME
+    bad.write_bytes(b"garbage")
+    shutil.copy(TE.default_weights_path().with_name(TE.CONFIG_FILENAME), tmp_path / TE.CONFIG_FILENAME)
+    with pytest.raises(ResourceError, match="damaged"):
+        TE.EmotionTextEncoder(weights_path=bad).load()
+    with pytest.raises(FeatureError, match="could not be read"):
+        TE.EmotionTextEncoder(weights_path=bad, expected_sha256="").load()
+
