@@ -461,8 +461,9 @@ probabilities** of what anyone feels; "no clear emotion" means no label reached 
 
 **This model**: `{ckpt.name if ckpt else "checkpoint"}`, {n_params / 1e6:.1f} M parameters, hidden size
 {cfg.hidden}, windows of up to {predictor.window_steps} steps of 0.5 s, running on `{predictor.device}`.
-Features: MediaPipe face blendshapes and head pose (~10 fps), acoustic features (librosa), Whisper tiny.en
-speech-to-text with word timestamps, and MiniLM word embeddings — all computed on this server, offline.
+Features: MediaPipe face blendshapes and head pose plus a small face-expression network trained on FER+
+(~10 fps), the voice as Whisper tiny.en's encoder states, Whisper's speech-to-text with word timestamps, and
+word vectors from MiniLM tuned on GoEmotions — all computed on this server, offline.
 
 **Limits**: acted speech and posed faces differ from real life; English only; one face (the largest) is
 read; clips are analysed up to {limits.max_seconds:.0f} s and {limits.max_file_mb:.0f} MB.

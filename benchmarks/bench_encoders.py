@@ -32,7 +32,7 @@ from tailor_core.features.media import decode_audio, iter_video_frames  # noqa: 
 from tailor_core.features.speech import SpeechRecognizer  # noqa: E402
 from tailor_core.features.text import TextEncoder  # noqa: E402
 from tailor_core.features.text_emotion import EmotionTextEncoder  # noqa: E402
-from tailor_core.features.visual import FaceAnalyzer  # noqa: E402
+from tailor_core.features.visual import FaceAnalyzer, largest_face  # noqa: E402
 
 
 def main() -> None:
@@ -82,9 +82,9 @@ def main() -> None:
         t = time.perf_counter()
         res_mp = tracker._lm.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=f), round(t_f * 1000))
         t_lm += time.perf_counter() - t
-        lm = FE.landmarks_of_largest(res_mp, f.shape[1], f.shape[0])
-        if lm is not None:
-            lms.append((f, lm))
+        det = largest_face(res_mp, f.shape[1], f.shape[0])
+        if det.landmarks is not None:
+            lms.append((f, det.landmarks))
     tracker.close()
     fx.features(*lms[0])
     t = time.perf_counter()

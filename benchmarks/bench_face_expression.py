@@ -1,6 +1,6 @@
 """Held-out report for the face-expression CNN: FER+ test through the app's own pipeline.
 
-Every FER+ test image goes through the runtime path (``face_expression.still_face``: FaceLandmarker as in
+Every FER+ test image goes through the runtime path (``FaceAnalyzer.still_detection``: FaceLandmarker as in
 ``FaceAnalyzer.still``, then ``align_face`` and ``FaceExpressionModel``); a missed face counts as an error.
 Test set: the 3,573 FER+ test images minus those where "unknown"/"not a face" wins (FER+ convention).
 Metric: majority-vote accuracy over the 8 FER+ classes (strict: argmax of the votes, ties -> first class;
@@ -30,7 +30,6 @@ from tailor_core.features.face_expression import (  # noqa: E402
     CROP_SIDE,
     N_CLASSES,
     FaceExpressionModel,
-    still_face,
 )
 from tailor_core.features.visual import FaceAnalyzer  # noqa: E402
 from tailor_core.training.train_face import accuracy, kept  # noqa: E402
@@ -59,14 +58,14 @@ def main() -> None:
     t_lm = t_cnn = 0.0
     for i, im in enumerate(ims):
         t = time.perf_counter()
-        vec, lm, rgb = still_face(fa, im)
+        det, rgb = fa.still_detection(im)
         t_lm += time.perf_counter() - t
-        if vec is None:
+        if det.base is None:
             continue
         t = time.perf_counter()
-        emb[i] = fx.features(rgb, lm)
+        emb[i] = fx.features(rgb, det.landmarks)
         t_cnn += time.perf_counter() - t
-        face[i], found[i] = vec, True
+        face[i], found[i] = det.base, True
     pred = emb[:, 128:].argmax(1)
     res = {"n_test": n, "face_found": round(float(found.mean()), 4), "cnn": accuracy(pred, votes, found),
            "ms_per_face_landmarker": round(1000 * t_lm / n, 2), "ms_per_face_cnn": round(1000 * t_cnn / found.sum(), 2)}

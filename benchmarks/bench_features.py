@@ -4,8 +4,9 @@
 
 Without ``--clip`` a 10 s, 1280x720, 30 fps test clip with speech is built from the test fixtures (RAVDESS
 statements, upscaled to 720p as a typical upload). Stages: decode (audio track + sampled video frames), face
-(MediaPipe on the 10 fps frames), acoustic (librosa), speech-to-text (Whisper tiny.en int8, VAD), text encoder
-(MiniLM on the transcript), and total = ``FeatureExtractor.clip`` end to end (speech-to-text runs in parallel
+(MediaPipe landmarks + the FER+ expression network on the 10 fps frames), voice (Whisper encoder states),
+speech-to-text (Whisper tiny.en int8, VAD), text encoder (emotion-tuned MiniLM on the transcript), and
+total = ``FeatureExtractor.clip`` end to end (speech-to-text runs in parallel
 with decoding + face tracking, so total < the sum). Streaming: one update with 1 s of new webcam media (30
 frames of 640x480 + two 0.5 s chunks of 48 kHz int16 audio) and ``bundle()``, without speech-to-text.
 Targets: total <= 0.5x real time, streaming update <= 300 ms. Models are loaded (and warmed up) first.
@@ -28,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tailor_core.features import FeatureExtractor  # noqa: E402
-from tailor_core.features.audio import acoustic_features  # noqa: E402
 from tailor_core.features.media import decode_audio, iter_video_frames  # noqa: E402
 from tests.media_utils import write_clip  # noqa: E402
 
@@ -87,16 +87,16 @@ def bench_clip(fx: FeatureExtractor, path: Path, repeats: int) -> tuple[list[tup
             tracker.close()
 
     t_face, vecs = best_of(faces, repeats)
-    t_acoustic, _ = best_of(lambda: acoustic_features(y16), repeats)
+    t_voice, _ = best_of(lambda: fx.voice(y16), repeats)
     t_speech, words = best_of(lambda: fx.speech(y16), repeats)
     t_text, _ = best_of(lambda: fx.words.encode_words([w[0] for w in words]), repeats)
     t_total, bundle = best_of(lambda: fx.clip(path), repeats)
     rows = [
         (f"decode (audio + {len(frames)} sampled frames)", t_decode),
         (f"face ({sum(v is not None for v in vecs)}/{len(vecs)} frames with a face)", t_face),
-        ("acoustic (librosa)", t_acoustic),
+        ("voice (Whisper encoder states, 10 s passes)", t_voice),
         (f"speech-to-text ({len(words)} words)", t_speech),
-        ("text encoder (MiniLM)", t_text),
+        ("text encoder (emotion-tuned MiniLM)", t_text),
         ("**total** (`FeatureExtractor.clip`, end to end)", t_total),
     ]
     return rows, duration, bundle.transcript

@@ -1,11 +1,12 @@
 """How steady the timelines are: mean absolute step-to-step change of the scores on the example clips.
 
-    python benchmarks/bench_steadiness.py [--checkpoint DIR]
+    python benchmarks/bench_steadiness.py [--checkpoint DIR] [--plots docs/steadiness]
 
 For each example clip, the timeline's points (4 s windows every 1 s) are compared with their neighbours:
 ``mean |s_t - s_(t-1)|`` over labels and steps, and the largest single jump, for the model's raw values and for
 the smoothed ones the app shows (exponential moving average, ``tailor_core.scoring.SMOOTHING_SECONDS``).
-Also counts label flips (a label crossing its threshold and back within two steps). Prints a markdown table.
+Also counts label flips (a label crossing its threshold and back within two steps). Prints a markdown table;
+``--plots DIR`` also draws each clip's timeline, raw (dashed) and as shown (solid), to ``DIR/<clip>.png``.
 """
 
 from __future__ import annotations
@@ -33,12 +34,34 @@ def steadiness(points: list[dict], key: str, thresholds: dict[str, float]) -> tu
     return float(d.mean()), float(d.max()), flips
 
 
+def plot_timeline(points: list[dict], thresholds: dict[str, float], title: str, path: Path) -> None:
+    """Raw (dashed) and smoothed (solid) score of each label over time, thresholds dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [(p["start"] + p["end"]) / 2 for p in points]
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
+    for i, label in enumerate(thresholds):
+        c = f"C{i}"
+        ax.plot(t, [p["raw"][label] for p in points], "--", color=c, alpha=0.5, lw=1)
+        ax.plot(t, [p["scores"][label] for p in points], "-", color=c, lw=2, label=label)
+    ax.set(ylim=(0, 1), xlabel="time (s)", ylabel="score (0-1)", title=title)
+    ax.legend(ncol=6, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main() -> None:
     from tailor_core.predictor import load_model
     from tailor_core.scoring import SMOOTHING_SECONDS
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint")
+    p.add_argument("--plots", type=Path, help="folder for one timeline PNG per clip")
     args = p.parse_args()
     predictor = load_model(args.checkpoint)
     print(f"Smoothing: exponential moving average, time constant {SMOOTHING_SECONDS} s\n")
@@ -51,6 +74,9 @@ def main() -> None:
         raw, smooth = (steadiness(pred.timeline, k, pred.thresholds) for k in ("raw", "scores"))
         print(f"| {name} | {len(pred.timeline)} | {raw[0]:.3f} → {smooth[0]:.3f} | {raw[1]:.2f} → {smooth[1]:.2f} | "
               f"{raw[2]} → {smooth[2]} |")
+        if args.plots:
+            plot_timeline(pred.timeline, pred.thresholds, f"{name}: raw (dashed) and shown (solid)",
+                          args.plots / f"{Path(name).stem}.png")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ No paired face + voice + words emotion corpus is available offline, so examples 
 real, labelled, single-modality corpora (see ``../shared/README.md``):
 
 * text   GoEmotions mapped to Ekman (multi-label; joy → happy; neutral → no label), splits as given;
-* audio  RAVDESS speech, split by actor (test actors 1–4, validation 6–7, training the other 17);
+* audio  RAVDESS speech, split by actor (test actors 1–5, validation 6–7, training the other 17; actor 5 is
+  the person in the example clips, so the app's examples are voices the model never heard);
 * visual FER+ face crops (FER2013 images, 10 crowd votes each), splits as given; a label is on when at least
   ``FER_VOTE_SHARE`` of the valid votes name it, an image whose votes are mostly neutral has no label, images
   where "unknown" or "not a face" wins are dropped (a still becomes a short sequence, lightly augmented);
@@ -51,7 +52,7 @@ FERPLUS_TO_LABEL = {"happiness": "happy", "surprise": "surprise", "sadness": "sa
                     "disgust": "disgust", "fear": "fear"}
 FER_VOTE_SHARE = 0.3  # a label is on when at least 30% of an image's valid votes name it
 NOTHING_ITEMS = {"train": 240, "valid": 30, "test": 60}  # silence / room-noise clips per split
-RAVDESS_SPLIT_ACTORS = {"test": {1, 2, 3, 4}, "valid": {6, 7}}  # everyone else trains
+RAVDESS_SPLIT_ACTORS = {"test": {1, 2, 3, 4, 5}, "valid": {6, 7}}  # everyone else trains
 RAVDESS_STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 SPLIT_FILES = {"train": "train", "valid": "dev", "test": "test"}
 CHUNK = 256
@@ -67,6 +68,7 @@ def _init_worker() -> None:
     from tailor_core.features import FeatureExtractor
 
     _extractor = FeatureExtractor(speech=False)
+    _extractor.speech.cpu_threads = 1  # one process per core
 
 
 def _text_chunk(texts: list[str]) -> list[np.ndarray]:

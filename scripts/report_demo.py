@@ -105,7 +105,7 @@ def to_markdown(r: dict) -> str:
         lines.append(row(f"same examples, {m} only", r["composed_test_one_modality"][m]["tuned"]))
     lines += ["", "**Each modality alone** on every held-out item of its corpus (tuned thresholds; fixed 0.35 in "
               "`results.json`):", "", head]
-    corpus = {"text": "GoEmotions test", "audio": "RAVDESS actors 1-4", "visual": "FER+ test (face found)"}
+    corpus = {"text": "GoEmotions test", "audio": "RAVDESS actors 1-5", "visual": "FER+ test (face found)"}
     for m in MODALITIES:
         s = r["single_modality"][m]
         lines.append(row(f"{m}: TAILOR ({corpus[m]}, {s['items']} items)", s["tailor"]["tuned"]))

@@ -192,7 +192,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device | None
     Args:
         path: a checkpoint directory (``config.json`` + ``model.safetensors``); default :func:`default_checkpoint`.
         device: ``"cuda"`` / ``"cpu"``; default CUDA when available.
-        speech: load speech-to-text (False for face/voice-only uses).
+        speech: transcribe speech (False: face and voice only; Whisper still loads, its encoder gives the voice).
         limits: the input caps (:class:`~tailor_core.limits.Limits`).
         **kwargs: passed to :class:`Predictor` (``timeline_steps``, ``batch_size``, ...).
     """

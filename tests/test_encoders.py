@@ -68,9 +68,9 @@ def test_face_features_on_a_real_face(face_model) -> None:
     from tailor_core.features.visual import FaceAnalyzer
 
     img = np.asarray(Image.open(FIXTURES / "single_face.jpg").convert("RGB"))
-    vec, lm, rgb = FE.still_face(FaceAnalyzer(), img)
-    assert vec is not None and lm.shape == (478, 2)
-    f = face_model.features(rgb, lm)
+    det, rgb = FaceAnalyzer().still_detection(img)
+    assert det.base is not None and det.landmarks.shape == (478, 2)
+    f = face_model.features(rgb, det.landmarks)
     assert f.shape == (FE.EXPR_DIM,) and f.dtype == np.float32
 
 
@@ -110,23 +110,13 @@ def speech() -> np.ndarray:
 
 def test_encoder_states_cover_the_real_audio_only(whisper, speech: np.ndarray) -> None:
     s = VS.encoder_states(whisper, speech[:16000])
-    assert s.shape == (50, VS.VOICE_DIM) and np.isfinite(s).all()
-    assert VS.encoder_states(whisper, speech[:16000], pad_seconds=0).shape == (50, VS.VOICE_DIM)
+    assert s.shape == (50, VS.AUDIO_DIM) and np.isfinite(s).all()
+    assert VS.encoder_states(whisper, speech[:16000], pad_seconds=0).shape == (50, VS.AUDIO_DIM)
     long = np.concatenate([speech] * 4)[: 12 * 16000]  # 12 s in 10 s chunks: frames stay on the 20 ms grid
-    assert VS.encoder_states(whisper, long, pad_seconds=10).shape == (600, VS.VOICE_DIM)
+    assert VS.encoder_states(whisper, long, pad_seconds=10).shape == (600, VS.AUDIO_DIM)
     vec, mask = VS.clip_voice_features(whisper, speech)
-    assert vec.shape[1] == VS.VOICE_DIM and mask.all()
-    assert VS.encoder_states(whisper, np.zeros(100, np.float32)).shape == (0, VS.VOICE_DIM)
-
-
-def test_live_voice_states_emit_each_step_once(whisper, speech: np.ndarray) -> None:
-    live = VS.LiveVoiceStates(whisper, context=2.0)
-    got = []
-    for i in range(0, 24000, 4000):  # 1.5 s in 0.25 s pushes
-        first, v = live.push(speech[i : i + 4000])
-        assert v.shape[1] == VS.VOICE_DIM
-        got += list(range(first, first + len(v)))
-    assert got == [0, 1, 2]
+    assert vec.shape[1] == VS.AUDIO_DIM and mask.all()
+    assert VS.encoder_states(whisper, np.zeros(100, np.float32)).shape == (0, VS.AUDIO_DIM)
 
 
 def test_shared_encoder_pass_reuses_the_states(whisper, speech: np.ndarray) -> None:

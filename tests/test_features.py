@@ -25,6 +25,7 @@ from tailor_core.features import (
     FeatureExtractor,
 )
 from tailor_core.features.media import decode_audio, iter_video_frames
+from tailor_core.features.visual import BASE_DIM
 from tailor_core.limits import Limits
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -76,12 +77,34 @@ def test_ravdess_face_and_transcript(ravdess: dict[str, FeatureBundle], name: st
     assert (b.visual[b.visual_mask, :52] >= 0).all() and (b.visual[b.visual_mask, :52] <= 1).all()
 
 
+def test_face_vector_carries_the_expression_networks_reading(ravdess: dict[str, FeatureBundle]) -> None:
+    """The last 8 visual values are the FER+ network's class probabilities for the aligned face of each frame:
+    the happy clip reads as happiness, the fearful one not (the expression is wired into the grid)."""
+    from tailor_core.features.face_expression import CLASSES, N_CLASSES
+
+    def mean_probs(name: str) -> np.ndarray:
+        b = ravdess[name]
+        return b.visual[b.visual_mask, -N_CLASSES:].mean(0)
+
+    happy, fearful = mean_probs("ravdess_happy_kids.mp4"), mean_probs("ravdess_fearful_kids.mp4")
+    assert happy.sum() == pytest.approx(1.0, abs=1e-3)
+    assert CLASSES[int(happy.argmax())] == "happiness", happy.round(2)
+    assert fearful[CLASSES.index("happiness")] < happy[CLASSES.index("happiness")] - 0.3, fearful.round(2)
+
+
 def test_silent_clip_has_face_and_no_words(fx: FeatureExtractor) -> None:
     b = fx.clip(FIXTURES / "pexels_silent_face.mp4")
     assert len(b) == 12 and b.visual_mask.mean() >= 0.9
     assert b.words == [] and not b.text_mask.any()
     assert b.audio_mask.all()  # silence is still audio
-    assert b.audio[:, 28].max() == 0.0  # ... with no voicing
+
+    def cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (x * y).sum(-1) / (np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1))
+
+    # ... but Whisper's states of silence are alike and unlike a voice's (measured: 0.74-0.91 vs 0.36-0.56)
+    speech = fx.clip(FIXTURES / RAVDESS[0], transcribe=False).audio
+    silence = b.audio.mean(0)
+    assert cos(b.audio, silence).mean() > 0.75 and cos(speech, silence).mean() < 0.6
 
 
 def test_no_face_clip_masks_visual(fx: FeatureExtractor) -> None:
@@ -114,7 +137,10 @@ def test_largest_face_is_chosen(fx: FeatureExtractor) -> None:
     canvas[: small.shape[0], img.shape[1] + 40 :] = small
     both = fx.faces.still(canvas)
     assert big is not None and both is not None
-    assert np.abs(both - big).max() < 0.1  # the big face, not the small mirrored one
+    # the big face, not the small mirrored one: same blendshapes and pose, same expression reading
+    assert np.abs(both[:BASE_DIM] - big[:BASE_DIM]).max() < 0.1
+    e1, e2 = big[BASE_DIM:], both[BASE_DIM:]
+    assert e1 @ e2 / (np.linalg.norm(e1) * np.linalg.norm(e2)) > 0.95
 
 
 def test_fer_like_48px_gray_crop_is_found(fx: FeatureExtractor) -> None:
@@ -292,7 +318,9 @@ def test_stream_matches_clip(fx: FeatureExtractor, ravdess: dict[str, FeatureBun
     for m in ("visual", "audio", "text"):
         np.testing.assert_array_equal(getattr(b, f"{m}_mask"), getattr(ref, f"{m}_mask"))
     assert relative_error(ref.visual, b.visual) < 0.05
-    assert relative_error(ref.audio, b.audio) < 0.05
+    # Live voice states see less audio after a step than a file's 10 s pass does: close, not equal.
+    cos = (ref.audio * b.audio).sum(1) / (np.linalg.norm(ref.audio, axis=1) * np.linalg.norm(b.audio, axis=1))
+    assert cos.mean() > 0.9 and cos.min() > 0.7, cos.round(3)
     assert norm(b.transcript) == norm(ref.transcript)
     st.close()
 

@@ -18,7 +18,7 @@ from tailor_core.features import (
     FeatureError,
     Word,
 )
-from tailor_core.features.audio import acoustic_features, resample_to_16k, to_mono_float
+from tailor_core.features.audio import ACOUSTIC_DIM, acoustic_features, resample_to_16k, to_mono_float
 from tailor_core.features.errors import EmptyInputError, MediaDecodeError
 from tailor_core.features.grid import n_steps_for, step_of
 from tailor_core.features.media import decode_audio
@@ -46,7 +46,7 @@ def make_bundle(n: int, face: bool = True, audio: bool = True, words: bool = Tru
 
 def test_contract_constants() -> None:
     assert STEP_SECONDS == 0.5 and IMAGE_STEPS == 6 and TEXT_DIM == 384
-    assert AUDIO_DIM == 68 and VISUAL_DIM == 55
+    assert AUDIO_DIM == 384 and VISUAL_DIM == 55 + 128 + 8  # Whisper states; blendshapes + pose + FER+ net
     assert issubclass(FeatureError, ValueError)
     assert issubclass(MediaDecodeError, FeatureError) and issubclass(EmptyInputError, FeatureError)
 
@@ -144,13 +144,13 @@ def tone(sr: int, seconds: float, f0: float = 200.0, amp: float = 0.3) -> np.nda
 def test_acoustic_shape_pitch_and_silence() -> None:
     y = tone(16000, 2.0, 200.0)
     f = acoustic_features(y)
-    assert f.shape == (4, AUDIO_DIM) and np.isfinite(f).all()
+    assert f.shape == (4, ACOUSTIC_DIM) and np.isfinite(f).all()
     assert f[1, 27] == pytest.approx(np.log2(200.0), abs=0.05)  # mean log2 F0
     assert f[1, 28] > 0.9  # voiced
     s = acoustic_features(np.zeros(16000, np.float32))
-    assert s.shape == (2, AUDIO_DIM) and np.isfinite(s).all()
+    assert s.shape == (2, ACOUSTIC_DIM) and np.isfinite(s).all()
     assert s[:, 28].max() == 0.0 and s[:, 27].max() == 0.0  # silence: no voicing, no pitch
-    assert acoustic_features(np.zeros(10, np.float32)).shape == (1, AUDIO_DIM)
+    assert acoustic_features(np.zeros(10, np.float32)).shape == (1, ACOUSTIC_DIM)
 
 
 @pytest.mark.parametrize("sr", [8000, 44100, 96000])
@@ -158,7 +158,7 @@ def test_any_sample_rate_gives_same_grid(sr: int) -> None:
     y = resample_to_16k(tone(sr, 3.0), sr)
     assert abs(len(y) - 48000) <= 2
     f = acoustic_features(y)
-    assert f.shape == (6, AUDIO_DIM)
+    assert f.shape == (6, ACOUSTIC_DIM)
     assert f[2, 27] == pytest.approx(np.log2(200.0), abs=0.05)
 
 

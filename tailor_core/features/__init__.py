@@ -14,7 +14,6 @@ a :class:`FeatureBundle`; ``extractor`` (files, stills, text) and ``stream`` (li
 
 from __future__ import annotations
 
-from .audio import AUDIO_DIM
 from .bundle import FeatureBundle, Word
 from .errors import EmptyInputError, FeatureError, MediaDecodeError, TooLongError
 from .extractor import FeatureExtractor
@@ -22,6 +21,7 @@ from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS
 from .stream import StreamExtractor
 from .text import TEXT_DIM, spread_evenly
 from .visual import VISUAL_DIM
+from .voice_states import AUDIO_DIM
 
 __all__ = [
     "AUDIO_DIM",

@@ -1,4 +1,7 @@
-"""Acoustic features with librosa 0.11, pooled onto the shared step grid.
+"""Audio helpers (mono, resampling) and the former voice features: librosa acoustic statistics per step.
+
+The app's voice features are now Whisper's encoder states (``voice_states.py``); the librosa set below stays
+as the floor they are measured against (``tailor_core/training/probe_voice.py``).
 
 Frame level (16 kHz mono, 25 ms window, ``HOP = 20 ms``), ``FRAME_DIM = 34`` values per frame:
 
@@ -11,7 +14,7 @@ Frame level (16 kHz mono, 25 ms window, ``HOP = 20 ms``), ``FRAME_DIM = 34`` val
 * ``[33]``    zero-crossing rate
 
 Step level: mean ``[0:34]`` then standard deviation ``[34:68]`` of the frames centred in the step, so
-``AUDIO_DIM = 68`` (like COVAREP's 74-d, this captures both level and variation of pitch, energy and
+``ACOUSTIC_DIM = 68`` (like COVAREP's 74-d, this captures both level and variation of pitch, energy and
 spectrum within half a second). Pitch mean/std are taken over voiced frames only (0 when a step has none).
 Silence is still audio (low energy, no voicing): only missing audio is masked. No per-clip normalisation:
 the model normalises with statistics stored in its checkpoint. ``yin`` is used rather than ``pyin``, which is
@@ -40,7 +43,7 @@ FLOOR_DB: float = -70.0  # below this (dBFS RMS) a frame is silence: voicing, sp
 EPS: float = 10 ** (-80 / 20)  # RMS floor (-80 dBFS): int16 dither and digital zeros give the same features
 MEL_AMIN: float = 1e-6  # mel power floor, same purpose
 FRAME_DIM: int = 2 * N_MFCC + 8
-AUDIO_DIM: int = 2 * FRAME_DIM
+ACOUSTIC_DIM: int = 2 * FRAME_DIM
 PITCH_COL: int = 2 * N_MFCC + 1
 VOICING_COL: int = 2 * N_MFCC + 2
 FRAME_NAMES: list[str] = (
@@ -141,12 +144,12 @@ def frame_features(y: np.ndarray) -> np.ndarray:
 
 
 def pool_frames(frames: np.ndarray, first_frame: int, n_steps: int, first_step: int = 0) -> np.ndarray:
-    """Mean and std per step of frames (row i is absolute frame ``first_frame + i``) -> [n_steps, AUDIO_DIM].
+    """Mean and std per step of frames (row i is absolute frame ``first_frame + i``) -> [n_steps, ACOUSTIC_DIM].
 
     Steps ``first_step .. first_step + n_steps - 1`` (absolute indices); pitch stats ignore unvoiced (NaN) frames.
     """
     per_step = round(STEP_SECONDS * SAMPLE_RATE / HOP)
-    out = np.zeros((n_steps, AUDIO_DIM), np.float32)
+    out = np.zeros((n_steps, ACOUSTIC_DIM), np.float32)
     abs_idx = first_frame + np.arange(len(frames))
     step_idx = abs_idx // per_step - first_step
     for s in range(n_steps):
@@ -163,11 +166,11 @@ def pool_frames(frames: np.ndarray, first_frame: int, n_steps: int, first_step: 
 
 
 def acoustic_features(samples16k: np.ndarray) -> np.ndarray:
-    """[n_steps_for(len/16k), AUDIO_DIM] float32 step features of 16 kHz mono float32 audio."""
+    """[n_steps_for(len/16k), ACOUSTIC_DIM] float32 step features of 16 kHz mono float32 audio."""
     y = np.asarray(samples16k, dtype=np.float32).reshape(-1)
     n_steps = n_steps_for(len(y) / SAMPLE_RATE)
     if n_steps == 0:
-        return np.zeros((0, AUDIO_DIM), np.float32)
+        return np.zeros((0, ACOUSTIC_DIM), np.float32)
     return pool_frames(frame_features(y), 0, n_steps)
 
 

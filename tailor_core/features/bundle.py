@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import MODALITIES
-from .audio import AUDIO_DIM
 from .grid import STEP_SECONDS
 from .text import TEXT_DIM
 from .visual import VISUAL_DIM
+from .voice_states import AUDIO_DIM
 
 DIMS: dict[str, int] = {"text": TEXT_DIM, "audio": AUDIO_DIM, "visual": VISUAL_DIM}
 

@@ -1,4 +1,4 @@
-"""``FeatureExtractor``: the face, speech and text models (loaded once, lazily) and the file/still/text paths.
+"""``FeatureExtractor``: the face, speech/voice and text models (loaded once, lazily) and the file/still/text paths.
 
 It turns a video or audio file, raw audio samples, a still image or typed text into a
 :class:`~tailor_core.features.bundle.FeatureBundle` on the shared step grid (:mod:`~tailor_core.features.grid`).
@@ -24,15 +24,17 @@ import numpy as np
 from ..limits import DEFAULT_LIMITS, Limits
 from ..progress import ProgressFn, report
 from .align import assemble
-from .audio import acoustic_features, resample_to_16k, to_mono_float
+from .audio import resample_to_16k, to_mono_float
 from .bundle import FeatureBundle, Word
 from .errors import EmptyInputError, FeatureError, TooLongError
 from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS, n_steps_for
 from .media import VIDEO_FPS, decode_audio, is_image_path, iter_video_frames, read_image
 from .speech import SpeechRecognizer
 from .stream import StreamExtractor
-from .text import TextEncoder, default_text_steps, even_steps, looks_english, spread_evenly
+from .text import default_text_steps, even_steps, looks_english, spread_evenly
+from .text_emotion import EmotionTextEncoder
 from .visual import MAX_FACES, FaceAnalyzer, to_rgb_uint8
+from .voice_states import pool_steps
 
 DAMAGED_SLACK_SECONDS: float = 1.0  # decoded media this much shorter than the header says: the file is damaged
 
@@ -48,32 +50,36 @@ def faces_note(most_faces: int) -> list[str]:
 
 
 class FeatureExtractor:
-    """Loads the face, speech and text models on first use and turns inputs into :class:`FeatureBundle` s.
+    """Loads the face, speech/voice and text models on first use and turns inputs into :class:`FeatureBundle` s.
 
-    The models are public (``faces``, ``speech``, ``words``): the live path and the training-data builder use
-    them directly, so training, files and live input share one code path.
+    The models are public (``faces``: landmarks + expression network, ``speech``: Whisper, for the transcript
+    and the voice features, ``words``: the emotion-tuned MiniLM): the live path and the training-data builder
+    use them directly, so training, files and live input share one code path. ``speech=False`` turns
+    speech-to-text off (Whisper's encoder still gives the voice features).
     """
 
     def __init__(self, device: str = "cpu", speech: bool = True, limits: Limits = DEFAULT_LIMITS) -> None:
         self.device = device
         self.limits = limits
+        self.transcribe = speech
         self.faces = FaceAnalyzer()
-        self.speech: SpeechRecognizer | None = SpeechRecognizer(device) if speech else None
-        self.words = TextEncoder("cuda" if str(device).startswith("cuda") else "cpu")
+        self.speech = SpeechRecognizer(device)
+        self.words = EmotionTextEncoder("cuda" if str(device).startswith("cuda") else "cpu")
 
     def load(self) -> FeatureExtractor:
-        """Load every model now (e.g. at app start-up) and warm up librosa's JIT code."""
+        """Load every model now (e.g. at app start-up) and run the voice encoder once (its first call is slow)."""
         self.faces.load()
-        if self.speech is not None:
-            self.speech.load()
+        self.speech.load()
         self.words.load()
-        acoustic_features(np.zeros(SAMPLE_RATE, np.float32))
+        self.voice(np.zeros(SAMPLE_RATE, np.float32))
         return self
 
     def voice(self, samples16k: np.ndarray) -> np.ndarray:
-        """[n_steps, AUDIO_DIM] voice features of 16 kHz mono float32 audio on the step grid (files, training
-        data and, step by step, the live stream compute the same values)."""
-        return acoustic_features(samples16k)
+        """[n_steps_for(len / 16k), AUDIO_DIM] voice features of 16 kHz mono float32 audio: Whisper's encoder
+        states averaged per step (files and training data compute the same values; live uses a rolling window)."""
+        y = np.asarray(samples16k, dtype=np.float32).reshape(-1)
+        vecs, mask = pool_steps(self.speech.encoder_states(y), n_steps_for(len(y) / SAMPLE_RATE))
+        return vecs[: int(mask.sum())]  # states cover the audio from its start: the mask is a prefix
 
     # ------------------------------------------------------------------ caps
     def _check_file(self, path: Path) -> None:
@@ -106,7 +112,7 @@ class FeatureExtractor:
         # Speech-to-text (the slowest part) runs beside face tracking.
         speech: dict = {}
         speech_thread = None
-        if transcribe and self.speech is not None and audio16k is not None:
+        if transcribe and self.transcribe and audio16k is not None:
 
             def run_speech() -> None:
                 try:
@@ -180,7 +186,7 @@ class FeatureExtractor:
         if len(y) == 0:
             raise EmptyInputError("the audio is empty (0 samples)")
         words, vecs = [], None
-        if transcribe and self.speech is not None:
+        if transcribe and self.transcribe:
             words = self.speech(y)
             vecs = self.words.encode_words([w[0] for w in words])
         duration = len(y) / SAMPLE_RATE
@@ -226,8 +232,8 @@ class FeatureExtractor:
     def stream(self, window_seconds: float = 6.0, transcribe: bool = True, background: bool = True
                ) -> StreamExtractor:
         """A new :class:`StreamExtractor` over these models (rolling window over live frames and audio)."""
-        return StreamExtractor(self.faces, self.speech if transcribe else None, self.words,
-                               window_seconds=window_seconds, background=background)
+        return StreamExtractor(self.faces, self.speech, self.words, window_seconds=window_seconds,
+                               transcribe=transcribe and self.transcribe, background=background)
 
 
 __all__ = ["FeatureExtractor"]

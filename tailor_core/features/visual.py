@@ -2,11 +2,13 @@
 
 Per frame, for the LARGEST detected face (``MAX_FACES`` are searched so a bystander never hides the main face):
 
-* ``[0:52]``  the 52 ARKit-style blendshape scores in [0, 1] (``_neutral``, browDownLeft, ...,
-noseSneerRight), in MediaPipe's fixed order (``BLENDSHAPE_NAMES`` once a model is loaded);
-* ``[52:55]`` head pose (yaw, pitch, roll) in radians from the facial transformation matrix.
+* ``[0:52]``    the 52 ARKit-style blendshape scores in [0, 1] (``_neutral``, browDownLeft, ...,
+  noseSneerRight), in MediaPipe's fixed order;
+* ``[52:55]``   head pose (yaw, pitch, roll) in radians from the facial transformation matrix;
+* ``[55:191]``  what the FER+ expression network (``face_expression.py``) reads from the aligned face crop cut
+  with this face's landmarks: a 128-d embedding, then the 8 FER+ class probabilities.
 
-``VISUAL_DIM = 55``. Frames without a face give ``None`` (masked upstream), never a zero "neutral" face.
+``VISUAL_DIM = 191``. Frames without a face give ``None`` (masked upstream), never a zero "neutral" face.
 Sequences use VIDEO running mode (tracking, monotonically increasing timestamps); stills use IMAGE mode with small
 crops (e.g. FER2013's 48x48 grey faces) upscaled and bordered first, which lifts detection from ~84% to ~98%.
 """
@@ -20,16 +22,20 @@ import os
 import queue
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ..resources import ResourceError, check_sha256, find
+from .face_expression import EXPR_DIM, FaceExpressionModel
 
 MODEL_FILENAME: str = "face_landmarker.task"
 MODEL_SHA256: str = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 MODEL_ENV: str = "TAILOR_FACE_MODEL"  # optional override of the model path
 N_BLENDSHAPES: int = 52
-VISUAL_DIM: int = N_BLENDSHAPES + 3  # blendshapes + yaw, pitch, roll
+N_LANDMARKS: int = 478  # FaceMesh points
+BASE_DIM: int = N_BLENDSHAPES + 3  # blendshapes + yaw, pitch, roll
+VISUAL_DIM: int = BASE_DIM + EXPR_DIM  # + the expression network's embedding and class probabilities
 MAX_FACES: int = 3  # faces searched per frame; the largest one is kept
 VIDEO_FPS: float = 10.0  # video frames analysed per second (faces change slower than this)
 MAX_FRAME_SIDE: int = 960  # frames are downscaled so their longer side is at most this (4K -> 960x540)
@@ -82,16 +88,22 @@ def downscale(rgb: np.ndarray, max_side: int = MAX_FRAME_SIDE) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
+def prepare_small_size(h: int, w: int) -> tuple[int, int]:
+    """(height, width) a ``h`` x ``w`` image has after ``prepare_small``'s upscaling (before the border)."""
+    if max(h, w) >= SMALL_IMAGE_SIDE:
+        return h, w
+    s = SMALL_IMAGE_SIDE / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
 def prepare_small(rgb: np.ndarray) -> np.ndarray:
     """Upscale a small crop to ``SMALL_IMAGE_SIDE`` and add a black border (FaceLandmarker misses tight
     crops)."""
     import cv2
 
-    h, w = rgb.shape[:2]
-    if max(h, w) < SMALL_IMAGE_SIDE:
-        s = SMALL_IMAGE_SIDE / max(h, w)
-        rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_CUBIC)
-        h, w = rgb.shape[:2]
+    h, w = prepare_small_size(*rgb.shape[:2])
+    if (h, w) != rgb.shape[:2]:
+        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_CUBIC)
     b = round(BORDER_FRACTION * max(h, w))
     return cv2.copyMakeBorder(rgb, b, b, b, b, cv2.BORDER_CONSTANT, value=(0, 0, 0))
 
@@ -108,27 +120,38 @@ def euler_from_matrix(m: np.ndarray) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
-def face_vector_from_result(result, width: int, height: int) -> tuple[np.ndarray | None, int, float]:
-    """The largest face of a FaceLandmarkerResult: ([VISUAL_DIM] float32 or ``None``, faces found, its area px²)."""
+class Detection(NamedTuple):
+    """The largest face of one FaceLandmarker result (``base``/``landmarks`` are ``None`` when none was found)."""
+
+    base: np.ndarray | None  # [BASE_DIM] blendshapes + head pose
+    landmarks: np.ndarray | None  # [N_LANDMARKS, 2] (x, y) in pixels of the image that was searched
+    n_faces: int
+    area: float  # its landmark bounding box, px²
+
+
+NO_FACE = Detection(None, None, 0, 0.0)
+
+
+def largest_face(result, width: int, height: int) -> Detection:
+    """The largest face of a FaceLandmarkerResult on a ``width`` x ``height`` image."""
     faces = result.face_landmarks or []
     if not faces or not result.face_blendshapes:
-        return None, 0, 0.0
-    best, best_area = 0, -1.0
+        return NO_FACE
+    best, best_area, best_xy = 0, -1.0, None
     for i, lms in enumerate(faces):
-        xs = np.fromiter((p.x for p in lms), np.float32, len(lms))
-        ys = np.fromiter((p.y for p in lms), np.float32, len(lms))
-        area = float((xs.max() - xs.min()) * width * (ys.max() - ys.min()) * height)
+        xy = np.array([(p.x * width, p.y * height) for p in lms], np.float32)
+        area = float(np.ptp(xy[:, 0]) * np.ptp(xy[:, 1]))
         if area > best_area:
-            best, best_area = i, area
+            best, best_area, best_xy = i, area, xy
     if best >= len(result.face_blendshapes):
-        return None, len(faces), 0.0
-    vec = np.zeros(VISUAL_DIM, np.float32)
+        return Detection(None, None, len(faces), 0.0)
+    vec = np.zeros(BASE_DIM, np.float32)
     shapes = result.face_blendshapes[best]
     vec[: min(N_BLENDSHAPES, len(shapes))] = [c.score for c in shapes[:N_BLENDSHAPES]]
     mats = result.facial_transformation_matrixes or []
     if best < len(mats):
         vec[N_BLENDSHAPES:] = euler_from_matrix(np.asarray(mats[best]))
-    return vec, len(faces), best_area
+    return Detection(vec, best_xy, len(faces), best_area)
 
 
 # MediaPipe closes a landmarker by submitting to a worker thread and waiting; doing that from ``__del__``
@@ -190,10 +213,15 @@ def _close_all() -> None:
 
 
 class FaceAnalyzer:
-    """Loads the FaceLandmarker model once; makes IMAGE-mode detections (locked) and VIDEO-mode trackers."""
+    """Loads the FaceLandmarker model once; makes IMAGE-mode detections (locked) and VIDEO-mode trackers.
 
-    def __init__(self, model_path: str | Path | None = None) -> None:
+    ``expression`` (default: the shipped FER+ network) turns each detected face's aligned crop into the last
+    ``EXPR_DIM`` values of the face vector; stills, clips and live frames all go through :meth:`vector`.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, expression: FaceExpressionModel | None = None) -> None:
         self.model_path = Path(model_path) if model_path else default_model_path()
+        self.expression = expression or FaceExpressionModel()
         self._buffer: bytes | None = None
         self._image_landmarker = None
         self._lock = threading.Lock()
@@ -225,11 +253,19 @@ class FaceAnalyzer:
         return landmarker
 
     def load(self) -> FaceAnalyzer:
-        """Load the IMAGE-mode landmarker now (otherwise on first use)."""
+        """Load the IMAGE-mode landmarker and the expression network now (otherwise on first use)."""
         with self._lock:
             if self._image_landmarker is None:
                 self._image_landmarker = self._create(video=False)
+        self.expression.load()
         return self
+
+    def vector(self, det: Detection, rgb: np.ndarray) -> np.ndarray | None:
+        """[VISUAL_DIM] face vector: ``det.base`` ++ the expression features of the crop of ``rgb`` (the image
+        whose pixels ``det.landmarks`` refer to); ``None`` when no face was found."""
+        if det.base is None or det.landmarks is None:
+            return None
+        return np.concatenate([det.base, self.expression.features(rgb, det.landmarks)])
 
     def close(self) -> None:
         """Release the IMAGE-mode landmarker (also done at interpreter exit, before MediaPipe unloads)."""
@@ -238,38 +274,52 @@ class FaceAnalyzer:
         if lm is not None:
             _close_now(lm)
 
-    def detect_image(self, rgb: np.ndarray) -> tuple[np.ndarray | None, int, float]:
-        """Largest face of one still RGB uint8 frame (already downscaled): (vector or ``None``, faces, area)."""
+    def detect_image(self, rgb: np.ndarray) -> Detection:
+        """Largest face of one still RGB uint8 frame (already downscaled)."""
         import mediapipe as mp
 
         self.load()
         img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with self._lock:
             res = self._image_landmarker.detect(img)
-        return face_vector_from_result(res, rgb.shape[1], rgb.shape[0])
+        return largest_face(res, rgb.shape[1], rgb.shape[0])
 
-    def still_faces(self, image: np.ndarray) -> tuple[np.ndarray | None, int]:
-        """(face vector of the largest face or ``None``, number of faces seen) in a still of any size/format.
+    def still_detection(self, image: np.ndarray) -> tuple[Detection, np.ndarray]:
+        """(largest face, ``rgb``) of a still of any size/format; ``rgb`` is the downscaled HxWx3 uint8 image the
+        detection's landmarks refer to (whatever variant was searched).
 
-        Small or tight crops are upscaled and bordered. In a large image where no face is found whole (the
-        detector sees the image at 128 px, so a face smaller than ~1/4 of the image is missed, e.g. a group
-        photo), overlapping tiles of half the size are searched and the largest face found is kept."""
+        Small or tight crops are upscaled and bordered (``prepare_small``; a second try on the other variant).
+        In a large image where no face is found whole (the detector sees the image at 128 px, so a face smaller
+        than ~1/4 of the image is missed, e.g. a group photo), overlapping tiles of half the size are searched
+        and the largest face found is kept (``n_faces`` is then at least 2: tiles overlap, so not a count)."""
         rgb = downscale(to_rgb_uint8(image))
-        small = max(rgb.shape[:2]) < SMALL_IMAGE_SIDE
-        vec, n, _ = self.detect_image(prepare_small(rgb) if small else rgb)
-        if vec is None:
-            vec, n, _ = self.detect_image(rgb if small else prepare_small(rgb))
-        if vec is None and max(rgb.shape[:2]) >= 2 * SMALL_IMAGE_SIDE:
-            h, w = rgb.shape[:2]
-            best, area = None, -1.0
+        h, w = rgb.shape[:2]
+        small = max(h, w) < SMALL_IMAGE_SIDE
+        for bordered in ((True, False) if small else (False, True)):
+            det = self.detect_image(prepare_small(rgb) if bordered else rgb)
+            if det.base is not None:
+                if bordered:  # map back: prepare_small upscaled to (hs, ws) if small, then added b on each side
+                    hs, ws = prepare_small_size(h, w)
+                    b = round(BORDER_FRACTION * max(hs, ws))
+                    det = det._replace(landmarks=(det.landmarks - b) * np.array([w / ws, h / hs], np.float32))
+                return det, rgb
+        n = det.n_faces
+        if max(h, w) >= 2 * SMALL_IMAGE_SIDE:
+            best = NO_FACE
             for y in (0, h // 4, h // 2):
                 for x in (0, w // 4, w // 2):
-                    v, k, a = self.detect_image(rgb[y: y + h // 2, x: x + w // 2])
-                    n = max(n, k)
-                    if v is not None and a > area:
-                        best, area = v, a
-            vec, n = best, max(n, 2 if best is not None else 0)  # tiles overlap: "several", not a count
-        return vec, n
+                    d = self.detect_image(rgb[y: y + h // 2, x: x + w // 2])
+                    n = max(n, d.n_faces)
+                    if d.base is not None and d.area > best.area:
+                        best = d._replace(landmarks=d.landmarks + np.array([x, y], np.float32))
+            if best.base is not None:
+                return best._replace(n_faces=max(n, 2)), rgb
+        return NO_FACE._replace(n_faces=n), rgb
+
+    def still_faces(self, image: np.ndarray) -> tuple[np.ndarray | None, int]:
+        """(face vector [VISUAL_DIM] of the largest face or ``None``, faces seen) in a still of any size/format."""
+        det, rgb = self.still_detection(image)
+        return self.vector(det, rgb), det.n_faces
 
     def still(self, image: np.ndarray) -> np.ndarray | None:
         """Face vector of the largest face in a still of any size/format, or ``None``."""
@@ -277,14 +327,15 @@ class FaceAnalyzer:
 
     def tracker(self) -> VideoFaceTracker:
         """A new VIDEO-mode tracker (one per clip or live stream; not shared between threads)."""
-        return VideoFaceTracker(self._create(video=True))
+        return VideoFaceTracker(self._create(video=True), self)
 
 
 class VideoFaceTracker:
     """VIDEO-mode FaceLandmarker for one frame sequence; timestamps must increase."""
 
-    def __init__(self, landmarker) -> None:
+    def __init__(self, landmarker, analyzer: FaceAnalyzer) -> None:
         self._lm = landmarker
+        self._analyzer = analyzer
         self._last_ms = -1
         self.most_faces = 0  # the most faces seen in one frame so far
 
@@ -296,10 +347,9 @@ class VideoFaceTracker:
         ms = max(round(t * 1000), self._last_ms + 1)
         self._last_ms = ms
         img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        res = self._lm.detect_for_video(img, ms)
-        vec, n, _ = face_vector_from_result(res, rgb.shape[1], rgb.shape[0])
-        self.most_faces = max(self.most_faces, n)
-        return vec
+        det = largest_face(self._lm.detect_for_video(img, ms), rgb.shape[1], rgb.shape[0])
+        self.most_faces = max(self.most_faces, det.n_faces)
+        return self._analyzer.vector(det, rgb)
 
     def close(self) -> None:
         """Release the landmarker now."""

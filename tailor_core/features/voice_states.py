@@ -3,15 +3,15 @@
 The encoder turns 16 kHz audio into 384-d states every 20 ms (``HOP_SECONDS``), i.e. 25 states per 0.5 s
 grid step. Pooled over a clip they separate emotions well (see README "Encoders"), far better than the librosa
 set in ``audio.py``. Per step we keep the mean of the states whose 20 ms frame is centred in the step
-(``VOICE_DIM = 384``).
+(``AUDIO_DIM = 384``).
 
 Whisper's 30 s window: audio is encoded in chunks of ``PAD_SECONDS``, each chunk's log-mel zero-padded to that
 length (Whisper was trained on, and transcription uses, 30 s windows padded this way; shorter padding is cheaper
 and was measured, see README "Encoders"); only the states of real audio are kept.
 
-Live use: :class:`LiveVoiceStates` keeps a rolling ``LIVE_CONTEXT_SECONDS`` buffer and encodes only that buffer
-(padded to ``LIVE_PAD_SECONDS``) at each update, emitting states for the steps completed since the last update
-(never re-encoding the whole history).
+Live use (``stream.py``): each update encodes only the steps not yet final, with up to ``LIVE_CONTEXT_SECONDS``
+of audio before them as context, in one pass padded to ``LIVE_PAD_SECONDS``; completed steps are cached and never
+re-encoded.
 
 The same ``WhisperModel`` serves transcript and features (no second model in memory). faster-whisper's
 ``transcribe`` always encodes VAD-cut audio padded to 30 s and takes no encoder output from outside, so the
@@ -29,24 +29,25 @@ import numpy as np
 
 from .grid import SAMPLE_RATE, STEP_SECONDS, n_steps_for
 
-VOICE_DIM: int = 384  # Whisper tiny.en d_model
+AUDIO_DIM: int = 384  # Whisper tiny.en d_model: the audio features on the grid
 HOP_SECONDS: float = 0.02  # one encoder state per 20 ms (mel hop 10 ms, conv stride 2)
 FRAMES_PER_STEP: int = round(STEP_SECONDS / HOP_SECONDS)  # 25
+FRAME_SAMPLES: int = round(HOP_SECONDS * SAMPLE_RATE)  # 320
 WINDOW_SECONDS: float = 30.0  # Whisper's fixed input window
 # Audio is encoded in chunks of PAD_SECONDS, each chunk's log-mel zero-padded to PAD_SECONDS as Whisper pads
 # to its 30 s window; 0 = no padding (30 s chunks). RAVDESS probe (README "Encoders"): 10 s beats unpadded
 # (macro-F1 0.661 vs 0.651) at a third of the cost of a 30 s pass; 30 s was not re-measured here (CPU time).
 PAD_SECONDS: float = 10.0
-LIVE_CONTEXT_SECONDS: float = 6.0  # live: audio context encoded at each update
+LIVE_CONTEXT_SECONDS: float = 6.0  # live: audio before the first new step encoded with it, as context
 LIVE_PAD_SECONDS: float = 10.0  # live: log-mel padding of that context (a 30 s pass per update is too slow)
-MIN_SAMPLES: int = 2 * 160  # shorter audio gives no encoder frame
+MIN_SAMPLES: int = FRAME_SAMPLES  # shorter audio gives no encoder frame
 
 
 def _encode_chunk(model, y: np.ndarray, pad_seconds: float) -> np.ndarray:
-    """[n_frames, VOICE_DIM] float32 states of one chunk (<= 30 s) of 16 kHz audio; n_frames = ceil(len/320)."""
+    """[n_frames, AUDIO_DIM] float32 states of one chunk (<= 30 s) of 16 kHz audio; n_frames = ceil(len/320)."""
     from faster_whisper.audio import pad_or_trim
 
-    n_frames = int(np.ceil(len(y) / (HOP_SECONDS * SAMPLE_RATE)))
+    n_frames = int(np.ceil(len(y) / FRAME_SAMPLES))
     feats = model.feature_extractor(y)  # [80, len/160 + 1] log-mel
     # zero-padded log-mel, as faster-whisper's transcribe pads (same array -> share_encoder_pass can reuse it)
     feats = pad_or_trim(feats, round(100 * pad_seconds)) if pad_seconds > 0 else feats[:, : 2 * n_frames]
@@ -55,7 +56,7 @@ def _encode_chunk(model, y: np.ndarray, pad_seconds: float) -> np.ndarray:
 
 
 def encoder_states(model, samples16k: np.ndarray, pad_seconds: float | None = None) -> np.ndarray:
-    """Whisper encoder states [ceil(len/320), VOICE_DIM] float32 of 16 kHz mono audio of any length.
+    """Whisper encoder states [ceil(len/320), AUDIO_DIM] float32 of 16 kHz mono audio of any length.
 
     ``model`` is a loaded ``faster_whisper.WhisperModel``. The audio is encoded in consecutive chunks of
     ``pad_seconds`` (default ``PAD_SECONDS``; 0: unpadded 30 s chunks), each padded to that length; states of
@@ -66,20 +67,20 @@ def encoder_states(model, samples16k: np.ndarray, pad_seconds: float | None = No
         raise ValueError(f"pad_seconds must be in [0, {WINDOW_SECONDS}], got {pad}")
     y = np.ascontiguousarray(np.asarray(samples16k, dtype=np.float32).reshape(-1))
     if len(y) < MIN_SAMPLES:
-        return np.zeros((0, VOICE_DIM), np.float32)
+        return np.zeros((0, AUDIO_DIM), np.float32)
     chunk = int((pad or WINDOW_SECONDS) * SAMPLE_RATE)
     parts = [_encode_chunk(model, y[i : i + chunk], pad) for i in range(0, len(y), chunk) if len(y) - i >= MIN_SAMPLES]
-    return np.concatenate(parts) if parts else np.zeros((0, VOICE_DIM), np.float32)
+    return np.concatenate(parts) if parts else np.zeros((0, AUDIO_DIM), np.float32)
 
 
 def pool_steps(states: np.ndarray, n_steps: int, first_frame: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of the states of each 0.5 s step -> (vectors [n_steps, VOICE_DIM], mask [n_steps] bool).
+    """Mean of the states of each 0.5 s step -> (vectors [n_steps, AUDIO_DIM], mask [n_steps] bool).
 
     ``states`` [n_frames, D], frame ``j`` being global frame ``first_frame + j`` (centre (j + 0.5) * 20 ms);
     a step with no frame is masked.
     """
     s = np.asarray(states, dtype=np.float32)
-    d = s.shape[1] if s.ndim == 2 else VOICE_DIM
+    d = s.shape[1] if s.ndim == 2 else AUDIO_DIM
     out = np.zeros((n_steps, d), np.float32)
     if n_steps <= 0 or len(s) == 0:
         return out, np.zeros(max(n_steps, 0), bool)
@@ -93,7 +94,7 @@ def pool_steps(states: np.ndarray, n_steps: int, first_frame: int = 0) -> tuple[
 
 
 def clip_voice_features(model, samples16k: np.ndarray, n_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-step voice features of a whole clip -> ([n_steps, VOICE_DIM], mask [n_steps]).
+    """Per-step voice features of a whole clip -> ([n_steps, AUDIO_DIM], mask [n_steps]).
 
     ``n_steps`` defaults to the grid's ``n_steps_for(duration)``.
     """
@@ -101,49 +102,6 @@ def clip_voice_features(model, samples16k: np.ndarray, n_steps: int | None = Non
     if n_steps is None:
         n_steps = n_steps_for(len(y) / SAMPLE_RATE)
     return pool_steps(encoder_states(model, y), n_steps)
-
-
-class LiveVoiceStates:
-    """Rolling-window voice features for live audio: ``push`` audio, get the vectors of completed steps.
-
-    Each ``push`` encodes only the last ``context`` seconds (one encoder pass, log-mel padded to
-    ``pad_seconds``) and emits the steps completed since the previous push; steps are emitted once.
-    """
-
-    def __init__(self, model, context: float = LIVE_CONTEXT_SECONDS, pad_seconds: float | None = None) -> None:
-        self.model = model
-        self.context = context
-        self.pad_seconds = LIVE_PAD_SECONDS if pad_seconds is None else pad_seconds
-        if self.pad_seconds and self.pad_seconds < context:
-            raise ValueError("pad_seconds must cover the live context")
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget all audio (a new stream)."""
-        self._buf = np.zeros(0, np.float32)
-        self._buf_start = 0  # global sample index of _buf[0]
-        self._total = 0  # samples pushed so far
-        self._next_step = 0  # first step not yet emitted
-
-    def push(self, samples16k: np.ndarray, final: bool = False) -> tuple[int, np.ndarray]:
-        """Add audio; returns (index of the first emitted step, vectors [k, VOICE_DIM]) for the k steps now
-        complete (also the trailing partial step when ``final``)."""
-        y = np.asarray(samples16k, dtype=np.float32).reshape(-1)
-        self._buf = np.concatenate([self._buf, y])
-        self._total += len(y)
-        keep = int(self.context * SAMPLE_RATE)
-        if len(self._buf) > keep:  # keep whole 20 ms frames so frame boundaries stay on the global grid
-            cut = (len(self._buf) - keep) // 320 * 320
-            self._buf, self._buf_start = self._buf[cut:], self._buf_start + cut
-        step_samples = int(STEP_SECONDS * SAMPLE_RATE)
-        done = n_steps_for(self._total / SAMPLE_RATE) if final else self._total // step_samples
-        first = self._next_step
-        if done <= first:
-            return first, np.zeros((0, VOICE_DIM), np.float32)
-        states = encoder_states(self.model, self._buf, self.pad_seconds)
-        vecs, mask = pool_steps(states, done, first_frame=self._buf_start // 320)
-        self._next_step = done
-        return first, vecs[first:done]
 
 
 def share_encoder_pass(model) -> None:

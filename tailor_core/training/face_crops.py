@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tailor_core.features import visual as V
-from tailor_core.features.face_expression import CACHE_SIDE, align_face, still_face
+from tailor_core.features.face_expression import CACHE_SIDE, align_face
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,14 +38,14 @@ def main(argv: list[str] | None = None) -> None:
         n = len(ims)
         crops = np.zeros((n, CACHE_SIDE, CACHE_SIDE), np.uint8)
         found = np.zeros(n, bool)
-        face = np.zeros((n, V.VISUAL_DIM), np.float32)
+        face = np.zeros((n, V.BASE_DIM), np.float32)
         lms = np.zeros((n, 478, 2), np.float16)
         t0 = time.time()
         for i, im in enumerate(ims):
-            vec, lm, _ = still_face(fa, im)
-            if vec is not None:
-                found[i], face[i], lms[i] = True, vec, lm
-                crops[i] = align_face(im, lm, CACHE_SIDE)
+            det, rgb = fa.still_detection(im)  # the app's own search (rgb: the 48x48 image as RGB)
+            if det.base is not None:
+                found[i], face[i], lms[i] = True, det.base, det.landmarks
+                crops[i] = align_face(rgb, det.landmarks, CACHE_SIDE)
             if i % 2000 == 0:
                 print(f"{split} {i}/{n} found {found[: i + 1].mean():.3f} {time.time() - t0:.0f}s", flush=True)
         np.savez(args.out / f"{split}.npz", crops=crops, found=found, face=face, landmarks=lms, votes=votes)
