@@ -109,16 +109,19 @@ class FeatureExtractor:
         header: dict = {}
         audio16k, a_trunc = decode_audio(path, max_seconds, stats=header)
 
-        # Speech-to-text (the slowest part) runs beside face tracking.
+        # The voice features and speech-to-text (the slowest part) run beside face tracking.
         speech: dict = {}
         speech_thread = None
-        if transcribe and self.transcribe and audio16k is not None:
+        if audio16k is not None:
+            do_words = transcribe and self.transcribe
 
             def run_speech() -> None:
                 try:
-                    words = self.speech(audio16k)
-                    speech["words"] = words
-                    speech["vecs"] = self.words.encode_words([w[0] for w in words])
+                    speech["voice"] = self.voice(audio16k)
+                    if do_words:
+                        words = self.speech(audio16k)
+                        speech["words"] = words
+                        speech["vecs"] = self.words.encode_words([w[0] for w in words])
                 except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                     speech["error"] = e
 
@@ -141,23 +144,21 @@ class FeatureExtractor:
             if tracker is not None:
                 most_faces = tracker.most_faces
                 tracker.close()
-        report(progress, 0.8, "voice features")
-        audio_feats = self.voice(audio16k) if audio16k is not None else None
         if speech_thread is not None:
-            report(progress, 0.85, "speech to text")
+            report(progress, 0.85, "voice and speech to text")
             speech_thread.join()
             if "error" in speech:
                 err = speech["error"]
                 if isinstance(err, FeatureError):
                     raise err
-                raise FeatureError(f"speech-to-text failed on {path.name}: {err}") from err
+                raise FeatureError(f"voice analysis or speech-to-text failed on {path.name}: {err}") from err
         a_dur = len(audio16k) / SAMPLE_RATE if audio16k is not None else 0.0
         duration = min(max(a_dur, stats.get("duration", 0.0)), float(max_seconds))
         if duration <= 0:
             raise EmptyInputError(f"{path.name} holds no decodable audio or video (empty or corrupt file)")
         bundle = assemble(
             n_steps_for(duration),
-            audio=audio_feats,
+            audio=speech.get("voice"),
             faces=faces,
             words=speech.get("words", []),
             word_vecs=speech.get("vecs"),
