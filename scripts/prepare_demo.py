@@ -16,7 +16,8 @@ real, labelled, single-modality corpora (see ``../shared/README.md``):
 
 Stage 1 extracts and caches features per item (resumable: chunks already on disk are skipped; ``--workers``
 processes). Stage 2 composes examples of ``LENGTH`` steps (0.5 s each): a random subset of modalities is
-present (all three 40%, two 30%, one 30%); half the examples *agree* (every present item shows the same
+present (all three 40%, two 30%, one 30%); each item's class is "no emotion" with probability ``NEUTRAL_SHARE``
+(30%), else one of the six; half the examples *agree* (every present item shows the same
 emotion, neutral included), half are drawn independently and so mostly *conflict* (happy words with a sad
 voice → {happy, sad}). The target is the union of the labels the present items carry. A voice without
 GoEmotions text gets, half of the time, the words actually spoken in RAVDESS (a neutral sentence: no label),
@@ -43,6 +44,10 @@ from tailor_core.config import LABELS
 
 LENGTH = 16                # steps per training example (8 s): the demo model's window
 NEUTRAL = len(LABELS)      # class index of "no emotion" when sampling agreeing examples
+# How often an item is drawn from the "no emotion" pool (the six emotions share the rest equally). Uniform over
+# the seven classes (1/7) left neutral so rare that a neutral sentence alone got a label 60% of the time; GoEmotions
+# itself is ~30% neutral.
+NEUTRAL_SHARE = 0.3
 RAVDESS_TO_LABEL = {"03": "happy", "04": "sad", "05": "anger", "06": "fear", "07": "disgust", "08": "surprise"}
 GOEMOTIONS_TO_LABEL = {"joy": "happy", "sadness": "sad", "anger": "anger", "surprise": "surprise",
                        "disgust": "disgust", "fear": "fear"}
@@ -284,6 +289,10 @@ class Composer:
         d["carriers"] = np.zeros((len(LABELS), 3), bool)  # which modality carries each label
         return d
 
+    def emotion(self) -> int:
+        """A class to draw an item from: ``NEUTRAL`` with probability ``NEUTRAL_SHARE``, else one of the six."""
+        return NEUTRAL if self.rng.random() < NEUTRAL_SHARE else int(self.rng.integers(NEUTRAL))
+
     def draw(self, modality: str, cls: int | None) -> int:
         pools = self.pools[modality]
         if cls is None or not len(pools[cls]):
@@ -310,8 +319,8 @@ class Composer:
 
     def example(self, present: tuple[str, ...], agree: bool) -> dict:
         ex = self.empty()
-        cls = int(self.rng.integers(NEUTRAL + 1)) if agree else None
-        chosen = {m: self.draw(m, cls if agree else int(self.rng.integers(NEUTRAL + 1))) for m in present}
+        cls = self.emotion() if agree else None
+        chosen = {m: self.draw(m, cls if agree else self.emotion()) for m in present}
         if "audio" in chosen:
             n_steps = min(len(self.items["audio"]["seqs"][chosen["audio"]]), LENGTH)
         else:

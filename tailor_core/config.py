@@ -73,9 +73,10 @@ class TailorConfig:
     threshold: float = 0.35
     # Per-label thresholds tuned on validation (None: use ``threshold`` for every label).
     thresholds: list[float] | None = None
-    # Per-label temperatures fitted on validation (training/calibrate.py): score = sigmoid(logit / T).
-    # None: T = 1 (the model's raw sigmoid).
+    # Per-label Platt scaling fitted on validation (training/calibrate.py): score = sigmoid(logit / T + b).
+    # None: T = 1, b = 0 (the model's raw sigmoid).
     temperatures: list[float] | None = None
+    score_offsets: list[float] | None = None
 
     # --- loss weights (losses.py) ---
     common_loss_weight: float = 0.5
@@ -99,6 +100,8 @@ class TailorConfig:
         if self.temperatures is not None and (len(self.temperatures) != len(self.labels)
                                               or min(self.temperatures) <= 0):
             raise ValueError(f"temperatures must be {len(self.labels)} positive values, got {self.temperatures}")
+        if self.score_offsets is not None and len(self.score_offsets) != len(self.labels):
+            raise ValueError(f"score_offsets must be {len(self.labels)} values, got {self.score_offsets}")
 
     @property
     def num_labels(self) -> int:

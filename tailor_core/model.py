@@ -269,10 +269,12 @@ class TAILOR(nn.Module):
         return {m: slice(a, b) for m, (a, b) in bounds.items()}
 
     def calibrated(self, logits: Tensor) -> Tensor:
-        """Scores [B,N] from logits [B,N]: sigmoid(logit / T) with the per-label temperatures of the config."""
-        if self.config.temperatures is None:
-            return logits.sigmoid()
-        return (logits / logits.new_tensor(self.config.temperatures)).sigmoid()
+        """Scores [B,N] from logits [B,N]: sigmoid(logit / T + b), the config's per-label calibration."""
+        if self.config.temperatures is not None:
+            logits = logits / logits.new_tensor(self.config.temperatures)
+        if self.config.score_offsets is not None:
+            logits = logits + logits.new_tensor(self.config.score_offsets)
+        return logits.sigmoid()
 
     def set_feature_stats(self, modality: str, mean: Tensor, std: Tensor) -> None:
         """Store the training set's feature mean/std [D] of one modality; inputs are normalised with them."""

@@ -1,31 +1,62 @@
-"""Calibration: per-label temperature scaling, and the expected calibration error (ECE) that measures it.
+"""Calibration: per-label Platt scaling, the expected calibration error (ECE) that measures it, and the step that
+finishes a trained checkpoint (calibrate, tune thresholds, test).
 
-A label's score is ``sigmoid(logit / T)``; ``T`` is fitted on validation data to minimise that label's binary
-cross-entropy (a 1-D search: the loss is convex in ``1/T``). ``T > 1`` softens overconfident scores, and the
-ranking, hence AUC, is unchanged; thresholds are re-tuned on the calibrated scores afterwards.
+A label's score is ``sigmoid(logit / T + b)``; ``T`` and ``b`` are fitted on validation data to minimise that
+label's binary cross-entropy (Platt scaling; a convex problem in ``1/T`` and ``b``, solved by Newton's method).
+``T > 1`` softens overconfident scores; ``b`` removes a label's systematic over- or under-estimate (measured on the
+demo model: "happy" read 0.45 where 16% of the examples were happy, which no temperature alone can fix). The
+ranking, hence AUC, is unchanged; thresholds are tuned on the calibrated scores afterwards.
+
+Re-calibrate a trained checkpoint in place (also re-tunes its thresholds and rewrites ``metrics.json``)::
+
+    python -m tailor_core.training.calibrate --checkpoint runs/demo --data cache/demo.npz
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from pathlib import Path
+
 import numpy as np
 
-TEMPERATURE_GRID = np.exp(np.linspace(np.log(0.25), np.log(20.0), 400))
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
+L2: float = 1e-4  # pulls (1/T, b) towards (1, 0) so a label with no positives stays finite
 
 
-def _bce(logits: np.ndarray, y: np.ndarray, t: float) -> float:
-    z = logits / t
-    # log(1 + e^z) - y z, computed stably
-    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+def _platt_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
+    z = w * x + b
+    return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * L2 * ((w - 1) ** 2 + b ** 2))
 
 
-def fit_temperatures(logits: np.ndarray, labels: np.ndarray) -> list[float]:
-    """Per-label temperatures [L] minimising BCE of ``sigmoid(logits / T)`` against ``labels`` (both [N, L])."""
+def fit_platt(logits: np.ndarray, labels: np.ndarray, iterations: int = 100) -> tuple[list[float], list[float]]:
+    """Per-label (temperatures [L], offsets [L]) minimising BCE of ``sigmoid(logit / T + b)`` against ``labels``
+    (both [N, L]): damped Newton steps (halved until the loss falls) from T = 1, b = 0."""
     logits, labels = np.asarray(logits, np.float64), np.asarray(labels, np.float64)
-    out = []
+    temps, offsets = [], []
     for j in range(logits.shape[1]):
-        losses = [_bce(logits[:, j], labels[:, j], t) for t in TEMPERATURE_GRID]
-        out.append(float(TEMPERATURE_GRID[int(np.argmin(losses))]))
-    return out
+        x, y = logits[:, j], labels[:, j]
+        w, b = 1.0, 0.0
+        loss = _platt_loss(x, y, w, b)
+        for _ in range(iterations):
+            p = np.exp(-np.logaddexp(0.0, -(w * x + b)))  # sigmoid, without overflow
+            r = p * (1 - p)
+            grad = np.array([np.mean((p - y) * x) + L2 * (w - 1), np.mean(p - y) + L2 * b])
+            hess = np.array([[np.mean(r * x * x) + L2, np.mean(r * x)], [np.mean(r * x), np.mean(r) + L2]])
+            step = np.linalg.solve(hess, grad)
+            for _ in range(30):  # Newton overshoots far from the optimum (large logits): halve until it helps
+                new = _platt_loss(x, y, w - step[0], b - step[1])
+                if new <= loss:
+                    break
+                step = step / 2
+            w, b, done = w - step[0], b - step[1], loss - new < 1e-12
+            loss = new
+            if done:
+                break
+        temps.append(float(np.clip(1.0 / max(w, 1e-9), MIN_TEMPERATURE, MAX_TEMPERATURE)))
+        offsets.append(float(b))
+    return temps, offsets
 
 
 def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[float]:
@@ -43,3 +74,63 @@ def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int
                 err += sel.mean() * abs(s[sel].mean() - y[sel].mean())
         out.append(float(err))
     return out
+
+
+def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune: bool, batch_size: int = 256,
+                      device: str = "cpu") -> dict:
+    """Calibrate on validation (optional), tune per-label thresholds on validation (optional), save
+    ``config.json``, and return the test metrics (with test ECE before/after calibration)."""
+    from .evaluate import evaluate_split, predict_scores
+    from .metrics import tune_thresholds
+
+    cfg = model.config
+    calibration = {}
+    if calibrate:
+        test_y = splits["test"].labels.numpy()
+        cfg.temperatures, cfg.score_offsets = None, None
+        raw = predict_scores(model, splits["test"], batch_size, device)
+        cfg.temperatures, cfg.score_offsets = fit_platt(
+            predict_scores(model, splits["valid"], batch_size, device, logits=True), splits["valid"].labels.numpy())
+        calibrated = predict_scores(model, splits["test"], batch_size, device)
+        calibration = {"temperatures": cfg.temperatures, "offsets": cfg.score_offsets,
+                       "test_ece_before": expected_calibration_error(test_y, raw),
+                       "test_ece_after": expected_calibration_error(test_y, calibrated)}
+    if tune:
+        cfg.thresholds = tune_thresholds(splits["valid"].labels.numpy(),
+                                         predict_scores(model, splits["valid"], batch_size, device))
+    cfg.save(Path(out_dir) / "config.json")
+    metrics = evaluate_split(model, splits["test"], batch_size, device)
+    metrics["thresholds"] = cfg.label_thresholds()
+    if tune:
+        metrics["fixed_threshold"] = evaluate_split(model, splits["test"], batch_size, device,
+                                                    [cfg.threshold] * cfg.num_labels)
+    if calibration:
+        metrics["calibration"] = calibration
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..model import TAILOR
+    from .data import load_data, load_npz
+
+    p = argparse.ArgumentParser(prog="python -m tailor_core.training.calibrate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="a training run's --output (config.json is rewritten)")
+    p.add_argument("--data", required=True, help="the data it was trained on (validation fits, test measures)")
+    p.add_argument("--no-thresholds", action="store_true", help="keep the checkpoint's thresholds")
+    args = p.parse_args(argv)
+    out = Path(args.checkpoint)
+    model = TAILOR.from_pretrained(out)
+    splits = load_npz(args.data, ("valid", "test")) if args.data.endswith(".npz") else load_data(args.data)
+    metrics = finish_checkpoint(model, splits, out, calibrate=True, tune=not args.no_thresholds)
+    old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").is_file() else {}
+    metrics.update({k: old[k] for k in ("best_valid_micro_f1", "parameters") if k in old})
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    cal = metrics["calibration"]
+    print(f"test ECE before {np.round(cal['test_ece_before'], 3).tolist()} after "
+          f"{np.round(cal['test_ece_after'], 3).tolist()}; test micro-F1 {metrics['micro_f1']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,11 +30,10 @@ from tqdm.auto import tqdm
 
 from ..config import TailorConfig
 from ..model import TAILOR
-from .calibrate import expected_calibration_error, fit_temperatures
+from .calibrate import finish_checkpoint
 from .data import DataError, Split, TailorDataset, feature_stats, load_data
-from .evaluate import INPUT_KEYS, evaluate_split, predict_scores
+from .evaluate import INPUT_KEYS, evaluate_split
 from .losses import tailor_loss
-from .metrics import tune_thresholds
 from .optim import OPTIMIZERS, make_optimizer, warmup_linear_scheduler
 
 
@@ -167,29 +166,8 @@ def train(args: argparse.Namespace) -> dict:
         return {}
     # Test the best epoch as saved on disk, on the whole test set, in order.
     best_model = TAILOR.from_pretrained(out_dir, device=device)
-    calibration = {}
-    if args.calibrate:  # per-label temperatures on validation logits, then thresholds on calibrated scores
-        test_y = splits["test"].labels.numpy()
-        raw = predict_scores(best_model, splits["test"], args.eval_batch_size, device)
-        best_model.config.temperatures = fit_temperatures(
-            predict_scores(best_model, splits["valid"], args.eval_batch_size, device, logits=True),
-            splits["valid"].labels.numpy())
-        best_model.config.save(out_dir / "config.json")
-        calibrated = predict_scores(best_model, splits["test"], args.eval_batch_size, device)
-        calibration = {"temperatures": best_model.config.temperatures,
-                       "test_ece_before": expected_calibration_error(test_y, raw),
-                       "test_ece_after": expected_calibration_error(test_y, calibrated)}
-    if args.tune_thresholds:
-        scores = predict_scores(best_model, splits["valid"], args.eval_batch_size, device)
-        best_model.config.thresholds = tune_thresholds(splits["valid"].labels.numpy(), scores)
-        best_model.config.save(out_dir / "config.json")
-    metrics = evaluate_split(best_model, splits["test"], args.eval_batch_size, device)
-    metrics["thresholds"] = best_model.config.label_thresholds()
-    if args.tune_thresholds:
-        metrics["fixed_threshold"] = evaluate_split(best_model, splits["test"], args.eval_batch_size, device,
-                                                    [cfg.threshold] * cfg.num_labels)
-    if calibration:
-        metrics["calibration"] = calibration
+    metrics = finish_checkpoint(best_model, splits, out_dir, args.calibrate, args.tune_thresholds,
+                                args.eval_batch_size, device)
     metrics["best_valid_micro_f1"] = best
     metrics["parameters"] = best_model.num_parameters()
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -219,8 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalize-features", action="store_true",
                    help="store the training set's per-feature mean/std in the model and normalise inputs")
     p.add_argument("--calibrate", action="store_true",
-                   help="fit per-label temperatures on validation (saved in config.json; test ECE before/after "
-                        "in metrics.json)")
+                   help="fit per-label Platt scaling (temperature + offset) on validation (saved in config.json; "
+                        "test ECE before/after in metrics.json)")
     p.add_argument("--tune-thresholds", action="store_true",
                    help="tune per-label thresholds on validation and store them in config.json")
     p.add_argument("--resume", action="store_true", help="continue from --output/last if present")
