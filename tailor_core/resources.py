@@ -59,3 +59,18 @@ def check_sha256(path: str | Path, expected: str, what: str) -> Path:
                             f"{digest.hexdigest()[:12]}…, expected {expected[:12]}…); reinstall it")
     _VERIFIED.add((str(path), expected))
     return path
+
+
+def check_weights(path: Path, config_filename: str, expected_sha256: str | None, override_env: str, what: str) -> Path:
+    """Check a shipped weights file and its JSON config beside it; returns the config's path.
+
+    A missing file raises :class:`ResourceError`; the SHA-256 is checked unless ``expected_sha256`` is empty or
+    ``$override_env`` is set (an explicit override is the user's own file)."""
+    cfg_path = path.with_name(config_filename)
+    if not path.is_file():
+        raise ResourceError(f"the {what} are missing: {path} (expected assets/{path.name})")
+    if not cfg_path.is_file():
+        raise ResourceError(f"the {what} config is missing: {cfg_path}")
+    if expected_sha256 and not os.environ.get(override_env):
+        check_sha256(path, expected_sha256, what)
+    return cfg_path

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..resources import ResourceError, check_sha256, find
+from ..resources import check_weights, find
 
 WEIGHTS_FILENAME: str = "face_expression.safetensors"
 CONFIG_FILENAME: str = "face_expression.json"
@@ -153,13 +153,7 @@ class FaceExpressionModel:
         from .errors import FeatureError
 
         path = self.weights_path
-        cfg_path = path.with_name(CONFIG_FILENAME)
-        if not path.is_file():
-            raise ResourceError(f"the face-expression weights are missing: {path} (expected assets/{WEIGHTS_FILENAME})")
-        if not cfg_path.is_file():
-            raise ResourceError(f"the face-expression config is missing: {cfg_path}")
-        if self.expected_sha256 and not os.environ.get(MODEL_ENV):  # an explicit override is the user's own
-            check_sha256(path, self.expected_sha256, "face-expression weights")
+        cfg_path = check_weights(path, CONFIG_FILENAME, self.expected_sha256, MODEL_ENV, "face-expression weights")
         import torch
         from safetensors.torch import load_file
 

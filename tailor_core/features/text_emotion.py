@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..resources import ResourceError, check_sha256, find
+from ..resources import check_weights, find
 from .text import TEXT_DIM, TextEncoder
 from .text import default_model_path as base_model_path
 
@@ -77,13 +77,7 @@ class EmotionTextEncoder(TextEncoder):
         if self._model is not None:
             return self
         path = self.weights_path
-        cfg_path = path.with_name(CONFIG_FILENAME)
-        if not path.is_file():
-            raise ResourceError(f"the text-emotion weights are missing: {path} (expected assets/{WEIGHTS_FILENAME})")
-        if not cfg_path.is_file():
-            raise ResourceError(f"the text-emotion config is missing: {cfg_path}")
-        if self.expected_sha256 and not os.environ.get(MODEL_ENV):  # an explicit override is the user's own
-            check_sha256(path, self.expected_sha256, "text-emotion weights")
+        cfg_path = check_weights(path, CONFIG_FILENAME, self.expected_sha256, MODEL_ENV, "text-emotion weights")
         data = path.read_bytes()
         from safetensors.torch import load
 
