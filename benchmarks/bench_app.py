@@ -4,7 +4,7 @@
 
 * **Upload**: ``python app.py`` is started as a separate process on a free port; a 10 s clip with a face and
   speech (three RAVDESS example clips back to back, made here with PyAV) is sent through ``gradio_client`` to
-  ``/predict_clip``: upload, decoding, face, acoustic, speech-to-text, text, model, JSON back. Median of
+  ``/predict_clip``: upload, decoding, face, voice, speech-to-text, text, model, JSON back. Median of
   ``--repeats`` after one warm-up.
 * **Live update**: what one streaming tick costs in the server — adding 0.5 s of webcam frames (640×480, the
   size the app asks the browser for, 5 frames) and a 0.5 s 48 kHz microphone chunk to a ``LiveSession``, then

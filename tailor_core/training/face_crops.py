@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         crops = np.zeros((n, CACHE_SIDE, CACHE_SIDE), np.uint8)
         found = np.zeros(n, bool)
         face = np.zeros((n, V.BASE_DIM), np.float32)
-        lms = np.zeros((n, 478, 2), np.float16)
+        lms = np.zeros((n, V.N_LANDMARKS, 2), np.float16)
         t0 = time.time()
         for i, im in enumerate(ims):
             det, rgb = fa.still_detection(im)  # the app's own search (rgb: the 48x48 image as RGB)
