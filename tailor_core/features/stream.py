@@ -30,7 +30,14 @@ from .grid import SAMPLE_RATE, STEP_SECONDS, n_steps_for
 from .speech import SpeechRecognizer
 from .text import TEXT_DIM, TextEncoder
 from .visual import VIDEO_FPS, FaceAnalyzer, FrameSampler, downscale, to_rgb_uint8
-from .voice_states import AUDIO_DIM, FRAME_SAMPLES, LIVE_CONTEXT_SECONDS, LIVE_PAD_SECONDS, pool_steps
+from .voice_states import (
+    AUDIO_DIM,
+    FRAME_SAMPLES,
+    LIVE_CONTEXT_SECONDS,
+    LIVE_PAD_SECONDS,
+    encoder_states,
+    pool_steps,
+)
 
 STEP_SAMPLES: int = int(STEP_SECONDS * SAMPLE_RATE)
 ASR_EVERY_SECONDS: float = 2.0  # transcribe when this much new audio has arrived
@@ -237,7 +244,7 @@ class StreamExtractor:
             a0 = max(self._audio_start, start - int(LIVE_CONTEXT_SECONDS * SAMPLE_RATE),
                      min(start, self._audio_end - int(LIVE_PAD_SECONDS * SAMPLE_RATE)))
             a0 += (-a0) % FRAME_SAMPLES  # frames on the stream's absolute 20 ms grid, as for a file
-            states = self.speech.encoder_states(self._audio[a0 - self._audio_start:], LIVE_PAD_SECONDS)
+            states = encoder_states(self.speech.model, self._audio[a0 - self._audio_start:], LIVE_PAD_SECONDS)
             pooled, mask = pool_steps(states, first_step + k, first_frame=a0 // FRAME_SAMPLES)
             for s in todo:
                 out[s - first_step] = pooled[s]

@@ -80,24 +80,29 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
                       device: str = "cpu") -> dict:
     """Calibrate on validation (optional), tune per-label thresholds on validation (optional), save
     ``config.json``, and return the test metrics (with test ECE before/after calibration)."""
+    import torch
+
     from .evaluate import evaluate_split, predict_scores
     from .metrics import tune_thresholds
 
     cfg = model.config
+
+    def scores(logits: np.ndarray) -> np.ndarray:  # with the config's calibration as it is now
+        return model.calibrated(torch.from_numpy(logits)).numpy()
+
+    # one pass per split: calibration and thresholds are functions of the logits
+    valid_logits = predict_scores(model, splits["valid"], batch_size, device, logits=True)
     calibration = {}
     if calibrate:
         test_y = splits["test"].labels.numpy()
-        cfg.temperatures, cfg.score_offsets = None, None
-        raw = predict_scores(model, splits["test"], batch_size, device)
-        cfg.temperatures, cfg.score_offsets = fit_platt(
-            predict_scores(model, splits["valid"], batch_size, device, logits=True), splits["valid"].labels.numpy())
-        calibrated = predict_scores(model, splits["test"], batch_size, device)
+        test_logits = predict_scores(model, splits["test"], batch_size, device, logits=True)
+        raw = 1.0 / (1.0 + np.exp(-test_logits))
+        cfg.temperatures, cfg.score_offsets = fit_platt(valid_logits, splits["valid"].labels.numpy())
         calibration = {"temperatures": cfg.temperatures, "offsets": cfg.score_offsets,
                        "test_ece_before": expected_calibration_error(test_y, raw),
-                       "test_ece_after": expected_calibration_error(test_y, calibrated)}
+                       "test_ece_after": expected_calibration_error(test_y, scores(test_logits))}
     if tune:
-        cfg.thresholds = tune_thresholds(splits["valid"].labels.numpy(),
-                                         predict_scores(model, splits["valid"], batch_size, device))
+        cfg.thresholds = tune_thresholds(splits["valid"].labels.numpy(), scores(valid_logits))
     cfg.save(Path(out_dir) / "config.json")
     metrics = evaluate_split(model, splits["test"], batch_size, device)
     metrics["thresholds"] = cfg.label_thresholds()

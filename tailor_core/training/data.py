@@ -126,6 +126,17 @@ def _check_splits(obj: dict, path: Path, keys: tuple[str, ...]) -> None:
             raise DataError(f"{path}: split '{split}' lacks {missing} (found {sorted(obj[split])})")
 
 
+def _modalities(d: dict, keys: tuple[str, str, str], split: str, path: Path) -> tuple[torch.Tensor, ...]:
+    """The text, audio and visual arrays [N, L, D] of one split, stored under ``keys``, as float tensors."""
+    return tuple(_tensor(d[k], f"{split}/{k}", path, 3) for k in keys)
+
+
+def _all_steps_valid(text: torch.Tensor, audio: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor) -> Split:
+    """A MOSEI split: the authors' code attends over every step (padding included), so every mask is all ones."""
+    return Split(text, audio, visual, *(torch.ones(x.shape[:2], dtype=torch.bool) for x in (text, audio, visual)),
+                 labels)
+
+
 def load_aligned(path: str | Path) -> dict[str, Split]:
     """The TAILOR aligned MOSEI file: src-text [N,60,300], src-audio [N,60,74], src-visual [N,60,35], tgt."""
     path = Path(path)
@@ -133,17 +144,12 @@ def load_aligned(path: str | Path) -> dict[str, Split]:
     _check_splits(obj, path, ("src-text", "src-audio", "src-visual", "tgt"))
     splits = {}
     for name in SPLITS:
-        d = obj[name]
-        text = _tensor(d["src-text"], f"{name}/src-text", path, 3)
-        audio = _tensor(d["src-audio"], f"{name}/src-audio", path, 3)
-        visual = _tensor(d["src-visual"], f"{name}/src-visual", path, 3)
-        labels = targets_to_multihot(d["tgt"])
+        text, audio, visual = _modalities(obj[name], ("src-text", "src-audio", "src-visual"), name, path)
+        labels = targets_to_multihot(obj[name]["tgt"])
         n = {len(text), len(audio), len(visual), len(labels)}
         if len(n) != 1:
             raise DataError(f"{path}: split '{name}' has different sample counts per field: {sorted(n)}")
-        # The authors' code attends over all 60 aligned steps (padding included): masks are all ones.
-        splits[name] = Split(text, audio, visual, *(torch.ones(x.shape[:2], dtype=torch.bool)
-                                                   for x in (text, audio, visual)), labels)
+        splits[name] = _all_steps_valid(text, audio, visual, labels)
     return splits
 
 
@@ -163,16 +169,12 @@ def load_unaligned(path: str | Path, aligned: dict[str, Split]) -> dict[str, Spl
     _check_splits(obj, path, ("text", "audio", "vision"))
     splits = {}
     for name in SPLITS:
-        d = obj[name]
-        text = _tensor(d["text"], f"{name}/text", path, 3)
-        audio = _tensor(d["audio"], f"{name}/audio", path, 3)
-        visual = _tensor(d["vision"], f"{name}/vision", path, 3)
+        text, audio, visual = _modalities(obj[name], ("text", "audio", "vision"), name, path)
         labels = aligned[name].labels
         if not len(text) == len(audio) == len(visual) == len(labels):
             raise DataError(f"{path}: split '{name}' has {len(text)} samples but the aligned file has "
                             f"{len(labels)}: labels are matched by position, so the counts must agree")
-        splits[name] = Split(text, audio, visual, *(torch.ones(x.shape[:2], dtype=torch.bool)
-                                                   for x in (text, audio, visual)), labels)
+        splits[name] = _all_steps_valid(text, audio, visual, labels)
     return splits
 
 
