@@ -78,7 +78,9 @@ def main() -> None:
     tk = kept(tr["votes"]) & tr["found"]
     ytr = tr["votes"][tk][:, :N_CLASSES].argmax(1)
     o = (CACHE_SIDE - CROP_SIDE) // 2
-    e_tr, p_tr = fx.forward(tr["crops"][tk][:, o : o + CROP_SIDE, o : o + CROP_SIDE])
+    crops = tr["crops"][tk][:, o : o + CROP_SIDE, o : o + CROP_SIDE]
+    parts = [fx.forward(crops[i : i + 512]) for i in range(0, len(crops), 512)]  # all at once needs > 20 GB
+    e_tr, p_tr = (np.concatenate(a) for a in zip(*parts))
     for name, xtr, xte in (
         ("lr_blendshapes_pose (current visual features)", tr["face"][tk], face),
         ("lr_blendshapes_pose_cnn (new visual vector)", np.concatenate([tr["face"][tk], e_tr, p_tr], 1),

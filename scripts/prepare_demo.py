@@ -227,11 +227,15 @@ def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator
 def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) -> dict:
     """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz``."""
     items = {}
-    for split in ("train", "valid", "test"):
-        rng = np.random.default_rng(seed)
+    for i, split in enumerate(("train", "valid", "test")):
+        # one generator per corpus and split, so a resumed run (some item files already cached) draws the same
+        # sentences and faces as a fresh one
+        def rng(corpus: int, split_index: int = i) -> np.random.Generator:
+            return np.random.default_rng([seed, split_index, corpus])
+
         f = out / f"items_text_{split}.npz"
         if not f.exists():
-            texts, y = load_goemotions(root, split, limits["text"].get(split), rng)
+            texts, y = load_goemotions(root, split, limits["text"].get(split), rng(0))
             vecs = _run_chunks(f"text_{split}", texts, _text_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
         f = out / f"items_audio_{split}.npz"
@@ -241,7 +245,7 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) 
             _save_ragged(f, feats, y, statement=np.array(statements))
         f = out / f"items_visual_{split}.npz"
         if not f.exists():
-            images, y = load_fer(root, split, limits["visual"].get(split), rng)
+            images, y = load_fer(root, split, limits["visual"].get(split), rng(2))
             vecs = _run_chunks(f"visual_{split}", list(images), _face_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
         items[split] = {m: load_ragged(out / f"items_{m}_{split}.npz") for m in ("text", "audio", "visual")}

@@ -126,7 +126,9 @@ def to_markdown(r: dict) -> str:
     ece = r["calibration_ece"]
     lines += ["", "**Calibration** (expected calibration error, 10 bins, composed test set): raw sigmoid "
               + ", ".join(f"{k} {v:.3f}" for k, v in ece["raw"].items()) + "; calibrated "
-              + ", ".join(f"{k} {v:.3f}" for k, v in ece["calibrated"].items()) + ".", "",
+              + ", ".join(f"{k} {v:.3f}" for k, v in ece["calibrated"].items()) + "; shown scores below 0.05 or "
+              f"above 0.95: {r['score_extremes']['below_0.05_or_above_0.95']:.0%} (above 0.95: "
+              f"{r['score_extremes']['above_0.95']:.1%}).", "",
               "**Saying nothing**: held-out items that carry no emotion, alone, given some label: "
               + ", ".join(f"{m} {v['share']:.1%} of {v['items']}" for m, v in r["nothing_given_a_label"].items())
               + "."]
@@ -162,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         "raw": dict(zip(model.config.labels, np.round(expected_calibration_error(y, 1 / (1 + np.exp(-logits))), 4))),
         "calibrated": dict(zip(model.config.labels, np.round(expected_calibration_error(
             y, test_scores), 4)))}
+    # how often the shown scores are pinned near 0 or 1 (v2's complaint: "scores pinned at 0.00 / 1.00")
+    results["score_extremes"] = {"below_0.05_or_above_0.95": round(float(((test_scores < 0.05) | (test_scores > 0.95))
+                                                                          .mean()), 4),
+                                 "above_0.95": round(float((test_scores > 0.95).mean()), 4)}
     results["single_modality"] = {}
     results["nothing_given_a_label"] = {}
     for m in MODALITIES:

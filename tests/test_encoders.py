@@ -132,11 +132,17 @@ def test_shared_encoder_pass_reuses_the_states(whisper, speech: np.ndarray) -> N
 
     model = Counting()
     VS.share_encoder_pass(model)
-    a = VS.encoder_states(model, speech[:16000], pad_seconds=10)
-    b = VS.encoder_states(model, speech[:16000], pad_seconds=10)
+    a = VS.encoder_states(model, speech[:16000])
+    b = VS.encoder_states(model, speech[:16000])  # the same 30 s window: handed out once
     assert np.allclose(a, b) and model.calls == 1
-    VS.encoder_states(model, speech[:20000], pad_seconds=10)
+    VS.encoder_states(model, speech[:16000])  # taken already: nothing of it stays cached
     assert model.calls == 2
+    VS.clear_shared_pass(model)
+    VS.encoder_states(model, speech[:16000])
+    assert model.calls == 3
+    VS.encoder_states(model, speech[:16000], pad_seconds=10)  # a 10 s (live) pass is never kept
+    VS.encoder_states(model, speech[:16000], pad_seconds=10)
+    assert model.calls == 5
 
 
 # ------------------------------------------------------------------------------------------------------ text
@@ -163,3 +169,57 @@ def test_text_weights_missing_or_wrong_give_a_clear_error(tmp_path: Path) -> Non
     with pytest.raises(FeatureError, match="could not be read"):
         TE.EmotionTextEncoder(weights_path=bad, expected_sha256="").load()
 
+
+
+def test_expression_model_reads_a_face_and_its_mirror_image_alike(face_model) -> None:
+    # forward averages the crop and its mirror image, so a mirrored face must give the same reading
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (2, FE.CROP_SIDE, FE.CROP_SIDE), dtype=np.uint8)
+    e, p = face_model.forward(crops)
+    e2, p2 = face_model.forward(crops[:, :, ::-1])
+    assert np.allclose(p, p2, atol=1e-5) and np.allclose(e, e2, atol=1e-4)
+
+
+def test_small_still_retries_map_landmarks_back_to_the_image() -> None:
+    from tailor_core.features import visual as V
+
+    img = np.asarray(Image.open(FIXTURES / "single_face.jpg").convert("RGB"))
+    fa = V.FaceAnalyzer()
+    ref, rgb = fa.still_detection(img)
+    x0, y0 = ref.landmarks.min(0).astype(int)
+    x1, y1 = ref.landmarks.max(0).astype(int)
+    crop = np.ascontiguousarray(rgb[max(y0 - 10, 0): y1 + 10, max(x0 - 10, 0): x1 + 10])
+    small = np.asarray(Image.fromarray(crop).resize((64, 64)))  # a FER-sized still
+    scale = np.array([64 / crop.shape[1], 64 / crop.shape[0]], np.float32)
+    expected = (ref.landmarks - [max(x0 - 10, 0), max(y0 - 10, 0)]) * scale
+    found = 0
+    for variant in ((V.BORDER_FRACTION, 0, False), *V.SMALL_RETRIES):
+        det = fa.detect_prepared(small, variant)
+        if det.base is not None:
+            found += 1
+            # landmarks land on the small image's face: within 2 px on average of the large image's, scaled
+            assert np.abs(det.landmarks - expected).mean() < 2.0, variant
+    assert found >= 3
+
+
+def test_transcription_reuses_the_voice_features_encoder_pass(monkeypatch, speech: np.ndarray) -> None:
+    # one real Whisper encoder pass per <= 30 s clip serves both the voice features and the transcript
+    from faster_whisper import WhisperModel
+
+    from tailor_core.features.speech import SpeechRecognizer
+
+    calls = []
+    real = WhisperModel.encode
+
+    def counting(self, features):
+        calls.append(features.shape)
+        return real(self, features)
+
+    monkeypatch.setattr(WhisperModel, "encode", counting)
+    sr = SpeechRecognizer().load()
+    vecs, mask = VS.clip_voice_features(sr.model, speech)
+    words = sr(speech)
+    assert mask.any() and [w[0].lower() for w in words][:2] == ["kids", "are"]
+    assert len(calls) == 1
+    sr(speech)  # transcribed again: the states were handed out once and not kept, so a pass of its own
+    assert len(calls) == 2

@@ -92,6 +92,24 @@ def test_face_vector_carries_the_expression_networks_reading(ravdess: dict[str, 
     assert fearful[CLASSES.index("happiness")] < happy[CLASSES.index("happiness")] - 0.3, fearful.round(2)
 
 
+def test_clip_path_batches_the_expression_network_without_changing_the_features(
+    fx: FeatureExtractor, ravdess: dict[str, FeatureBundle]
+) -> None:
+    # the clip path runs the CNN in batches beside the landmarker; the live path reads one frame at a time
+    from tailor_core.features.align import assemble
+
+    path = FIXTURES / "ravdess_happy_kids.mp4"
+    tracker = fx.faces.tracker()
+    try:
+        faces = [(t, tracker(rgb, t)) for t, rgb in iter_video_frames(path, 60)]
+    finally:
+        tracker.close()
+    clip = ravdess["ravdess_happy_kids.mp4"]
+    one_by_one = assemble(len(clip.visual), faces=faces, duration=clip.duration)
+    assert (clip.visual_mask == one_by_one.visual_mask).all() and clip.visual_mask.any()
+    assert np.allclose(clip.visual, one_by_one.visual, atol=1e-4)
+
+
 def test_silent_clip_has_face_and_no_words(fx: FeatureExtractor) -> None:
     b = fx.clip(FIXTURES / "pexels_silent_face.mp4")
     assert len(b) == 12 and b.visual_mask.mean() >= 0.9

@@ -147,6 +147,7 @@ def test_common_pool_mean_reads_the_valid_steps():
 
 
 def test_fusion_positions_and_configs_written_before_the_field():
+    torch.manual_seed(0)  # a random tiny model: with some draws the two differ by only ~1e-6 (it did flake)
     cfg = TailorConfig.debug()
     assert cfg.fusion_positions == "concat" and cfg.common_pool == "first"  # the authors' behaviour
     old = cfg.to_dict()
@@ -156,7 +157,7 @@ def test_fusion_positions_and_configs_written_before_the_field():
     a, b = TAILOR(cfg).eval(), TAILOR(legacy).eval()
     b.load_state_dict(a.state_dict())  # positions change, parameters do not
     x = inputs(cfg)
-    assert not torch.allclose(a(*x).scores, b(*x).scores)
+    assert (a(*x).logits - b(*x).logits).abs().max() > 1e-4
     with pytest.raises(ValueError, match="needs 32 positions"):
         TAILOR(TailorConfig.debug(max_positions=16))(*x)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +28,18 @@ from .align import assemble
 from .audio import resample_to_16k, to_mono_float
 from .bundle import FeatureBundle, Word
 from .errors import EmptyInputError, FeatureError, TooLongError
+from .face_expression import align_face
 from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS, n_steps_for
 from .media import VIDEO_FPS, decode_audio, is_image_path, iter_video_frames, read_image
 from .speech import SpeechRecognizer
 from .stream import StreamExtractor
 from .text import default_text_steps, even_steps, looks_english, spread_evenly
 from .text_emotion import EmotionTextEncoder
-from .visual import MAX_FACES, FaceAnalyzer, to_rgb_uint8
+from .visual import MAX_FACES, Detection, FaceAnalyzer, to_rgb_uint8
 from .voice_states import clip_voice_features
 
 DAMAGED_SLACK_SECONDS: float = 1.0  # decoded media this much shorter than the header says: the file is damaged
+CNN_BATCH: int = 8  # aligned face crops per expression-network call in the clip path
 
 log = logging.getLogger(__name__)
 
@@ -127,22 +130,41 @@ class FeatureExtractor:
             speech_thread = threading.Thread(target=run_speech, name="tailor-speech", daemon=False)
             speech_thread.start()
 
-        faces: list[tuple[float, np.ndarray | None]] = []
         stats: dict = {}
         tracker = None
         most_faces = 0
+        # The expression network reads the aligned crops in a thread of its own, in batches, while the landmarker
+        # tracks the next frames (it costs about as much as the landmarker; torch releases the GIL).
+        found: list[tuple[float, Detection | None]] = []
+        crops: list[np.ndarray] = []
+        batches: list[Future] = []
+        cnn = ThreadPoolExecutor(1, thread_name_prefix="tailor-face-cnn")
         try:
             expected = max(1.0, max_seconds * VIDEO_FPS)
             for t, rgb in iter_video_frames(path, max_seconds, stats=stats):
                 if tracker is None:
                     tracker = self.faces.tracker()
-                faces.append((t, tracker(rgb, t)))
-                if len(faces) % 10 == 0:
-                    report(progress, 0.1 + 0.7 * min(1.0, len(faces) / expected), "finding faces")
+                det = tracker.detect(rgb, t)
+                if det.base is None:
+                    found.append((t, None))
+                else:
+                    found.append((t, det))
+                    crops.append(align_face(rgb, det.landmarks))
+                    if len(crops) == CNN_BATCH:
+                        batches.append(cnn.submit(self.faces.expression.forward, np.stack(crops)))
+                        crops = []
+                if len(found) % 10 == 0:
+                    report(progress, 0.1 + 0.7 * min(1.0, len(found) / expected), "finding faces")
+            if crops:
+                batches.append(cnn.submit(self.faces.expression.forward, np.stack(crops)))
+            expr = [np.concatenate(b.result(), axis=1) for b in batches]
         finally:
+            cnn.shutdown(wait=True)
             if tracker is not None:
                 most_faces = tracker.most_faces
                 tracker.close()
+        expr_rows = iter(np.concatenate(expr) if expr else [])
+        faces = [(t, None if det is None else np.concatenate([det.base, next(expr_rows)])) for t, det in found]
         if speech_thread is not None:
             report(progress, 0.85, "voice and speech to text")
             speech_thread.join()

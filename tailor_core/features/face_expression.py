@@ -30,7 +30,7 @@ from ..resources import check_weights, find
 
 WEIGHTS_FILENAME: str = "face_expression.safetensors"
 CONFIG_FILENAME: str = "face_expression.json"
-WEIGHTS_SHA256: str = "cd50eb1813d389d50c932b7ba7da8e73fac8f08abb162a4219359d4db23099df"
+WEIGHTS_SHA256: str = "6a40b192f2078397dbeb628cfc3de7fe7ee5663347f8097e8adb1532f44593a9"
 MODEL_ENV: str = "TAILOR_FACE_EXPR_MODEL"  # optional override of the weights path (config beside it)
 CROP_SIDE: int = 48  # network input (FER's resolution)
 CACHE_SIDE: int = 60  # training caches a wider crop (same scale/centre) so random 48-crops shift the face
@@ -46,6 +46,9 @@ EMBED_DIM: int = 128
 # FER+ class index of each TAILOR label (happy, sad, anger, surprise, disgust, fear)
 TAILOR_FROM_FER: tuple[int, ...] = (1, 3, 4, 2, 5, 6)
 EXPR_DIM: int = EMBED_DIM + N_CLASSES  # what :meth:`FaceExpressionModel.features` returns per face
+# Average the reading of the crop and of its mirror image (one more CNN pass; faces are near-symmetric in
+# expression and training saw both through flip augmentation): README "Encoders" gives what it buys and costs.
+MIRROR_AVERAGE: bool = True
 
 
 def default_weights_path() -> Path:
@@ -177,9 +180,15 @@ class FaceExpressionModel:
         self.load()
         net, torch = self._net
         x = torch.from_numpy(np.asarray(crops, dtype=np.float32).reshape(-1, 1, CROP_SIDE, CROP_SIDE) / 255.0)
+        n = x.shape[0]
+        if MIRROR_AVERAGE:
+            x = torch.cat([x, torch.flip(x, dims=[3])])
         with self._lock, torch.inference_mode():
             e, logits = net(x)
-            p = torch.softmax(logits, dim=-1)
+            if not MIRROR_AVERAGE:
+                return e.numpy().astype(np.float32), torch.softmax(logits, dim=-1).numpy().astype(np.float32)
+            e = 0.5 * (e[:n] + e[n:])
+            p = 0.5 * (torch.softmax(logits[:n], dim=-1) + torch.softmax(logits[n:], dim=-1))
         return e.numpy().astype(np.float32), p.numpy().astype(np.float32)
 
     def features(self, image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:

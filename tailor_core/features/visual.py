@@ -41,6 +41,10 @@ VIDEO_FPS: float = 10.0  # video frames analysed per second (faces change slower
 MAX_FRAME_SIDE: int = 960  # frames are downscaled so their longer side is at most this (4K -> 960x540)
 SMALL_IMAGE_SIDE: int = 256  # stills smaller than this (longer side) are upscaled to it ...
 BORDER_FRACTION: float = 0.25  # ... and given a black border of 25% on each side
+# Further tries for a small still where the two above find no face: (border fraction, border grey level,
+# equalize the histogram first). Measured on the 106 FER+ test images the two tries miss: each of these finds
+# 26-32 of them, together 51 (found rate 97.0% -> 98.5%); they cost ~20 ms each, and only when no face was found.
+SMALL_RETRIES: tuple[tuple[float, int, bool], ...] = ((0.1, 128, False), (0.5, 128, False), (0.1, 128, True))
 MIN_DETECTION_CONFIDENCE: float = 0.5
 MIN_PRESENCE_CONFIDENCE: float = 0.5
 
@@ -96,16 +100,20 @@ def prepare_small_size(h: int, w: int) -> tuple[int, int]:
     return max(1, round(h * s)), max(1, round(w * s))
 
 
-def prepare_small(rgb: np.ndarray) -> np.ndarray:
-    """Upscale a small crop to ``SMALL_IMAGE_SIDE`` and add a black border (FaceLandmarker misses tight
-    crops)."""
+def prepare_small(rgb: np.ndarray, border: float = BORDER_FRACTION, fill: int = 0,
+                  equalize: bool = False) -> np.ndarray:
+    """Upscale a small crop to ``SMALL_IMAGE_SIDE`` and add a border of ``border`` x its longer side in grey
+    level ``fill`` (FaceLandmarker misses tight crops); ``equalize`` stretches the contrast of the grey image
+    first (dim or washed-out stills)."""
     import cv2
 
     h, w = prepare_small_size(*rgb.shape[:2])
     if (h, w) != rgb.shape[:2]:
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_CUBIC)
-    b = round(BORDER_FRACTION * max(h, w))
-    return cv2.copyMakeBorder(rgb, b, b, b, b, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    if equalize:
+        rgb = np.repeat(cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))[..., None], 3, axis=-1)
+    b = round(border * max(h, w))
+    return cv2.copyMakeBorder(rgb, b, b, b, b, cv2.BORDER_CONSTANT, value=(fill, fill, fill))
 
 
 def euler_from_matrix(m: np.ndarray) -> tuple[float, float, float]:
@@ -284,24 +292,39 @@ class FaceAnalyzer:
             res = self._image_landmarker.detect(img)
         return largest_face(res, rgb.shape[1], rgb.shape[0])
 
+    def detect_prepared(self, rgb: np.ndarray, variant: tuple[float, int, bool] | None) -> Detection:
+        """Largest face of ``rgb`` searched in ``prepare_small(rgb, *variant)`` (``None``: ``rgb`` as it is), with
+        the landmarks mapped back to ``rgb``'s pixels."""
+        if variant is None:
+            return self.detect_image(rgb)
+        det = self.detect_image(prepare_small(rgb, *variant))
+        if det.base is not None:  # prepare_small upscaled to (hs, ws) if small, then added b on each side
+            h, w = rgb.shape[:2]
+            hs, ws = prepare_small_size(h, w)
+            b = round(variant[0] * max(hs, ws))
+            det = det._replace(landmarks=(det.landmarks - b) * np.array([w / ws, h / hs], np.float32))
+        return det
+
     def still_detection(self, image: np.ndarray) -> tuple[Detection, np.ndarray]:
         """(largest face, ``rgb``) of a still of any size/format; ``rgb`` is the downscaled HxWx3 uint8 image the
         detection's landmarks refer to (whatever variant was searched).
 
-        Small or tight crops are upscaled and bordered (``prepare_small``; a second try on the other variant).
+        Small or tight crops are upscaled and bordered (``prepare_small``; a second try on the other variant, and
+        for a small still the ``SMALL_RETRIES`` variants).
         In a large image where no face is found whole (the detector sees the image at 128 px, so a face smaller
         than ~1/4 of the image is missed, e.g. a group photo), overlapping tiles of half the size are searched
         and the largest face found is kept (``n_faces`` is then at least 2: tiles overlap, so not a count)."""
         rgb = downscale(to_rgb_uint8(image))
         h, w = rgb.shape[:2]
         small = max(h, w) < SMALL_IMAGE_SIDE
-        for bordered in ((True, False) if small else (False, True)):
-            det = self.detect_image(prepare_small(rgb) if bordered else rgb)
+        tries: list[tuple[float, int, bool] | None] = [(BORDER_FRACTION, 0, False), None]
+        if small:
+            tries += list(SMALL_RETRIES)
+        else:
+            tries.reverse()
+        for t in tries:
+            det = self.detect_prepared(rgb, t)
             if det.base is not None:
-                if bordered:  # map back: prepare_small upscaled to (hs, ws) if small, then added b on each side
-                    hs, ws = prepare_small_size(h, w)
-                    b = round(BORDER_FRACTION * max(hs, ws))
-                    det = det._replace(landmarks=(det.landmarks - b) * np.array([w / ws, h / hs], np.float32))
                 return det, rgb
         n = det.n_faces
         if max(h, w) >= 2 * SMALL_IMAGE_SIDE:
@@ -342,6 +365,10 @@ class VideoFaceTracker:
     def __call__(self, rgb: np.ndarray, t: float) -> np.ndarray | None:
         """Face vector of frame ``rgb`` (HxWx3 uint8, already downscaled) at time ``t`` seconds, or
         ``None``."""
+        return self._analyzer.vector(self.detect(rgb, t), rgb)
+
+    def detect(self, rgb: np.ndarray, t: float) -> Detection:
+        """The largest face of frame ``rgb`` at time ``t`` seconds (landmarks only: no expression network)."""
         import mediapipe as mp
 
         ms = max(round(t * 1000), self._last_ms + 1)
@@ -349,7 +376,7 @@ class VideoFaceTracker:
         img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         det = largest_face(self._lm.detect_for_video(img, ms), rgb.shape[1], rgb.shape[0])
         self.most_faces = max(self.most_faces, det.n_faces)
-        return self._analyzer.vector(det, rgb)
+        return det
 
     def close(self) -> None:
         """Release the landmarker now."""

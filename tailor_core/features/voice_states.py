@@ -5,19 +5,20 @@ grid step. Pooled over a clip they separate emotions well (see README "Encoders"
 set in ``audio.py``. Per step we keep the mean of the states whose 20 ms frame is centred in the step
 (``AUDIO_DIM = 384``).
 
-Whisper's 30 s window: audio is encoded in chunks of ``PAD_SECONDS``, each chunk's log-mel zero-padded to that
-length (Whisper was trained on, and transcription uses, 30 s windows padded this way; shorter padding is cheaper
-and was measured, see README "Encoders"); only the states of real audio are kept.
+Whisper's 30 s window: audio is encoded in chunks of ``PAD_SECONDS`` (30 s), each chunk's log-mel zero-padded
+to that length exactly as faster-whisper's ``transcribe`` pads it (Whisper was trained on such windows; shorter
+padding is cheaper but measurably weaker, see README "Encoders"); only the states of real audio are kept.
 
 Live use (``stream.py``): each update encodes only the steps not yet final, with up to ``LIVE_CONTEXT_SECONDS``
-of audio before them as context, in one pass padded to ``LIVE_PAD_SECONDS``; completed steps are cached and never
+of audio before them as context, in one pass padded to ``LIVE_PAD_SECONDS`` (10 s: a 30 s pass per update is
+too slow; its step vectors are 0.99 cosine-similar to the 30 s ones); completed steps are cached and never
 re-encoded.
 
-The same ``WhisperModel`` serves transcript and features (no second model in memory). faster-whisper's
-``transcribe`` always encodes VAD-cut audio padded to 30 s and takes no encoder output from outside, so the
-features can share its pass only when they use the same 30 s padding: :func:`share_encoder_pass` then lets
-``transcribe`` reuse the states computed here when it encodes the very same window (no VAD cut). With the
-default 10 s padding the features cost their own, cheaper, pass (measured in ``benchmarks/bench_encoders.py``).
+The same ``WhisperModel`` serves transcript and features (no second model in memory), and for a clip of up to
+30 s one encoder pass serves both: :func:`share_encoder_pass` (installed by ``SpeechRecognizer.load``) lets
+``transcribe`` reuse the states computed here for the very same log-mel window (``speech.py`` transcribes the
+whole window, not a VAD cut, for that reason). Longer clips cost extra passes (transcription's windows start
+where its last segment ended).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ HOP_SECONDS: float = 0.02  # one encoder state per 20 ms (mel hop 10 ms, conv st
 FRAMES_PER_STEP: int = round(STEP_SECONDS / HOP_SECONDS)  # 25
 FRAME_SAMPLES: int = round(HOP_SECONDS * SAMPLE_RATE)  # 320
 WINDOW_SECONDS: float = 30.0  # Whisper's fixed input window
+WINDOW_FRAMES: int = 3000  # its log-mel frames (10 ms hop)
 # Audio is encoded in chunks of PAD_SECONDS, each chunk's log-mel zero-padded to PAD_SECONDS as Whisper pads
-# to its 30 s window; 0 = no padding (30 s chunks). RAVDESS probe (README "Encoders"): 10 s beats unpadded
-# (macro-F1 0.661 vs 0.651) at a third of the cost of a 30 s pass; 30 s was not re-measured here (CPU time).
-PAD_SECONDS: float = 10.0
+# to its 30 s window; 0 = no padding (30 s chunks). RAVDESS probe (README "Encoders"), 0.5 s step vectors:
+# 30 s acc/macro-F1 0.681/0.665, 10 s 0.650/0.639, unpadded 0.642/0.628; the 30 s pass is shared with
+# speech-to-text, so it costs nothing extra in the app.
+PAD_SECONDS: float = 30.0
 LIVE_CONTEXT_SECONDS: float = 6.0  # live: audio before the first new step encoded with it, as context
 LIVE_PAD_SECONDS: float = 10.0  # live: log-mel padding of that context (a 30 s pass per update is too slow)
 MIN_SAMPLES: int = FRAME_SAMPLES  # shorter audio gives no encoder frame
@@ -49,7 +52,10 @@ def _encode_chunk(model, y: np.ndarray, pad_seconds: float) -> np.ndarray:
 
     n_frames = int(np.ceil(len(y) / FRAME_SAMPLES))
     feats = model.feature_extractor(y)  # [80, len/160 + 1] log-mel
-    # zero-padded log-mel, as faster-whisper's transcribe pads (same array -> share_encoder_pass can reuse it)
+    if pad_seconds >= WINDOW_SECONDS:
+        # exactly the window faster-whisper's transcribe encodes (it drops the last mel frame, then pads), so
+        # share_encoder_pass can hand it these states
+        feats = feats[:, : feats.shape[1] - 1]
     feats = pad_or_trim(feats, round(100 * pad_seconds)) if pad_seconds > 0 else feats[:, : 2 * n_frames]
     out = np.asarray(model.encode(feats), dtype=np.float32)[0]  # [pad frames or n_frames, 384]
     return out[:n_frames]
@@ -107,11 +113,12 @@ def clip_voice_features(model, samples16k: np.ndarray, n_steps: int | None = Non
 def share_encoder_pass(model) -> None:
     """Let ``model.transcribe`` reuse encoder outputs computed by :func:`encoder_states` (same mel window).
 
-    Wraps ``model.encode`` with a one-entry cache keyed by a hash of the mel features: when transcription
-    encodes exactly the window the feature path just encoded (no VAD cut, one window), the encoder runs once.
-    Idempotent; thread-safe.
+    Wraps ``model.encode`` with a one-entry cache keyed by a hash of the mel features. Only full 30 s windows
+    (the only ones transcription encodes) are kept, and an entry is handed out once: the feature path encodes,
+    transcription of the same audio takes the states, and nothing of a visitor's audio stays cached after
+    (``SpeechRecognizer`` also calls :func:`clear_shared_pass` when it is done). Idempotent; thread-safe.
     """
-    if getattr(model, "_tailor_shared_encode", False):
+    if getattr(model, "_tailor_shared_cache", None) is not None:
         return
     inner = model.encode
     lock = threading.Lock()
@@ -122,12 +129,20 @@ def share_encoder_pass(model) -> None:
         key = hashlib.blake2b(f.tobytes(), digest_size=16).hexdigest()
         with lock:
             if key in cache:
-                return cache[key]
+                return cache.pop(key)
         out = inner(features)
-        with lock:
-            cache.clear()
-            cache[key] = out
+        if f.shape[-1] == WINDOW_FRAMES:
+            with lock:
+                cache.clear()
+                cache[key] = out
         return out
 
     model.encode = encode
-    model._tailor_shared_encode = True
+    model._tailor_shared_cache = cache
+
+
+def clear_shared_pass(model) -> None:
+    """Drop whatever :func:`share_encoder_pass` holds for ``model`` (no-op if it is not installed)."""
+    cache = getattr(model, "_tailor_shared_cache", None)
+    if cache is not None:
+        cache.clear()

@@ -9,7 +9,7 @@ class-weighted binary cross-entropy. The epoch with the best dev macro-F1 (per-c
 is kept; only the fine-tuned layers and the head are written (fp16 safetensors) + a JSON config.
 
     OMP_NUM_THREADS=1 python -m tailor_core.training.train_text --data ../shared/data/goemotions_ekman \
-        --cache /work/enc-cache/goemo --out assets --layers 1 --epochs 2 --train-subset 16000 --lr 1e-4 --seed 0
+        --cache /work/enc-cache/goemo --out assets --layers 1 --epochs 2 --lr 1e-4 --seed 0
 """
 
 from __future__ import annotations
