@@ -36,7 +36,7 @@ from .stream import StreamExtractor
 from .text import default_text_steps, even_steps, looks_english, spread_evenly
 from .text_emotion import EmotionTextEncoder
 from .visual import MAX_FACES, Detection, FaceAnalyzer, to_rgb_uint8
-from .voice_states import clip_voice_features
+from .voice_states import clear_shared_pass, clip_voice_features
 
 DAMAGED_SLACK_SECONDS: float = 1.0  # decoded media this much shorter than the header says: the file is damaged
 CNN_BATCH: int = 8  # aligned face crops per expression-network call in the clip path
@@ -126,6 +126,8 @@ class FeatureExtractor:
                         speech["vecs"] = self.words.encode_words([w[0] for w in words])
                 except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                     speech["error"] = e
+                finally:
+                    clear_shared_pass(self.speech.model)  # no encoder states of this audio stay cached
 
             speech_thread = threading.Thread(target=run_speech, name="tailor-speech", daemon=False)
             speech_thread.start()
