@@ -180,15 +180,11 @@ class FaceExpressionModel:
         self.load()
         net, torch = self._net
         x = torch.from_numpy(np.asarray(crops, dtype=np.float32).reshape(-1, 1, CROP_SIDE, CROP_SIDE) / 255.0)
-        n = x.shape[0]
-        if MIRROR_AVERAGE:
-            x = torch.cat([x, torch.flip(x, dims=[3])])
+        views = [x, torch.flip(x, dims=[3])] if MIRROR_AVERAGE else [x]  # one batch: [V * N, 1, 48, 48]
         with self._lock, torch.inference_mode():
-            e, logits = net(x)
-            if not MIRROR_AVERAGE:
-                return e.numpy().astype(np.float32), torch.softmax(logits, dim=-1).numpy().astype(np.float32)
-            e = 0.5 * (e[:n] + e[n:])
-            p = 0.5 * (torch.softmax(logits[:n], dim=-1) + torch.softmax(logits[n:], dim=-1))
+            e, logits = net(torch.cat(views))
+            e = e.view(len(views), x.shape[0], -1).mean(0)
+            p = torch.softmax(logits, dim=-1).view(len(views), x.shape[0], -1).mean(0)
         return e.numpy().astype(np.float32), p.numpy().astype(np.float32)
 
     def features(self, image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:

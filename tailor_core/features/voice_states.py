@@ -35,7 +35,8 @@ HOP_SECONDS: float = 0.02  # one encoder state per 20 ms (mel hop 10 ms, conv st
 FRAMES_PER_STEP: int = round(STEP_SECONDS / HOP_SECONDS)  # 25
 FRAME_SAMPLES: int = round(HOP_SECONDS * SAMPLE_RATE)  # 320
 WINDOW_SECONDS: float = 30.0  # Whisper's fixed input window
-WINDOW_FRAMES: int = 3000  # its log-mel frames (10 ms hop)
+MEL_FRAMES_PER_SECOND: int = 100  # Whisper's log-mel hop is 10 ms
+WINDOW_FRAMES: int = round(WINDOW_SECONDS * MEL_FRAMES_PER_SECOND)  # 3000
 # Audio is encoded in chunks of PAD_SECONDS, each chunk's log-mel zero-padded to PAD_SECONDS as Whisper pads
 # to its 30 s window; 0 = no padding (30 s chunks). RAVDESS probe (README "Encoders"), 0.5 s step vectors:
 # 30 s acc/macro-F1 0.681/0.665, 10 s 0.650/0.639, unpadded 0.642/0.628; the 30 s pass is shared with
@@ -56,7 +57,10 @@ def _encode_chunk(model, y: np.ndarray, pad_seconds: float) -> np.ndarray:
         # exactly the window faster-whisper's transcribe encodes (it drops the last mel frame, then pads), so
         # share_encoder_pass can hand it these states
         feats = feats[:, : feats.shape[1] - 1]
-    feats = pad_or_trim(feats, round(100 * pad_seconds)) if pad_seconds > 0 else feats[:, : 2 * n_frames]
+    if pad_seconds > 0:
+        feats = pad_or_trim(feats, round(MEL_FRAMES_PER_SECOND * pad_seconds))
+    else:
+        feats = feats[:, : 2 * n_frames]
     out = np.asarray(model.encode(feats), dtype=np.float32)[0]  # [pad frames or n_frames, 384]
     return out[:n_frames]
 
