@@ -102,7 +102,9 @@ class LiveSession:
             pred.timings = {"features": t1 - t0, **pred.timings, "total": time.perf_counter() - t0}
             now = self.elapsed()
             last = self.history[-1] if self.history else None
-            pred.scores = ema(last[1] if last else None, pred.scores, now - last[0] if last else 0.0)
+            # the first update starts from "no emotion", moved by the seconds of input it has seen
+            dt = now - last[0] if last else len(bundle) * float(bundle.step_seconds)
+            pred.scores = ema(last[1] if last else None, pred.scores, dt)
             pred.labels = decide(pred.scores, pred.thresholds)
             self.history = [(t, s) for t, s in self.history if now - t <= self.history_seconds]
             self.history.append((now, dict(pred.scores)))

@@ -10,8 +10,9 @@ Scoring, stated once (the predictor runs the model on the spans these functions 
   shorter windows. Each point is a real model output.
 * **Smoothing**: timeline points and live updates pass through an exponential moving average with time
   constant ``SMOOTHING_SECONDS`` (weight ``1 - exp(-dt / tau)`` on a new point ``dt`` seconds after the last),
-  so a single 0.5 s step cannot switch a label on and off. The same function serves clips, the CLI, the API
-  and the live view; each timeline point keeps its unsmoothed value under ``"raw"``.
+  so a single 0.5 s step cannot switch a label on and off. It starts from 0 ("no emotion") at the start of the
+  input, so the first window is damped too. The same function serves clips, the CLI, the API and the live
+  view; each timeline point keeps its unsmoothed value under ``"raw"``.
 * **Attention**: the decoder's cross-attention of each label over the fused sequence
   ``[text | audio | visual | common]`` (last decoder layer, averaged over heads). ``modality_attention`` is the
   share of each label's attention on each part (sums to 1), averaged over the windows with the same weights as
@@ -154,17 +155,24 @@ def timeline_points(bundle: FeatureBundle, spans: Sequence[Span], scores: np.nda
 
 def ema(previous: dict[str, float] | None, current: dict[str, float], dt: float,
         tau: float = SMOOTHING_SECONDS) -> dict[str, float]:
-    """One step of the exponential moving average: ``previous`` moved towards ``current`` by ``1 - e^(-dt/tau)``."""
-    if previous is None or tau <= 0:
+    """One step of the exponential moving average: ``previous`` moved towards ``current`` by ``1 - e^(-dt/tau)``.
+
+    ``previous=None`` (the first point) starts from 0 for every label, i.e. from "no emotion", with ``dt`` the
+    seconds of input behind that point: a first window is damped like any later one, so a reading of the first
+    second alone (often onset noise, a face before the voice) cannot switch a label on by itself."""
+    if tau <= 0:
         return dict(current)
+    if previous is None:
+        previous = dict.fromkeys(current, 0.0)
     w = 1.0 - math.exp(-max(dt, 0.0) / tau)
     return {k: previous[k] + w * (v - previous[k]) for k, v in current.items()}
 
 
 def smooth_timeline(points: list[dict[str, Any]], tau: float = SMOOTHING_SECONDS) -> list[dict[str, Any]]:
-    """Timeline points (in time order) with ``scores`` smoothed by :func:`ema` over their centre times and the
-    model's own values kept as ``raw``."""
-    out, state, last = [], None, 0.0
+    """Timeline points (in time order) with ``scores`` smoothed by :func:`ema` over their centre times (starting
+    from 0 at the first point's start) and the model's own values kept as ``raw``."""
+    out, state = [], None
+    last = float(points[0]["start"]) if points else 0.0
     for p in points:
         t = 0.5 * (p["start"] + p["end"])
         state = ema(state, p["scores"], t - last, tau)

@@ -121,7 +121,21 @@ def test_smoothing_damps_a_one_step_spike():
     points = [{"start": t, "end": t + 4.0, "scores": spike if t == 3 else flat} for t in range(8)]
     smoothed = scoring.smooth_timeline(points, tau=1.5)
     assert [p["raw"] for p in smoothed] == [p["scores"] for p in points]  # the model's values are kept
+    w = 1 - np.exp(-1 / 1.5)  # one step 1 s after the last moves this much of the way
+    before = smoothed[2]["scores"]["sad"]
     peak = max(p["scores"]["sad"] for p in smoothed)
-    assert peak == pytest.approx(0.1 + 0.8 * (1 - np.exp(-1 / 1.5)))  # one step moves 1 - e^(-dt/tau) of the way
+    assert peak == pytest.approx(before + (0.9 - before) * w)
     assert peak < 0.5 and smoothed[-1]["scores"]["sad"] < 0.15
-    assert scoring.ema(flat, spike, 0.0) == flat and scoring.ema(None, spike, 1.0) == spike
+    assert scoring.ema(flat, spike, 0.0) == flat
+
+
+def test_smoothing_damps_a_spike_in_the_first_window_too():
+    # the first point starts from "no emotion": a 4 s window is 2 s of input at its centre
+    points = [{"start": 0.0, "end": 4.0, "scores": {"sad": 0.9}}] + [
+        {"start": t, "end": t + 4.0, "scores": {"sad": 0.1}} for t in range(1, 6)]
+    smoothed = scoring.smooth_timeline(points, tau=1.5)
+    assert smoothed[0]["scores"]["sad"] == pytest.approx(0.9 * (1 - np.exp(-2 / 1.5)))
+    assert all(p["scores"]["sad"] < 0.7 for p in smoothed) and smoothed[-1]["scores"]["sad"] < 0.2
+    assert scoring.ema(None, {"sad": 0.9}, 0.0) == {"sad": 0.0}  # no input behind it: nothing yet
+    steady = scoring.smooth_timeline([{"start": t, "end": t + 4.0, "scores": {"sad": 0.8}} for t in range(12)])
+    assert steady[-1]["scores"]["sad"] == pytest.approx(0.8, abs=1e-3)  # a lasting reading gets there
