@@ -83,11 +83,6 @@ class TailorConfig:
     adversarial_loss_weight: float = 0.01
     orthogonal_loss_weight: float = 5e-6
     ctc_loss_weight: float = 0.5
-    # Not in the paper (0 = off, no extra weights): deep supervision of each modality. A linear head per modality
-    # reads the masked mean of its private sequence and is trained (BCE, this weight) on the labels that modality
-    # carries in a composed example (``carriers``; without them, the example's labels), so each encoder has to
-    # find emotion in its own input instead of leaning on the others.
-    modality_loss_weight: float = 0.0
 
     # Free-form notes stored with the checkpoint (e.g. how the features were made).
     meta: dict = field(default_factory=dict)
@@ -98,8 +93,6 @@ class TailorConfig:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
         if self.fusion_positions not in ("segment", "concat"):
             raise ValueError(f"fusion_positions must be 'segment' or 'concat', got {self.fusion_positions!r}")
-        if self.modality_loss_weight < 0:
-            raise ValueError(f"modality_loss_weight must be >= 0, got {self.modality_loss_weight}")
         if self.common_pool not in ("first", "mean"):
             raise ValueError(f"common_pool must be 'first' or 'mean', got {self.common_pool!r}")
         if self.thresholds is not None and len(self.thresholds) != len(self.labels):

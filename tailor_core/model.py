@@ -58,12 +58,6 @@ def _usable(mask: Tensor) -> Tensor:
     return mask | ~mask.any(dim=-1, keepdim=True)
 
 
-def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
-    """Mean of x [B,L,H] over the steps where mask [B,L] is True: [B,H] (zeros where none is)."""
-    weight = mask[..., None].to(x.dtype)
-    return (x * weight).sum(1) / weight.sum(1).clamp_min(1.0)
-
-
 class Attention(nn.Module):
     """Multi-head attention that can return its weights [B,H,Lq,Lk] (masked keys get exactly 0)."""
 
@@ -208,8 +202,6 @@ class TailorOutput:
     discriminator_private: dict[str, Tensor] = field(default_factory=dict)
     discriminator_common: dict[str, Tensor] = field(default_factory=dict)
     ctc_log_probs: dict[str, Tensor] = field(default_factory=dict)  # unaligned only: [B,Ls,Lt+1]
-    # Only with ``modality_loss_weight > 0``: each modality's own label logits [B,N] (masked mean of private).
-    modality_logits: dict[str, Tensor] = field(default_factory=dict)
 
 
 class TAILOR(nn.Module):
@@ -236,10 +228,6 @@ class TAILOR(nn.Module):
             nn.Linear(cfg.hidden, cfg.discriminator_hidden), nn.Dropout(cfg.discriminator_dropout), nn.ReLU(),
             nn.Linear(cfg.discriminator_hidden, len(MODALITIES)))
         self.common_classifier = nn.Linear(cfg.hidden, cfg.num_labels)
-        # Deep supervision per modality (not in the paper; absent when its loss weight is 0, so older
-        # checkpoints load strictly). Training only: the scores never read it.
-        self.modality_classifiers = nn.ModuleDict(
-            {m: nn.Linear(cfg.hidden, cfg.num_labels) for m in MODALITIES} if cfg.modality_loss_weight > 0 else {})
 
         # Granularity descent: visual+audio → VA; text+VA → VAT; VAT+common → PC.
         concat = cfg.fusion_positions == "concat"
@@ -352,11 +340,11 @@ class TAILOR(nn.Module):
         # The authors drop out the logits themselves (Linear → Dropout → Sigmoid); identity when not training.
         logits = F.dropout(self.classifier(q).squeeze(-1), cfg.classifier_dropout, self.training)
         if cfg.common_pool == "mean":  # mean over steps where some modality is present
-            pooled = masked_mean(common_sum, common_mask)
+            weight = common_mask[..., None].to(common_sum.dtype)
+            pooled = (common_sum * weight).sum(1) / weight.sum(1).clamp_min(1.0)
         else:  # the paper's code: step 0, whatever is (or is not) there
             pooled = common_sum[:, 0]
         common_logits = F.dropout(self.common_classifier(pooled), cfg.classifier_dropout, self.training)
-        modality_logits = {m: head(masked_mean(private[m], masks[m])) for m, head in self.modality_classifiers.items()}
 
         return TailorOutput(
             logits=logits, scores=self.calibrated(logits), common_logits=common_logits,
@@ -365,7 +353,7 @@ class TAILOR(nn.Module):
             discriminator_private={m: self.discriminator(private[m]) for m in MODALITIES},
             discriminator_common={m: self.discriminator(grad_reverse(common[m], cfg.grl_lambda))
                                   for m in MODALITIES},
-            ctc_log_probs=ctc_log_probs, modality_logits=modality_logits,
+            ctc_log_probs=ctc_log_probs,
         )
 
     # ------------------------------------------------------------------------------------------------------

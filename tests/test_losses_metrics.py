@@ -123,33 +123,3 @@ def test_threshold_tuning_finds_the_separating_value():
     y = np.array([[1], [1], [0], [0]] * 10)
     s = np.array([[0.7], [0.8], [0.6], [0.1]] * 10)
     assert tune_thresholds(y, s) == [pytest.approx(0.65)]
-
-
-def test_modality_supervision_reads_each_present_modality_against_what_it_carries(tmp_path):
-    cfg = TailorConfig.debug(modality_loss_weight=0.5)
-    assert not TAILOR(TailorConfig.debug()).modality_classifiers  # off by default: the paper, no extra weights
-    model = TAILOR(cfg).eval()
-    g = torch.Generator().manual_seed(2)
-    x = (torch.randn(3, 8, cfg.text_dim, generator=g), torch.randn(3, 8, cfg.audio_dim, generator=g),
-         torch.randn(3, 8, cfg.visual_dim, generator=g))
-    masks = {m: torch.ones(3, 8, dtype=torch.bool) for m in ("text", "audio", "visual")}
-    masks["audio"][0] = False  # example 0 has no voice: its audio head is not asked anything
-    y = torch.tensor([[1.0, 0, 0, 0, 0, 1], [0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
-    carriers = torch.zeros(3, 6, 3, dtype=torch.bool)
-    carriers[0, 0, 0] = carriers[0, 5, 2] = carriers[1, 1, 1] = True  # words say happy, face fear; voice sad
-    out = model(*x, text_mask=masks["text"], audio_mask=masks["audio"], visual_mask=masks["visual"])
-    terms = tailor_loss(out, y, cfg, carriers)
-    expected = (F.binary_cross_entropy_with_logits(out.modality_logits["text"], carriers[..., 0].float())
-                + F.binary_cross_entropy_with_logits(out.modality_logits["audio"][1:], carriers[1:, :, 1].float())
-                + F.binary_cross_entropy_with_logits(out.modality_logits["visual"], carriers[..., 2].float())) / 3
-    torch.testing.assert_close(terms.modality, expected)
-    plain = tailor_loss(out, y, TailorConfig.debug())
-    torch.testing.assert_close(terms.total, plain.total + 0.5 * expected)
-    # Without carriers every present modality is asked for the example's labels.
-    torch.testing.assert_close(tailor_loss(out, y, cfg).modality, sum(
-        F.binary_cross_entropy_with_logits(out.modality_logits[m][k], y[k])
-        for m, k in (("text", slice(None)), ("audio", slice(1, None)), ("visual", slice(None)))) / 3)
-    # The heads are saved with the weights and load strictly; the scores never read them.
-    model.save_pretrained(tmp_path)
-    again = TAILOR.from_pretrained(tmp_path)
-    torch.testing.assert_close(again(*x).scores, model(*x).scores)

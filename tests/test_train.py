@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tailor_core.training import evaluate, train
-from tailor_core.training.data import DataError, load_aligned, load_npz, load_unaligned
+from tailor_core.training.data import DataError, load_aligned, load_unaligned
 
 
 def make_mosei_like(path, n=(480, 120, 160), length=8, dims=(12, 10, 8), seed=0):
@@ -95,27 +95,3 @@ def test_short_training_learns_a_multimodal_signal(tmp_path):
     # Resume: a finished run continues without error and keeps its best checkpoint.
     assert train.main(["--data", str(tmp_path / "d.pt"), "--output", str(out), "--epochs", "25",
                        "--config", str(tmp_path / "cfg.json"), "--resume", "--device", "cpu"]) == 0
-
-
-def test_composed_npz_with_carriers_trains_the_modality_heads(tmp_path):
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in (("train", 64), ("valid", 16), ("test", 16)):
-        carriers = rng.random((n, 6, 3)) > 0.8
-        arrays.update({f"{split}/text": rng.normal(size=(n, 4, 12)).astype(np.float32),
-                       f"{split}/audio": rng.normal(size=(n, 4, 10)).astype(np.float32),
-                       f"{split}/visual": rng.normal(size=(n, 4, 8)).astype(np.float32),
-                       **{f"{split}/{m}_mask": rng.random((n, 4)) > 0.3 for m in ("text", "audio", "visual")},
-                       f"{split}/labels": carriers.any(-1).astype(np.float32), f"{split}/carriers": carriers})
-    np.savez(tmp_path / "d.npz", **arrays)
-    cfg = dict(hidden=16, heads=2, intermediate=16, text_layers=1, audio_layers=1, visual_layers=1,
-               cross_layers=1, discriminator_hidden=8, max_positions=16, modality_loss_weight=0.5)
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    assert train.main(["--data", str(tmp_path / "d.npz"), "--output", str(tmp_path / "run"), "--epochs", "2",
-                       "--config", str(tmp_path / "cfg.json"), "--device", "cpu"]) == 0
-    history = json.loads((tmp_path / "run" / "history.json").read_text())
-    assert all(h["loss"]["modality"] > 0.1 for h in history)  # the term is computed and logged
-    arrays["valid/carriers"] = arrays["valid/carriers"][:, :, :2]
-    np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(DataError, match="carriers has shape"):
-        load_npz(tmp_path / "bad.npz")

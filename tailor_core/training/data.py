@@ -37,7 +37,6 @@ class Split:
     audio_mask: torch.Tensor    # [N,La] bool
     visual_mask: torch.Tensor   # [N,Lv] bool
     labels: torch.Tensor        # [N,6] float multi-hot
-    carriers: torch.Tensor | None = None  # [N,6,3] bool: which modality carries each label (composed data only)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -52,11 +51,8 @@ class TailorDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         s = self.split
-        item = {"text": s.text[i], "audio": s.audio[i], "visual": s.visual[i], "text_mask": s.text_mask[i],
+        return {"text": s.text[i], "audio": s.audio[i], "visual": s.visual[i], "text_mask": s.text_mask[i],
                 "audio_mask": s.audio_mask[i], "visual_mask": s.visual_mask[i], "labels": s.labels[i]}
-        if s.carriers is not None:
-            item["carriers"] = s.carriers[i]
-        return item
 
 
 def _numpy_safe_globals() -> list:
@@ -184,8 +180,7 @@ def load_unaligned(path: str | Path, aligned: dict[str, Split]) -> dict[str, Spl
 
 def load_npz(path: str | Path, splits_wanted: tuple[str, ...] = SPLITS) -> dict[str, Split]:
     """The product's format (``python -m scripts.prepare_demo``): for each split s, arrays ``s/text``,
-    ``s/audio``, ``s/visual``, ``s/text_mask``, ``s/audio_mask``, ``s/visual_mask``, ``s/labels`` and, optionally,
-    ``s/carriers`` [N,6,3] (which modality carries each label)."""
+    ``s/audio``, ``s/visual``, ``s/text_mask``, ``s/audio_mask``, ``s/visual_mask``, ``s/labels``."""
     path = Path(path)
     try:
         z = np.load(path, allow_pickle=False)
@@ -206,12 +201,6 @@ def load_npz(path: str | Path, splits_wanted: tuple[str, ...] = SPLITS) -> dict[
             _tensor(a["visual"], "visual", path, 3), *(torch.as_tensor(a[f"{m}_mask"]).bool()
                                                         for m in ("text", "audio", "visual")),
             torch.as_tensor(a["labels"]).float())
-        if f"{name}/carriers" in keys:
-            carriers = torch.as_tensor(z[f"{name}/carriers"]).bool()
-            if carriers.shape != (len(splits[name]), len(LABELS), 3):
-                raise DataError(f"{path}: {name}/carriers has shape {tuple(carriers.shape)}, expected "
-                                f"({len(splits[name])}, {len(LABELS)}, 3)")
-            splits[name].carriers = carriers
     return splits
 
 

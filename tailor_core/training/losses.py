@@ -2,7 +2,6 @@
 
     L = BCE(labels) + w_common·BCE(common classifier) + w_adv·Σ_m(CE_disc(private_m) + CE_disc(reversed common_m))
         + w_orth·Σ‖A·Bᵀ‖²_F + w_ctc·CTC   (CTC only in the unaligned setting)
-        + w_mod·mean_m BCE(modality_m, labels modality m carries)   (not in the paper; 0 by default)
 
 Reductions follow the authors' code: BCE means over batch × labels, each discriminator term the mean over one
 modality's steps (summed over the three modalities), each orthogonality term the batch mean of the squared
@@ -29,7 +28,6 @@ class LossTerms:
     adversarial: Tensor
     orthogonal: Tensor
     ctc: Tensor
-    modality: Tensor
 
     def as_floats(self) -> dict[str, float]:
         return {k: float(v.detach()) for k, v in vars(self).items()}
@@ -83,32 +81,14 @@ def ctc_loss(out: TailorOutput, text_len: int) -> Tensor:
     return total
 
 
-def modality_loss(out: TailorOutput, targets: Tensor, carriers: Tensor | None) -> Tensor:
-    """Deep supervision: each present modality's own logits against the labels it carries, BCE over the examples
-    where it is present, averaged over the modalities. carriers [B,N,3] bool (None: every present modality is
-    asked for all of ``targets`` [B,N])."""
-    total, terms = out.logits.sum() * 0.0, 0
-    for m, logits in out.modality_logits.items():
-        present = out.masks[m].any(-1)
-        if not present.any():
-            continue
-        wanted = carriers[..., MODALITIES.index(m)] if carriers is not None else targets
-        total, terms = total + label_loss(logits[present], wanted[present]), terms + 1
-    return total / max(terms, 1)
-
-
-def tailor_loss(out: TailorOutput, targets: Tensor, cfg: TailorConfig, carriers: Tensor | None = None
-                ) -> LossTerms:
-    """All terms of the objective for a batch; targets [B,N] in {0,1}; carriers [B,N,3] (optional, for the
-    modality term)."""
+def tailor_loss(out: TailorOutput, targets: Tensor, cfg: TailorConfig) -> LossTerms:
+    """All terms of the objective for a batch; targets [B,N] in {0,1}."""
     label = label_loss(out.logits, targets)
     common = label_loss(out.common_logits, targets)
     adversarial = (discriminator_loss(out.discriminator_private, out.masks)
                    + discriminator_loss(out.discriminator_common, out.masks))
     orthogonal = orthogonal_loss(out)
     ctc = ctc_loss(out, cfg.text_len)
-    modality = modality_loss(out, targets, carriers)
     total = (label + cfg.common_loss_weight * common + cfg.adversarial_loss_weight * adversarial
-             + cfg.orthogonal_loss_weight * orthogonal + cfg.ctc_loss_weight * ctc
-             + cfg.modality_loss_weight * modality)
-    return LossTerms(total, label, common, adversarial, orthogonal, ctc, modality)
+             + cfg.orthogonal_loss_weight * orthogonal + cfg.ctc_loss_weight * ctc)
+    return LossTerms(total, label, common, adversarial, orthogonal, ctc)

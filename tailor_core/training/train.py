@@ -119,7 +119,7 @@ def train(args: argparse.Namespace) -> dict:
         for batch in bar:
             batch = {k: v.to(device) for k, v in batch.items()}
             out = net(**{k: batch[k] for k in INPUT_KEYS})
-            terms = tailor_loss(out, batch["labels"], cfg, batch.get("carriers"))
+            terms = tailor_loss(out, batch["labels"], cfg)
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
