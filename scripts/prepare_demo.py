@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="cache folder (not committed)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--text-train", type=int, default=0, help="GoEmotions training sentences to use (0: all)")
-    p.add_argument("--face-train", type=int, default=12000, help="FER+ training images to use")
+    p.add_argument("--face-train", type=int, default=0, help="FER+ training images to use (0: all)")
     p.add_argument("--face-valid", type=int, default=3000)
     p.add_argument("--examples", type=int, nargs=3, default=(30000, 3000, 4000),
                    metavar=("TRAIN", "VALID", "TEST"), help="composed examples per split")
