@@ -56,6 +56,14 @@ def _mask_out(split, keep: str):
     return s
 
 
+def pooled_items(cache: Path, modality: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-pooled features [N, D] and labels [N, 6] of one corpus split's items (items with nothing found left
+    out), from ``prepare_demo``'s ``items_*.npz``."""
+    items = load_ragged(cache / f"items_{modality}_{split}.npz")
+    keep = [i for i, s in enumerate(items["seqs"]) if s is not None and len(s)]
+    return np.stack([items["seqs"][i].astype(np.float32).mean(0) for i in keep]), items["labels"][keep]
+
+
 def baseline(cache: Path, modality: str, thresholds: str) -> dict:
     """Logistic regression (one-vs-rest) on mean-pooled item features; thresholds tuned on validation items."""
     from sklearn.linear_model import LogisticRegression
@@ -63,13 +71,7 @@ def baseline(cache: Path, modality: str, thresholds: str) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    def pooled(split):
-        items = load_ragged(cache / f"items_{modality}_{split}.npz")
-        keep = [i for i, s in enumerate(items["seqs"]) if s is not None and len(s)]
-        x = np.stack([items["seqs"][i].astype(np.float32).mean(0) for i in keep])
-        return x, items["labels"][keep]
-
-    (xtr, ytr), (xva, yva), (xte, yte) = pooled("train"), pooled("valid"), pooled("test")
+    (xtr, ytr), (xva, yva), (xte, yte) = (pooled_items(cache, modality, s) for s in ("train", "valid", "test"))
     clf = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(max_iter=2000, C=1.0)))
     clf.fit(xtr, ytr)
     thr = tune_thresholds(yva, clf.predict_proba(xva)) if thresholds == "tuned" else [0.35] * ytr.shape[1]
@@ -86,12 +88,7 @@ def encoder_leak(cache: Path, modality: str) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    def pooled(split):
-        items = load_ragged(cache / f"items_{modality}_{split}.npz")
-        keep = [i for i, s in enumerate(items["seqs"]) if s is not None and len(s)]
-        return np.stack([items["seqs"][i].astype(np.float32).mean(0) for i in keep]), items["labels"][keep]
-
-    (xva, yva), (xtr, ytr), (xte, yte) = pooled("valid"), pooled("train"), pooled("test")
+    (xtr, ytr), (xva, yva), (xte, yte) = (pooled_items(cache, modality, s) for s in ("train", "valid", "test"))
     clf = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(C=0.1, max_iter=2000)))
     clf.fit(xva, yva)
     return {split: _short(multilabel_metrics(y, clf.predict_proba(x) >= 0.35)) | {"items": len(y)}
