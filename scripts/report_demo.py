@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,6 +57,16 @@ def _mask_out(split, keep: str):
     return s
 
 
+def logistic(c: float) -> Any:
+    """Standardised features + one-vs-rest logistic regression (the report's baselines)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(C=c, max_iter=2000)))
+
+
 def pooled_items(cache: Path, modality: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Mean-pooled features [N, D] and labels [N, 6] of one corpus split's items (items with nothing found left
     out), from ``prepare_demo``'s ``items_*.npz``."""
@@ -66,13 +77,8 @@ def pooled_items(cache: Path, modality: str, split: str) -> tuple[np.ndarray, np
 
 def baseline(cache: Path, modality: str, thresholds: str) -> dict:
     """Logistic regression (one-vs-rest) on mean-pooled item features; thresholds tuned on validation items."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     (xtr, ytr), (xva, yva), (xte, yte) = (pooled_items(cache, modality, s) for s in ("train", "valid", "test"))
-    clf = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(max_iter=2000, C=1.0)))
+    clf = logistic(1.0)
     clf.fit(xtr, ytr)
     thr = tune_thresholds(yva, clf.predict_proba(xva)) if thresholds == "tuned" else [0.35] * ytr.shape[1]
     return _short(multilabel_metrics(yte, clf.predict_proba(xte) >= np.array(thr)))
@@ -83,13 +89,8 @@ def encoder_leak(cache: Path, modality: str) -> dict:
     tuned on the same corpora's training splits that TAILOR's training items come from; a logistic regression
     fitted on the *validation* items (seen by neither) is scored on the training items and on the test items:
     a leak shows as higher F1 on the training items."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     (xtr, ytr), (xva, yva), (xte, yte) = (pooled_items(cache, modality, s) for s in ("train", "valid", "test"))
-    clf = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(C=0.1, max_iter=2000)))
+    clf = logistic(0.1)
     clf.fit(xva, yva)
     return {split: _short(multilabel_metrics(y, clf.predict_proba(x) >= 0.35)) | {"items": len(y)}
             for split, x, y in (("train_items_encoder_saw", xtr, ytr), ("test_items_unseen", xte, yte))}
@@ -100,11 +101,6 @@ def late_fusion_baseline(demo_path: Path) -> dict:
     the mean of its present steps, trained on the labels that modality carries (``carriers``); the present
     modalities' probabilities combined by noisy-OR (a label is on if any modality shows it, which is how the
     composed targets are made). C picked on validation; thresholds tuned on validation."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     z = np.load(demo_path)
 
     def pooled(split: str, m: str) -> tuple[np.ndarray, np.ndarray]:
@@ -127,10 +123,9 @@ def late_fusion_baseline(demo_path: Path) -> dict:
         y, yv = z["train/carriers"][present, :, i], z["valid/carriers"][pv, :, i]
         best = None
         for c in (0.01, 0.1, 1.0):
-            clf = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(C=c, max_iter=2000)))
-            clf.fit(x[present], y)
-            loss = -np.mean(yv * np.log(clf.predict_proba(xv[pv]) + 1e-9)
-                            + (1 - yv) * np.log(1 - clf.predict_proba(xv[pv]) + 1e-9))
+            clf = logistic(c).fit(x[present], y)
+            pv_scores = clf.predict_proba(xv[pv])
+            loss = -np.mean(yv * np.log(pv_scores + 1e-9) + (1 - yv) * np.log(1 - pv_scores + 1e-9))
             if best is None or loss < best[0]:
                 best = (loss, clf)
         models[m] = best[1]

@@ -15,6 +15,7 @@ from app_helpers import FACE, HAPPY, SAD, SILENT, checkpoint_dir, get_predictor,
 from tailor_core.config import LABELS
 from tailor_core.features import FeatureError
 from tailor_core.live import LiveSession
+from tailor_core.scoring import SMOOTHING_SECONDS
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +206,11 @@ def test_live_session(predictor):
     assert pred.present["visual"] and pred.present["audio"]
     assert all(0.0 <= v <= 1.0 for v in pred.scores.values())
     assert len(live.history) == 1 and live.frame_shape is not None
+    # the first update starts from "no emotion" and moves by the seconds of input behind it (scoring.ema)
+    bundle = live._stream.bundle()
+    raw = predictor.predict_bundle(bundle, timeline=False).scores
+    w = 1 - np.exp(-len(bundle) * bundle.step_seconds / SMOOTHING_SECONDS)
+    assert pred.scores == pytest.approx({k: w * v for k, v in raw.items()}, abs=1e-4)
     with live._framing:  # a frame still being analysed: the next one is dropped, not queued
         assert live.add_frame(np.zeros((48, 64, 3), np.uint8), block=False) is False
     assert live.dropped_frames == 1
