@@ -147,19 +147,17 @@ class FeatureExtractor:
                 if tracker is None:
                     tracker = self.faces.tracker()
                 det = tracker.detect(rgb, t)
-                if det.base is None:
-                    found.append((t, None))
-                else:
-                    found.append((t, det))
+                found.append((t, det if det.base is not None else None))
+                if det.base is not None:
                     crops.append(align_face(rgb, det.landmarks))
                     if len(crops) == CNN_BATCH:
-                        batches.append(cnn.submit(self.faces.expression.forward, np.stack(crops)))
+                        batches.append(cnn.submit(self.faces.expression.crop_features, np.stack(crops)))
                         crops = []
                 if len(found) % 10 == 0:
                     report(progress, 0.1 + 0.7 * min(1.0, len(found) / expected), "finding faces")
             if crops:
-                batches.append(cnn.submit(self.faces.expression.forward, np.stack(crops)))
-            expr = [np.concatenate(b.result(), axis=1) for b in batches]
+                batches.append(cnn.submit(self.faces.expression.crop_features, np.stack(crops)))
+            expr = [b.result() for b in batches]
         finally:
             cnn.shutdown(wait=True)
             if tracker is not None:

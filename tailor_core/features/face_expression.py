@@ -187,7 +187,10 @@ class FaceExpressionModel:
             p = torch.softmax(logits, dim=-1).view(len(views), x.shape[0], -1).mean(0)
         return e.numpy().astype(np.float32), p.numpy().astype(np.float32)
 
+    def crop_features(self, crops: np.ndarray) -> np.ndarray:
+        """[N, EXPR_DIM] float32 = embedding ++ class probabilities of aligned crops [N, 48, 48] (``align_face``)."""
+        return np.concatenate(self.forward(crops), axis=1)
+
     def features(self, image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
         """[EXPR_DIM] float32 = embedding ++ class probabilities of the face with these landmarks in ``image``."""
-        e, p = self.forward(align_face(image, landmarks_px)[None])
-        return np.concatenate([e[0], p[0]])
+        return self.crop_features(align_face(image, landmarks_px)[None])[0]
