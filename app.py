@@ -460,7 +460,8 @@ score reaches its own threshold, tuned on validation data: {thresholds}. Scores 
 probabilities** of what anyone feels; "no clear emotion" means no label reached its threshold.
 
 **This model**: `{ckpt.name if ckpt else "checkpoint"}`, {n_params / 1e6:.1f} M parameters, hidden size
-{cfg.hidden}, windows of up to {predictor.window_steps} steps of 0.5 s, running on `{predictor.device}`.
+{cfg.hidden}, running on `{predictor.device}`. The summary is the mean of the timeline's windows
+({predictor.timeline_steps} steps of 0.5 s, shorter on short inputs), so the two always agree.
 Features: MediaPipe face blendshapes and head pose plus a small face-expression network trained on FER+
 (~10 fps), the voice as Whisper tiny.en's encoder states, Whisper's speech-to-text with word timestamps, and
 word vectors from MiniLM tuned on GoEmotions — all computed on this server, offline.

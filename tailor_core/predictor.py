@@ -52,7 +52,8 @@ class Predictor:
     """One TAILOR model and one feature extractor, shared by every caller (thread-safe for inference)."""
 
     def __init__(self, model: TAILOR, extractor: FeatureExtractor, device: str | torch.device | None = None,
-                 timeline_steps: int = 8, timeline_hop: int = 2, batch_size: int = 32,
+                 timeline_steps: int = scoring.TIMELINE_STEPS, timeline_hop: int = scoring.TIMELINE_HOP,
+                 batch_size: int = 32,
                  checkpoint: str | Path | None = None) -> None:
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
@@ -132,27 +133,25 @@ class Predictor:
         return pred
 
     def predict_bundle(self, bundle: FeatureBundle, timeline: bool = True) -> Prediction:
-        """Score an already-extracted :class:`FeatureBundle` (see :mod:`tailor_core.scoring` for how)."""
+        """Score an already-extracted :class:`FeatureBundle` (see :mod:`tailor_core.scoring` for how): one model
+        pass per window; the summary is their weighted mean and, with ``timeline``, each is a timeline point."""
         if bundle is None or len(bundle) == 0:
             raise FeatureError("The input is empty: there is nothing to analyse.")
         if not bundle.valid.any():
             raise FeatureError("No face, voice or words were found in the input, so there is nothing to score.")
         t0 = time.perf_counter()
-        spans = scoring.overall_spans(len(bundle), self.window_steps)
+        spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
         scores, attention = self._run(bundle, spans, attention=True)
         width = max(b - a for a, b in spans)
         overall, share, maps = scoring.combine(bundle, spans, scores, attention,
                                                self.model.modality_slices(width, width, width))
-        t_model = time.perf_counter() - t0
         points = []
         if timeline:
-            t_spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
-            points = scoring.smooth_timeline(
-                scoring.timeline_points(bundle, t_spans, self._run(bundle, t_spans)[0], self.labels))
+            points = scoring.smooth_timeline(scoring.timeline_points(bundle, spans, scores, self.labels))
         notes = [f"Only the first {self.limits.max_seconds:.0f} s were analysed."] if bundle.truncated else []
         notes += bundle.notes
         pred = scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)
-        pred.timings = {"model": t_model, "timeline": time.perf_counter() - t0 - t_model}
+        pred.timings = {"model": time.perf_counter() - t0}
         return pred
 
     # ------------------------------------------------------------------ the model, in batches

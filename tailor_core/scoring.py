@@ -2,12 +2,15 @@
 
 Scoring, stated once (the predictor runs the model on the spans these functions choose):
 
-* **Overall scores**: the input is cut into consecutive, non-overlapping windows of at most ``window`` steps
-  (the sequence length the checkpoint was trained on). Each window is scored; the overall score of a label is
-  the mean over windows **weighted by each window's number of valid steps** (steps where at least one modality
-  is present). A short input (up to one window) is scored in one pass.
-* **Timeline**: sliding windows of ``size`` steps every ``hop`` steps; shorter inputs use proportionally
-  shorter windows. Each point is a real model output.
+* **Windows**: sliding windows of ``size`` steps (``TIMELINE_STEPS``, 4 s) every ``hop`` steps
+  (``TIMELINE_HOP``, 1 s); inputs shorter than two windows use windows of about half their length, hop a third of
+  that; windows with no valid step (no modality present) are skipped. Each window is one model pass.
+* **Overall scores** (the summary): the mean of those same windows' scores, **weighted by each window's number of
+  valid steps**. So the summary is the average of what the timeline shows, never a reading the timeline
+  contradicts (it used to be one pass over the whole input, which on a short clip could read nothing while the
+  timeline's middle windows read a clear emotion). Thresholds are tuned on validation for this summary
+  (``tailor_core.training.evaluate.summary_scores``).
+* **Timeline**: one point per window, the model's own output.
 * **Smoothing**: timeline points and live updates pass through an exponential moving average with time
   constant ``SMOOTHING_SECONDS`` (weight ``1 - exp(-dt / tau)`` on a new point ``dt`` seconds after the last),
   so a single 0.5 s step cannot switch a label on and off. It starts from 0 ("no emotion") at the start of the
@@ -16,7 +19,8 @@ Scoring, stated once (the predictor runs the model on the spans these functions 
 * **Attention**: the decoder's cross-attention of each label over the fused sequence
   ``[text | audio | visual | common]`` (last decoder layer, averaged over heads). ``modality_attention`` is the
   share of each label's attention on each part (sums to 1), averaged over the windows with the same weights as
-  the scores; ``attention_maps`` keeps the text/audio/visual parts step by step (label × time).
+  the scores; ``attention_maps`` keeps the text/audio/visual parts step by step (label × time), each step the mean
+  over the windows that cover it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ Span = tuple[int, int]
 
 #: Time constant (s) of the exponential moving average applied to timelines and live scores.
 SMOOTHING_SECONDS: float = 1.5
+#: Window length and hop, in 0.5 s steps, of the windows the summary and the timeline are made of.
+TIMELINE_STEPS: int = 8
+TIMELINE_HOP: int = 2
 
 
 @dataclass
@@ -90,13 +97,9 @@ def decide(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
     return [k for k, v in scores.items() if v >= thresholds[k]]
 
 
-def overall_spans(n: int, window: int) -> list[Span]:
-    """Consecutive, non-overlapping ``[a, b)`` windows of at most ``window`` steps covering ``n`` steps."""
-    return [(a, min(n, a + window)) for a in range(0, n, window)]
-
-
-def timeline_spans(valid: np.ndarray, size: int, hop: int) -> list[Span]:
-    """Sliding windows for the timeline over ``valid`` [T] bool; windows with no valid step are skipped.
+def timeline_spans(valid: np.ndarray, size: int = TIMELINE_STEPS, hop: int = TIMELINE_HOP) -> list[Span]:
+    """The windows ``[a, b)`` the summary and the timeline are made of, over ``valid`` [T] bool (steps with any
+    modality); windows with no valid step are skipped.
 
     Inputs shorter than two windows use windows of about half their length, hop a third of that."""
     n = len(valid)
@@ -111,13 +114,20 @@ def timeline_spans(valid: np.ndarray, size: int, hop: int) -> list[Span]:
     return [(a, b) for a, b in spans if valid[a:b].any()]
 
 
+def window_weights(valid: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
+    """Weights [W] (summing to 1) of windows ``spans`` over ``valid`` [T] bool: each window's share of valid steps
+    (equal weights if none has any)."""
+    counts = np.array([valid[a:b].sum() for a, b in spans], dtype=np.float64)
+    return counts / counts.sum() if counts.sum() > 0 else np.full(len(spans), 1.0 / max(len(spans), 1))
+
+
 def combine(bundle: FeatureBundle, spans: Sequence[Span], scores: np.ndarray, attention: np.ndarray,
             slices: dict[str, slice]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Overall scores, attention shares and attention maps from per-window model outputs.
 
     Args:
         bundle: the input (its masks weight the windows).
-        spans: the windows, ``[a, b)`` steps.
+        spans: the windows, ``[a, b)`` steps (they may overlap).
         scores: [W, N] per-window label scores.
         attention: [W, N, L_pc] head-averaged decoder attention, padded to the longest window.
         slices: which positions of the fused sequence belong to each part (``TAILOR.modality_slices``).
@@ -125,20 +135,22 @@ def combine(bundle: FeatureBundle, spans: Sequence[Span], scores: np.ndarray, at
     Returns:
         overall [N], share [N, 4] (parts in ``PC_PARTS`` order, rows sum to 1), maps {modality: [N, T]}.
     """
-    valid = bundle.valid
-    counts = np.array([valid[a:b].sum() for a, b in spans], dtype=np.float64)
-    weights = counts / counts.sum() if counts.sum() > 0 else np.full(len(spans), 1.0 / len(spans))
+    weights = window_weights(bundle.valid, spans)
     overall = (weights[:, None] * scores).sum(0)
     n_labels = scores.shape[1]
     share = np.zeros((n_labels, len(PC_PARTS)))
     maps = {m: np.zeros((n_labels, len(bundle))) for m in MODALITIES}
+    covered = np.zeros(len(bundle))
     for w, (a, b) in enumerate(spans):
         att = attention[w]  # [N, L_pc]; padded positions were masked, so they hold 0
         total = att.sum(-1, keepdims=True)
         total[total <= 0] = 1.0
         share += weights[w] * np.stack([att[:, slices[p]].sum(-1) for p in PC_PARTS], -1) / total
         for m in MODALITIES:
-            maps[m][:, a:b] = att[:, slices[m]][:, : b - a]
+            maps[m][:, a:b] += att[:, slices[m]][:, : b - a]
+        covered[a:b] += 1
+    for m in MODALITIES:  # overlapping windows: each step shows the mean of the windows that cover it
+        maps[m] /= np.maximum(covered, 1.0)
     share /= np.clip(share.sum(-1, keepdims=True), 1e-12, None)
     return overall, share, maps
 
@@ -207,5 +219,5 @@ def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: d
     )
 
 
-__all__ = ["SMOOTHING_SECONDS", "Prediction", "build_prediction", "combine", "decide", "ema", "overall_spans",
-           "smooth_timeline", "timeline_points", "timeline_spans"]
+__all__ = ["SMOOTHING_SECONDS", "TIMELINE_HOP", "TIMELINE_STEPS", "Prediction", "build_prediction", "combine",
+           "decide", "ema", "smooth_timeline", "timeline_points", "timeline_spans", "window_weights"]

@@ -146,6 +146,24 @@ def test_long_input_is_scored_in_windows(predictor):
     assert len(pred.timeline) > 3
 
 
+def test_summary_is_the_weighted_mean_of_the_timeline(predictor):
+    """The summary never contradicts the timeline: it is the mean of the timeline's raw windows, weighted by their
+    valid steps (the sad example's summary read nothing while its timeline read sad, when it was one pass)."""
+    from tailor_core import scoring
+
+    bundle = predictor.extractor.clip(str(SAD))
+    pred = predictor.predict_bundle(bundle)
+    step = bundle.step_seconds
+    spans = [(round((p["start"] - bundle.times[0]) / step), round((p["end"] - bundle.times[0]) / step))
+             for p in pred.timeline]
+    assert spans == scoring.timeline_spans(bundle.valid, predictor.timeline_steps, predictor.timeline_hop)
+    weights = scoring.window_weights(bundle.valid, spans)
+    for label in pred.scores:
+        mean = sum(w * p["raw"][label] for w, p in zip(weights, pred.timeline, strict=True))
+        assert pred.scores[label] == pytest.approx(mean, abs=1e-9)
+    assert predictor.predict_bundle(bundle, timeline=False).scores == pytest.approx(pred.scores)
+
+
 @pytest.mark.parametrize("kwargs", [
     {},
     {"text": "   "},

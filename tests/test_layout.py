@@ -87,25 +87,29 @@ def test_resources_found_and_checked(tmp_path, monkeypatch):
 
 def test_scoring_combines_windows_by_valid_steps():
     b = FeatureBundle.empty(6)
-    b.audio_mask[:4] = True  # window 0 has 4 valid steps, window 1 none... then 0 of 2
-    b.visual_mask[5] = True  # window 1 (steps 3-5) gets 1 more: valid = [T,T,T,T,F,T]
-    spans = scoring.overall_spans(6, 3)
-    assert spans == [(0, 3), (3, 6)]
-    scores = np.array([[0.9, 0.1], [0.3, 0.7]])
+    b.audio_mask[:4] = True
+    b.visual_mask[5] = True  # valid = [T,T,T,T,F,T]
+    spans = [(0, 3), (2, 5), (3, 6)]  # overlapping, as the timeline's windows are
+    np.testing.assert_allclose(scoring.window_weights(b.valid, spans), [3 / 7, 2 / 7, 2 / 7])
+    scores = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.2]])
     width = 3
     slices = {"text": slice(0, 3), "audio": slice(3, 6), "visual": slice(6, 9), "common": slice(9, 12)}
-    attention = np.zeros((2, 2, 4 * width))
+    attention = np.zeros((3, 2, 4 * width))
     attention[:, :, 3:6] = 1 / 6  # half on audio
     attention[:, :, 9:12] = 1 / 6  # half on common
+    attention[1, :, 3] = 0.5  # window 1 looks hard at its first step (step 2), which window 0 also covers
     overall, share, maps = scoring.combine(b, spans, scores, attention, slices)
-    np.testing.assert_allclose(overall, 0.6 * scores[0] + 0.4 * scores[1])  # 3 and 2 valid steps
-    np.testing.assert_allclose(share, [[0, 0.5, 0, 0.5]] * 2)
-    assert maps["audio"].shape == (2, 6) and np.allclose(maps["audio"], 1 / 6) and not maps["text"].any()
+    np.testing.assert_allclose(overall, (3 * scores[0] + 2 * scores[1] + 2 * scores[2]) / 7)
+    assert share.shape == (2, 4) and np.allclose(share.sum(1), 1) and not share[:, [0, 2]].any()
+    assert maps["audio"].shape == (2, 6) and not maps["text"].any()
+    np.testing.assert_allclose(maps["audio"][:, 2], (1 / 6 + 0.5) / 2)  # step 2: the mean of windows 0 and 1
+    np.testing.assert_allclose(maps["audio"][:, [0, 1, 5]], 1 / 6)  # covered by one window each
     assert scoring.decide({"a": 0.5, "b": 0.2}, {"a": 0.5, "b": 0.3}) == ["a"]
     valid = np.array([False] * 4 + [True] * 12)
     spans = scoring.timeline_spans(valid, 8, 2)
     assert spans[0] == (0, 8) and spans[-1] == (8, 16) and all(valid[a:b].any() for a, b in spans)
     assert scoring.timeline_spans(np.zeros(3, bool), 8, 2) == []
+    assert scoring.timeline_spans(np.ones(7, bool)) == [(a, a + 3) for a in range(5)]  # short input: 1.5 s windows
 
 
 def test_prediction_json_is_safe():

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tailor_core.training import evaluate, train
+from tailor_core import TAILOR, TailorConfig
+from tailor_core.training import calibrate, evaluate, train
 from tailor_core.training.data import DataError, load_aligned, load_unaligned
 
 
@@ -37,6 +38,33 @@ def test_loader_reads_numpy_file_safely(tmp_path):
     assert s["train"].text.shape == (10, 8, 12) and s["test"].labels.shape == (5, 6)
     assert torch.isfinite(s["train"].audio).all()
     assert set(s["train"].labels[:, 3:].unique().tolist()) == {0.0}
+
+
+def test_summary_scores_average_the_apps_windows():
+    """``evaluate.summary_scores`` cuts each example to its content and averages the app's windows over it."""
+    from tailor_core import scoring
+    from tailor_core.training.data import Split
+
+    cfg = TailorConfig.debug()
+    model = TAILOR(cfg).eval()
+    g = torch.Generator().manual_seed(0)
+    n, length = 3, 16
+    x = [torch.randn(n, length, d, generator=g) for d in (cfg.text_dim, cfg.audio_dim, cfg.visual_dim)]
+    masks = [torch.zeros(n, length, dtype=torch.bool) for _ in range(3)]
+    masks[1][0, 3:10] = True  # example 0: voice on steps 3-9 (a 3.5 s clip), a face on 5-7
+    masks[2][0, 5:8] = True
+    for m in masks:
+        m[1] = True  # example 1: every step, every modality
+    masks[2][2, 15] = True  # example 2: one face step
+    split = Split(*x, *masks, torch.zeros(n, 6))
+    got = evaluate.summary_scores(model, split, batch_size=4)
+    for i, (lo, hi) in enumerate([(3, 10), (0, 16), (15, 16)]):
+        valid = (masks[0][i] | masks[1][i] | masks[2][i])[lo:hi].numpy()
+        spans = scoring.timeline_spans(valid)
+        with torch.inference_mode():
+            rows = [model(*(t[i:i + 1, lo + a: lo + b] for t in (*x, *masks))).scores[0].numpy() for a, b in spans]
+        want = (scoring.window_weights(valid, spans)[:, None] * np.stack(rows)).sum(0)
+        np.testing.assert_allclose(got[i], want, atol=1e-5)
 
 
 def test_bad_files_give_one_clear_error(tmp_path):
@@ -92,6 +120,12 @@ def test_short_training_learns_a_multimodal_signal(tmp_path):
     assert metrics["per_label_f1"]["anger"] > 0.7  # audio AND visual
     # evaluate reloads the checkpoint from disk and reproduces the test metrics.
     assert evaluate.main(["--checkpoint", str(out), "--data", str(tmp_path / "d.pt")]) == 0
+    # Thresholds re-tuned on the app's summary (mean of timeline windows); calibration unchanged (one pass).
+    assert calibrate.main(["--checkpoint", str(out), "--data", str(tmp_path / "d.pt"), "--tune-on", "summary"]) == 0
+    resummed = json.loads((out / "metrics.json").read_text())
+    assert resummed["thresholds_tuned_on"] == "summary"
+    assert resummed["calibration"]["temperatures"] == pytest.approx(calibration["temperatures"])
+    assert resummed["summary"]["micro_f1"] > constant_f1 + 0.2 and len(resummed["summary"]["ece"]) == 6
     # Resume: a finished run continues without error and keeps its best checkpoint.
     assert train.main(["--data", str(tmp_path / "d.pt"), "--output", str(out), "--epochs", "25",
                        "--config", str(tmp_path / "cfg.json"), "--resume", "--device", "cpu"]) == 0

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from .. import scoring
 from ..model import TAILOR
 from .data import SPLITS, DataError, Split, TailorDataset, load_data
 from .metrics import multilabel_metrics
@@ -31,6 +32,50 @@ def predict_scores(model: TAILOR, split: Split, batch_size: int = 256, device: s
         result = model(**{k: batch[k].to(device) for k in INPUT_KEYS})
         out.append((result.logits if logits else result.scores).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_labels))
+
+
+@torch.inference_mode()
+def summary_windows(model: TAILOR, split: Split, batch_size: int = 512, device: str = "cpu",
+                    size: int = scoring.TIMELINE_STEPS, hop: int = scoring.TIMELINE_HOP
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The windows the app's summary of each example averages: (example index [K], weight [K], logits [K,6]).
+
+    Each example is cut to its content (first to last step with any modality, as a clip of that length would be)
+    and windowed by ``scoring.timeline_spans``, weighted by ``scoring.window_weights`` (an example's weights sum to
+    1). Windows are batched by width."""
+    model.eval()
+    valid = (split.text_mask | split.audio_mask | split.visual_mask).numpy()
+    jobs: dict[int, list[tuple[int, int, int, float]]] = {}  # width -> (example, a, b, weight)
+    for i, v in enumerate(valid):
+        idx = np.flatnonzero(v)
+        if not len(idx):
+            continue
+        lo, hi = int(idx[0]), int(idx[-1]) + 1
+        spans = scoring.timeline_spans(v[lo:hi], size, hop)
+        for (a, b), w in zip(spans, scoring.window_weights(v[lo:hi], spans), strict=True):
+            jobs.setdefault(b - a, []).append((i, lo + a, lo + b, float(w)))
+    which, weights, logits = [], [], []
+    for group in jobs.values():
+        for k in range(0, len(group), batch_size):
+            chunk = group[k: k + batch_size]
+            inputs = {key: torch.stack([getattr(split, key)[i, a:b] for i, a, b, _ in chunk]).to(device)
+                      for key in INPUT_KEYS}
+            logits.append(model(**inputs).logits.float().cpu().numpy())
+            which += [i for i, *_ in chunk]
+            weights += [w for *_, w in chunk]
+    n_labels = model.config.num_labels
+    return (np.array(which, int), np.array(weights), np.concatenate(logits) if logits else np.zeros((0, n_labels)))
+
+
+def summary_scores(model: TAILOR, split: Split, batch_size: int = 512, device: str = "cpu",
+                   size: int = scoring.TIMELINE_STEPS, hop: int = scoring.TIMELINE_HOP) -> np.ndarray:
+    """Scores [N,6] of each example as the app summarises an input: the weighted mean of its windows' calibrated
+    scores (:func:`summary_windows`)."""
+    which, weights, logits = summary_windows(model, split, batch_size, device, size, hop)
+    probs = model.calibrated(torch.from_numpy(logits)).numpy()
+    out = np.zeros((len(split), model.config.num_labels))
+    np.add.at(out, which, weights[:, None] * probs)
+    return out
 
 
 def evaluate_split(model: TAILOR, split: Split, batch_size: int = 256, device: str = "cpu",
