@@ -23,12 +23,6 @@ voice → {happy, sad}). The target is the union of the labels the present items
 GoEmotions text gets, half of the time, the words actually spoken in RAVDESS (a neutral sentence: no label),
 as the app's speech-to-text would give. Validation and test examples use held-out items only.
 
-``--text-folds DIR ...`` (cross-fitting): the training sentences' features come from encoders trained by
-``tailor_core.training.train_text --folds F --fold K`` instead of the shipped one, each sentence from the encoder
-that left its fold out, so none of TAILOR's training sentences was seen by the encoder that read it (without it,
-they were: the shipped encoder is tuned on every GoEmotions training sentence, so their features are cleaner
-than a visitor's). Validation and test sentences always use the shipped encoder, as the app does.
-
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
 two modalities absent), plus ``items_*.npz`` (per-item features, for the baselines of ``scripts.report_demo``).
@@ -230,42 +224,8 @@ def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator
     return z["images"][idx], labels[idx]
 
 
-def crossfit_text(texts: list[str], fold_dirs: list[Path], parts: Path, workers: int) -> list[np.ndarray]:
-    """Word vectors of every GoEmotions training sentence (all of them, in file order), each from the fold encoder
-    (``train_text --folds``) that was not trained on it."""
-    import json
-
-    from tailor_core.features.text_emotion import CONFIG_FILENAME, MODEL_ENV, WEIGHTS_FILENAME
-    from tailor_core.training.train_text import text_folds
-
-    configs = [json.loads((Path(d) / CONFIG_FILENAME).read_text()) for d in fold_dirs]
-    folds, seeds = {c.get("folds") for c in configs}, {c["seed"] for c in configs}
-    if folds != {len(fold_dirs)} or sorted(c["fold"] for c in configs) != list(range(len(fold_dirs))) \
-            or len(seeds) != 1:
-        raise SystemExit(f"--text-folds: need one encoder per fold of one train_text --folds run, got {configs}")
-    fold = text_folds(len(texts), len(fold_dirs), seeds.pop())
-    vecs: list[np.ndarray | None] = [None] * len(texts)
-    before = os.environ.get(MODEL_ENV)
-    try:
-        for d, c in zip(fold_dirs, configs, strict=True):
-            os.environ[MODEL_ENV] = str(Path(d) / WEIGHTS_FILENAME)  # read by the spawned workers' encoders
-            idx = np.flatnonzero(fold == c["fold"])
-            done = _run_chunks(f"text_train_fold{c['fold']}of{len(fold_dirs)}", [texts[i] for i in idx],
-                               _text_chunk, parts, workers)
-            for i, v in zip(idx, done, strict=True):
-                vecs[i] = v
-    finally:
-        if before is None:
-            os.environ.pop(MODEL_ENV, None)
-        else:
-            os.environ[MODEL_ENV] = before
-    return vecs
-
-
-def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
-                  text_folds: list[Path] | None = None) -> dict:
-    """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz`` (with
-    ``text_folds``, the training sentences cross-fitted: :func:`crossfit_text`)."""
+def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) -> dict:
+    """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz``."""
     items = {}
     for i, split in enumerate(("train", "valid", "test")):
         # one generator per corpus and split, so a resumed run (some item files already cached) draws the same
@@ -276,10 +236,7 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
         f = out / f"items_text_{split}.npz"
         if not f.exists():
             texts, y = load_goemotions(root, split, limits["text"].get(split), rng(0))
-            if split == "train" and text_folds:
-                vecs = crossfit_text(texts, text_folds, out / "parts", workers)
-            else:
-                vecs = _run_chunks(f"text_{split}", texts, _text_chunk, out / "parts", workers)
+            vecs = _run_chunks(f"text_{split}", texts, _text_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
         f = out / f"items_audio_{split}.npz"
         if not f.exists():
@@ -433,11 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", type=int, nargs=3, default=(30000, 3000, 4000),
                    metavar=("TRAIN", "VALID", "TEST"), help="composed examples per split")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--text-folds", type=Path, nargs="+", metavar="DIR",
-                   help="cross-fit the training sentences' features: one train_text --folds output per fold")
     args = p.parse_args(argv)
-    if args.text_folds and args.text_train:
-        p.error("--text-folds needs every training sentence (--text-train 0)")
     root, out = Path(args.data), Path(args.out)
     for sub in ("goemotions_ekman", "ravdess_speech", "ferplus"):
         if not (root / sub).is_dir():
@@ -445,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     out.mkdir(parents=True, exist_ok=True)
     limits = {"text": {"train": args.text_train}, "visual": {"train": args.face_train, "valid": args.face_valid}}
-    items = extract_items(root, out, args.workers, limits, args.seed, args.text_folds)
+    items = extract_items(root, out, args.workers, limits, args.seed)
 
     _init_worker()
     statements = {k: _extractor.words.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}

@@ -129,20 +129,3 @@ def test_short_training_learns_a_multimodal_signal(tmp_path):
     # Resume: a finished run continues without error and keeps its best checkpoint.
     assert train.main(["--data", str(tmp_path / "d.pt"), "--output", str(out), "--epochs", "25",
                        "--config", str(tmp_path / "cfg.json"), "--resume", "--device", "cpu"]) == 0
-
-
-def test_text_folds_split_the_training_texts_and_crossfitting_checks_its_encoders(tmp_path):
-    from scripts.prepare_demo import crossfit_text
-    from tailor_core.training.train_text import text_folds
-
-    folds = text_folds(1001, 2, seed=0)
-    assert set(folds.tolist()) == {0, 1} and abs(int((folds == 0).sum()) - int((folds == 1).sum())) <= 1
-    assert np.array_equal(folds, text_folds(1001, 2, seed=0)) and not np.array_equal(folds, text_folds(1001, 2, 1))
-    dirs = []
-    for k in (0, 0):  # two encoders that both left fold 0 out: fold 1's sentences would have no unseen encoder
-        d = tmp_path / f"enc{len(dirs)}"
-        d.mkdir()
-        (d / "text_emotion.json").write_text(json.dumps({"folds": 2, "fold": k, "seed": 0}))
-        dirs.append(d)
-    with pytest.raises(SystemExit, match="one encoder per fold"):
-        crossfit_text(["a sentence"] * 4, dirs, tmp_path / "parts", workers=1)

@@ -10,10 +10,6 @@ is kept; only the fine-tuned layers and the head are written (fp16 safetensors) 
 
     OMP_NUM_THREADS=1 python -m tailor_core.training.train_text --data ../shared/data/goemotions_ekman \
         --cache /work/enc-cache/goemo --out assets --layers 1 --epochs 2 --lr 1e-4 --seed 0
-
-``--folds F --fold K`` trains on the training texts outside fold K of F (``text_folds``) and records the fold in the
-config: ``scripts/prepare_demo --text-folds`` then gives each of TAILOR's training sentences the features of an
-encoder that never saw it (cross-fitting), so TAILOR does not learn on features cleaner than a visitor's.
 """
 
 from __future__ import annotations
@@ -38,11 +34,6 @@ from tailor_core.features.text_emotion import (
 
 MAX_LEN: int = 64  # tokens per training text (99% of GoEmotions fit in 38)
 SPLITS = ("train", "dev", "test")
-
-
-def text_folds(n: int, folds: int, seed: int) -> np.ndarray:
-    """Fold [n] (0..folds-1) of each of the ``n`` GoEmotions training texts, in file order: a seeded shuffle."""
-    return np.random.default_rng([seed, folds]).permutation(n) % folds
 
 
 def read_split(data: Path, split: str) -> tuple[list[list[str]], np.ndarray]:
@@ -187,11 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train-subset", type=int, default=0,
                     help="train on a seeded random subset of N training texts (0 = all 43,410): CPU time")
     ap.add_argument("--report", type=Path, default=None, help="write the held-out results as JSON here")
-    ap.add_argument("--folds", type=int, default=0, help="cross-fitting: split the training texts into F folds")
-    ap.add_argument("--fold", type=int, default=0, help="cross-fitting: leave fold K out of training")
     args = ap.parse_args(argv)
-    if args.folds and not 0 <= args.fold < args.folds:
-        ap.error(f"--fold must be in 0..{args.folds - 1}")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     gen = np.random.default_rng(args.seed)
@@ -209,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
             cache_split(tok, model, data[s][0], first, cdir / f"{s}.npz")
             print(f"cached {s} in {time.time() - t:.0f}s", flush=True)
     ys = {s: data[s][1] for s in SPLITS}
-    floor = None if args.folds else lr_floor(cdir, ys, args.seed)
+    floor = lr_floor(cdir, ys, args.seed)
     print("LR floor", json.dumps(floor), flush=True)
 
     def load_states(s: str) -> list[np.ndarray]:
@@ -217,9 +204,6 @@ def main(argv: list[str] | None = None) -> None:
         return np.split(d["states"], np.cumsum(d["lens"])[:-1])
 
     st = {s: load_states(s) for s in SPLITS}
-    if args.folds:  # the cache holds every training text; keep those outside the left-out fold
-        keep = np.flatnonzero(text_folds(len(st["train"]), args.folds, args.seed) != args.fold)
-        st["train"], ys["train"] = [st["train"][i] for i in keep], ys["train"][keep]
     ytr = torch.from_numpy(ys["train"])
     top = Top(model.encoder.layer[first:], build_head())
     pos = ytr.mean(0)
@@ -278,8 +262,6 @@ def main(argv: list[str] | None = None) -> None:
            "fine_tuned_layers": list(range(first, N_LAYERS)), "labels": list(LABELS),
            "thresholds": [round(float(t), 3) for t in best_thr], "seed": args.seed, "epochs": args.epochs,
            "dev_macro_f1_7": round(best, 4), "train_seconds": train_s, "train_texts": len(st["train"])}
-    if args.folds:
-        cfg.update(folds=args.folds, fold=args.fold)
     (args.out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
 
 
