@@ -91,7 +91,7 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
     ECE, calibrated and not."""
     import torch
 
-    from .evaluate import evaluate_split, predict_scores, summary_scores
+    from .evaluate import evaluate_split, predict_scores, summarise, summary_scores, summary_windows
     from .metrics import multilabel_metrics, tune_thresholds
 
     if tune_on not in TUNE_ON:
@@ -105,10 +105,6 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
     # one pass per split: calibration and thresholds are functions of the logits
     valid_logits = predict_scores(model, splits["valid"], batch_size, device, logits=True)
     calibration = {}
-    if tune_on == "summary":  # the summary without calibration, for its ECE before
-        kept, (cfg.temperatures, cfg.score_offsets) = (cfg.temperatures, cfg.score_offsets), (None, None)
-        summary_raw = summary_scores(model, splits["test"], device=device)
-        cfg.temperatures, cfg.score_offsets = kept
     if calibrate:
         test_y = splits["test"].labels.numpy()
         test_logits = predict_scores(model, splits["test"], batch_size, device, logits=True)
@@ -129,11 +125,12 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
                                                     [cfg.threshold] * cfg.num_labels)
     if calibration:
         metrics["calibration"] = calibration
-    if tune_on == "summary":
-        test_y = splits["test"].labels.numpy()
-        summary = summary_scores(model, splits["test"], device=device)
+    if tune_on == "summary":  # the test windows' logits, once: the summary with and without calibration
+        test_y, windows = splits["test"].labels.numpy(), summary_windows(model, splits["test"], device=device)
+        summary = summarise(windows, scores(windows[2]), len(test_y))
         metrics["summary"] = multilabel_metrics(test_y, summary >= np.array(cfg.label_thresholds()), cfg.labels)
-        metrics["summary"]["ece_uncalibrated"] = expected_calibration_error(test_y, summary_raw)
+        metrics["summary"]["ece_uncalibrated"] = expected_calibration_error(
+            test_y, summarise(windows, 1.0 / (1.0 + np.exp(-windows[2])), len(test_y)))
         metrics["summary"]["ece"] = expected_calibration_error(test_y, summary)
     metrics["thresholds_tuned_on"] = tune_on if tune else None
     return metrics

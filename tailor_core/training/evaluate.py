@@ -67,15 +67,21 @@ def summary_windows(model: TAILOR, split: Split, batch_size: int = 512, device: 
     return (np.array(which, int), np.array(weights), np.concatenate(logits) if logits else np.zeros((0, n_labels)))
 
 
+def summarise(windows: tuple[np.ndarray, np.ndarray, np.ndarray], probs: np.ndarray, n: int) -> np.ndarray:
+    """Scores [n,6]: each example's weighted mean of its windows' ``probs`` [K,6] (``windows`` from
+    :func:`summary_windows`, whose logits ``probs`` were made from)."""
+    which, weights, _ = windows
+    out = np.zeros((n, probs.shape[1]))
+    np.add.at(out, which, weights[:, None] * probs)
+    return out
+
+
 def summary_scores(model: TAILOR, split: Split, batch_size: int = 512, device: str = "cpu",
                    size: int = scoring.TIMELINE_STEPS, hop: int = scoring.TIMELINE_HOP) -> np.ndarray:
     """Scores [N,6] of each example as the app summarises an input: the weighted mean of its windows' calibrated
     scores (:func:`summary_windows`)."""
-    which, weights, logits = summary_windows(model, split, batch_size, device, size, hop)
-    probs = model.calibrated(torch.from_numpy(logits)).numpy()
-    out = np.zeros((len(split), model.config.num_labels))
-    np.add.at(out, which, weights[:, None] * probs)
-    return out
+    windows = summary_windows(model, split, batch_size, device, size, hop)
+    return summarise(windows, model.calibrated(torch.from_numpy(windows[2])).numpy(), len(split))
 
 
 def evaluate_split(model: TAILOR, split: Split, batch_size: int = 256, device: str = "cpu",
