@@ -38,7 +38,7 @@ import torch
 from scripts.prepare_demo import load_ragged
 from tailor_core.config import MODALITIES
 from tailor_core.model import TAILOR
-from tailor_core.training.calibrate import expected_calibration_error
+from tailor_core.training.calibrate import expected_calibration_error, sigmoid
 from tailor_core.training.data import load_npz
 from tailor_core.training.evaluate import predict_scores, summary_scores
 from tailor_core.training.metrics import multilabel_metrics, tune_thresholds
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         results["composed_test_one_modality"][m] = both(alone, y, summary_scores(model, alone))
     results["late_fusion_baseline"] = late_fusion_baseline(cache / "demo.npz")
     results["calibration_ece"] = {
-        "raw": dict(zip(model.config.labels, np.round(expected_calibration_error(y, 1 / (1 + np.exp(-logits))), 4))),
+        "raw": dict(zip(model.config.labels, np.round(expected_calibration_error(y, sigmoid(logits)), 4))),
         "calibrated": dict(zip(model.config.labels, np.round(expected_calibration_error(
             y, test_scores), 4)))}
     # how often the shown scores are pinned near 0 or 1 (v2's complaint: "scores pinned at 0.00 / 1.00")

@@ -83,6 +83,11 @@ def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int
     return out
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Uncalibrated scores: the plain sigmoid of logits (any shape)."""
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
 def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune: bool, batch_size: int = 256,
                       device: str = "cpu", tune_on: str = "one-pass") -> dict:
     """Calibrate on validation (optional), tune per-label thresholds on validation (optional; on ``tune_on``, one
@@ -108,7 +113,7 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
     if calibrate:
         test_y = splits["test"].labels.numpy()
         test_logits = predict_scores(model, splits["test"], batch_size, device, logits=True)
-        raw = 1.0 / (1.0 + np.exp(-test_logits))
+        raw = sigmoid(test_logits)
         cfg.temperatures, cfg.score_offsets = fit_platt(valid_logits, splits["valid"].labels.numpy())
         calibration = {"temperatures": cfg.temperatures, "offsets": cfg.score_offsets,
                        "test_ece_before": expected_calibration_error(test_y, raw),
@@ -127,10 +132,11 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
         metrics["calibration"] = calibration
     if tune_on == "summary":  # the test windows' logits, once: the summary with and without calibration
         test_y, windows = splits["test"].labels.numpy(), summary_windows(model, splits["test"], device=device)
-        summary = summarise(windows, scores(windows[2]), len(test_y))
+        window_logits = windows[2]
+        summary = summarise(windows, scores(window_logits), len(test_y))
         metrics["summary"] = multilabel_metrics(test_y, summary >= np.array(cfg.label_thresholds()), cfg.labels)
         metrics["summary"]["ece_uncalibrated"] = expected_calibration_error(
-            test_y, summarise(windows, 1.0 / (1.0 + np.exp(-windows[2])), len(test_y)))
+            test_y, summarise(windows, sigmoid(window_logits), len(test_y)))
         metrics["summary"]["ece"] = expected_calibration_error(test_y, summary)
     metrics["thresholds_tuned_on"] = tune_on if tune else None
     return metrics

@@ -134,16 +134,17 @@ def main(argv: list[str] | None = None) -> None:
     lib_steps = split_rows(lib["feats"], lib["lens"])
     results = {"librosa (68-d steps, mean+std)": probe(mean_std(lib_steps), y, actors, args.seed)}
     pros_cols = [FRAME_NAMES.index(n) for n in PROSODY]  # step means of the prosody frame values
+    pros = mean_std([s[:, pros_cols] for s in lib_steps])
     for mode in modes:
         d = np.load(args.cache / f"whisper_{mode}.npz")
         frames = split_rows(d["states"], d["lens"])
         steps = [pool_steps(s, max(1, int(np.ceil(len(s) / 25))))[0] for s in frames]
+        pooled_steps = {name: pool(steps) for name, pool in POOLINGS.items()}
         for name, pool in POOLINGS.items():
             results[f"whisper {mode}: frames {name}"] = probe(pool(frames), y, actors, args.seed)
-            results[f"whisper {mode}: 0.5 s steps {name}"] = probe(pool(steps), y, actors, args.seed)
-        pros = mean_std([s[:, pros_cols] for s in lib_steps])
+            results[f"whisper {mode}: 0.5 s steps {name}"] = probe(pooled_steps[name], y, actors, args.seed)
         results[f"whisper {mode}: 0.5 s steps mean+std + prosody"] = probe(
-            np.concatenate([mean_std(steps), pros], 1), y, actors, args.seed)
+            np.concatenate([pooled_steps["mean+std"], pros], 1), y, actors, args.seed)
         # the headline: the pooling of the 20 ms states with the best cross-validated F1 (test actors unseen)
         pick = max(POOLINGS, key=lambda n: results[f"whisper {mode}: frames {n}"]["cv_f1"])
         results[f"whisper {mode}: selected by CV"] = {"pooling": pick, **results[f"whisper {mode}: frames {pick}"]}
