@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .config import LABELS, MODALITIES, TailorConfig
-from .model import TAILOR, TailorEnsemble, TailorOutput
+from .model import TAILOR, TailorOutput
 
 if TYPE_CHECKING:  # pragma: no cover
     from .predictor import Predictor
 
-__all__ = ["LABELS", "MODALITIES", "TAILOR", "TailorConfig", "TailorEnsemble", "TailorOutput", "load_model"]
+__all__ = ["LABELS", "MODALITIES", "TAILOR", "TailorConfig", "TailorOutput", "load_model"]
 __version__ = "0.2.0"
 
 

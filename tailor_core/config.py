@@ -84,11 +84,6 @@ class TailorConfig:
     orthogonal_loss_weight: float = 5e-6
     ctc_loss_weight: float = 0.5
 
-    # --- ensemble ---
-    # How many TAILOR networks, trained apart on the same data (different seeds), one checkpoint holds: their
-    # label logits are averaged, then calibrated (``model.TailorEnsemble``; built by training/ensemble.py).
-    members: int = 1
-
     # Free-form notes stored with the checkpoint (e.g. how the features were made).
     meta: dict = field(default_factory=dict)
 
@@ -100,8 +95,6 @@ class TailorConfig:
             raise ValueError(f"fusion_positions must be 'segment' or 'concat', got {self.fusion_positions!r}")
         if self.common_pool not in ("first", "mean"):
             raise ValueError(f"common_pool must be 'first' or 'mean', got {self.common_pool!r}")
-        if self.members < 1:
-            raise ValueError(f"members must be at least 1, got {self.members}")
         if self.thresholds is not None and len(self.thresholds) != len(self.labels):
             raise ValueError(f"thresholds has {len(self.thresholds)} values for {len(self.labels)} labels")
         if self.temperatures is not None and (len(self.temperatures) != len(self.labels)

@@ -204,75 +204,7 @@ class TailorOutput:
     ctc_log_probs: dict[str, Tensor] = field(default_factory=dict)  # unaligned only: [B,Ls,Lt+1]
 
 
-class _Scorer(nn.Module):
-    """What a single TAILOR and an ensemble of them share: the config, the PC layout, the calibration and the
-    checkpoint files (config.json + model.safetensors, loaded strictly, never unpickled)."""
-
-    config: TailorConfig
-
-    def modality_slices(self, lt: int, la: int | None = None, lv: int | None = None) -> dict[str, slice]:
-        """Which positions of the PC sequence [text | audio | visual | common] belong to which modality.
-
-        In the unaligned setting audio and visual are re-weighted to text length, so la and lv are ignored.
-        """
-        if not self.config.aligned or la is None:
-            la = lt
-        if not self.config.aligned or lv is None:
-            lv = lt
-        bounds = {"text": (0, lt), "audio": (lt, lt + la), "visual": (lt + la, lt + la + lv),
-                  "common": (lt + la + lv, lt + la + lv + lt)}
-        return {m: slice(a, b) for m, (a, b) in bounds.items()}
-
-    def calibrated(self, logits: Tensor) -> Tensor:
-        """Scores [B,N] from logits [B,N]: sigmoid(logit / T + b), the config's per-label calibration."""
-        if self.config.temperatures is not None:
-            logits = logits / logits.new_tensor(self.config.temperatures)
-        if self.config.score_offsets is not None:
-            logits = logits + logits.new_tensor(self.config.score_offsets)
-        return logits.sigmoid()
-
-    def save_pretrained(self, directory: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.config.save(directory / CONFIG_NAME)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt", "model": type(self).__name__})
-        return directory
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> TAILOR | TailorEnsemble:
-        """Load a checkpoint directory: a :class:`TailorEnsemble` when its config has ``members`` > 1, else a
-        :class:`TAILOR`. Every weight must be there with its shape, and nothing else."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        directory = Path(directory)
-        if not (directory / CONFIG_NAME).is_file() or not (directory / WEIGHTS_NAME).is_file():
-            raise FileNotFoundError(f"{directory} is not a TAILOR checkpoint: it needs {CONFIG_NAME} and "
-                                    f"{WEIGHTS_NAME}")
-        model = build(TailorConfig.load(directory / CONFIG_NAME))
-        try:
-            state = load_file(str(directory / WEIGHTS_NAME))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise ValueError(f"cannot read {directory / WEIGHTS_NAME}: {e}") from None
-        expected = model.state_dict()
-        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        wrong = [k for k in expected.keys() & state.keys() if expected[k].shape != state[k].shape]
-        if missing or unexpected or wrong:
-            raise ValueError(
-                f"{directory / WEIGHTS_NAME} does not match its {CONFIG_NAME}: "
-                f"{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} unexpected "
-                f"(e.g. {unexpected[:3]}), {len(wrong)} with another shape (e.g. {sorted(wrong)[:3]})")
-        model.load_state_dict(state, strict=True)
-        return model.to(device).eval()
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-class TAILOR(_Scorer):
+class TAILOR(nn.Module):
     def __init__(self, config: TailorConfig):
         super().__init__()
         cfg = self.config = config
@@ -322,6 +254,27 @@ class TAILOR(_Scorer):
             nn.init.zeros_(module.bias)
 
     # ------------------------------------------------------------------------------------------------------
+
+    def modality_slices(self, lt: int, la: int | None = None, lv: int | None = None) -> dict[str, slice]:
+        """Which positions of the PC sequence [text | audio | visual | common] belong to which modality.
+
+        In the unaligned setting audio and visual are re-weighted to text length, so la and lv are ignored.
+        """
+        if not self.config.aligned or la is None:
+            la = lt
+        if not self.config.aligned or lv is None:
+            lv = lt
+        bounds = {"text": (0, lt), "audio": (lt, lt + la), "visual": (lt + la, lt + la + lv),
+                  "common": (lt + la + lv, lt + la + lv + lt)}
+        return {m: slice(a, b) for m, (a, b) in bounds.items()}
+
+    def calibrated(self, logits: Tensor) -> Tensor:
+        """Scores [B,N] from logits [B,N]: sigmoid(logit / T + b), the config's per-label calibration."""
+        if self.config.temperatures is not None:
+            logits = logits / logits.new_tensor(self.config.temperatures)
+        if self.config.score_offsets is not None:
+            logits = logits + logits.new_tensor(self.config.score_offsets)
+        return logits.sigmoid()
 
     def set_feature_stats(self, modality: str, mean: Tensor, std: Tensor) -> None:
         """Store the training set's feature mean/std [D] of one modality; inputs are normalised with them."""
@@ -403,34 +356,43 @@ class TAILOR(_Scorer):
             ctc_log_probs=ctc_log_probs,
         )
 
+    # ------------------------------------------------------------------------------------------------------
+    # Checkpoints: config.json + model.safetensors, loaded strictly, never unpickled.
 
-class TailorEnsemble(_Scorer):
-    """``config.members`` TAILOR networks trained apart (different seeds) on the same data, scored as one.
+    def save_pretrained(self, directory: str | Path) -> Path:
+        from safetensors.torch import save_file
 
-    Each member sees the same inputs; the label logits [B,N] are their mean, then the config's calibration makes
-    the scores; the decoder attention [B,N,heads,L] is their mean too (every member has the same PC layout).
-    The members share this config (sizes; their own calibration is unused). An ensemble is never trained as one:
-    ``training/ensemble.py`` puts trained runs together, so the loss fields of its output stay empty.
-    """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config.save(directory / CONFIG_NAME)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt", "model": "TAILOR"})
+        return directory
 
-    def __init__(self, config: TailorConfig):
-        super().__init__()
-        self.config = config
-        self.members = nn.ModuleList(TAILOR(config) for _ in range(config.members))
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> TAILOR:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
 
-    def forward(self, text: Tensor, audio: Tensor, visual: Tensor, text_mask: Tensor | None = None,
-                audio_mask: Tensor | None = None, visual_mask: Tensor | None = None,
-                return_attention: bool = False) -> TailorOutput:
-        """As :meth:`TAILOR.forward`: scores [B,N] and, when asked, attention [B,N,heads,L_pc]."""
-        outs = [m(text, audio, visual, text_mask, audio_mask, visual_mask, return_attention=return_attention)
-                for m in self.members]
-        logits = torch.stack([o.logits for o in outs]).mean(0)
-        attention = torch.stack([o.attention for o in outs]).mean(0) if return_attention else None
-        return TailorOutput(logits=logits, scores=self.calibrated(logits),
-                            common_logits=torch.stack([o.common_logits for o in outs]).mean(0),
-                            attention=attention, masks=outs[0].masks)
+        directory = Path(directory)
+        if not (directory / CONFIG_NAME).is_file() or not (directory / WEIGHTS_NAME).is_file():
+            raise FileNotFoundError(f"{directory} is not a TAILOR checkpoint: it needs {CONFIG_NAME} and "
+                                    f"{WEIGHTS_NAME}")
+        model = cls(TailorConfig.load(directory / CONFIG_NAME))
+        try:
+            state = load_file(str(directory / WEIGHTS_NAME))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise ValueError(f"cannot read {directory / WEIGHTS_NAME}: {e}") from None
+        expected = model.state_dict()
+        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        wrong = [k for k in expected.keys() & state.keys() if expected[k].shape != state[k].shape]
+        if missing or unexpected or wrong:
+            raise ValueError(
+                f"{directory / WEIGHTS_NAME} does not match its {CONFIG_NAME}: "
+                f"{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} unexpected "
+                f"(e.g. {unexpected[:3]}), {len(wrong)} with another shape (e.g. {sorted(wrong)[:3]})")
+        model.load_state_dict(state, strict=True)
+        return model.to(device).eval()
 
-
-def build(config: TailorConfig) -> TAILOR | TailorEnsemble:
-    """A freshly initialised model for ``config``: an ensemble when ``config.members`` > 1."""
-    return TailorEnsemble(config) if config.members > 1 else TAILOR(config)
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

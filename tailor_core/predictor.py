@@ -20,7 +20,7 @@ from . import resources, scoring
 from .config import MODALITIES
 from .features import AUDIO_DIM, IMAGE_STEPS, TEXT_DIM, VISUAL_DIM, FeatureBundle, FeatureError, FeatureExtractor
 from .limits import DEFAULT_LIMITS, Limits
-from .model import TAILOR, TailorEnsemble
+from .model import TAILOR
 from .progress import ProgressFn, report, scaled
 from .scoring import Prediction, Span
 
@@ -49,11 +49,11 @@ def _given(value: object) -> bool:
 
 
 class Predictor:
-    """One TAILOR model (or ensemble) and one feature extractor, shared by every caller (thread-safe for inference)."""
+    """One TAILOR model and one feature extractor, shared by every caller (thread-safe for inference)."""
 
-    def __init__(self, model: TAILOR | TailorEnsemble, extractor: FeatureExtractor,
-                 device: str | torch.device | None = None, timeline_steps: int = scoring.TIMELINE_STEPS,
-                 timeline_hop: int = scoring.TIMELINE_HOP, batch_size: int = 32,
+    def __init__(self, model: TAILOR, extractor: FeatureExtractor, device: str | torch.device | None = None,
+                 timeline_steps: int = scoring.TIMELINE_STEPS, timeline_hop: int = scoring.TIMELINE_HOP,
+                 batch_size: int = 32,
                  checkpoint: str | Path | None = None) -> None:
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()

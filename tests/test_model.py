@@ -186,39 +186,3 @@ def test_shipped_demo_checkpoint_states_its_choices_and_loads_strictly():
     with torch.no_grad():
         scores = model(*x, *masks).scores
     assert scores.shape == (1, len(LABELS)) and torch.isfinite(scores).all()
-
-
-def test_ensemble_averages_its_members_and_loads_strictly(tmp_path):
-    """An ensemble's logits and attention are its members' means; it round-trips through one checkpoint."""
-    from tailor_core.model import TailorEnsemble
-    from tailor_core.training.ensemble import combine
-
-    cfg = TailorConfig.debug()
-    torch.manual_seed(0)
-    a = TAILOR(cfg).eval()
-    torch.manual_seed(1)
-    b = TAILOR(TailorConfig.debug(thresholds=[0.3] * 6, temperatures=[3.0] * 6)).eval()  # fitted fields may differ
-    ens = combine([a, b])
-    assert ens.config.members == 2 and ens.config.temperatures is None
-    x = inputs(cfg)
-    out = ens(*x, return_attention=True)
-    ra, rb = a(*x, return_attention=True), b(*x, return_attention=True)
-    torch.testing.assert_close(out.logits, (ra.logits + rb.logits) / 2)
-    torch.testing.assert_close(out.attention, (ra.attention + rb.attention) / 2)
-    assert not torch.allclose(ra.logits, rb.logits)  # the members really differ
-    ens.config.temperatures = [2.0] * 6  # calibration applies to the mean logit
-    torch.testing.assert_close(ens(*x).scores, torch.sigmoid(out.logits / 2))
-
-    ens.save_pretrained(tmp_path / "e")
-    loaded = TAILOR.from_pretrained(tmp_path / "e")
-    assert isinstance(loaded, TailorEnsemble) and len(loaded.members) == 2
-    torch.testing.assert_close(loaded(*x).scores, ens(*x).scores, rtol=0, atol=0)
-
-    saved = json.loads((tmp_path / "e" / "config.json").read_text())
-    (tmp_path / "e" / "config.json").write_text(json.dumps({**saved, "members": 3}))
-    with pytest.raises(ValueError, match="does not match"):
-        TAILOR.from_pretrained(tmp_path / "e")
-    with pytest.raises(ValueError, match="another configuration"):
-        combine([a, TAILOR(TailorConfig.debug(hidden=64)).eval()])
-    with pytest.raises(ValueError, match="at least two"):
-        combine([a])

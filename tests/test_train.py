@@ -129,32 +129,3 @@ def test_short_training_learns_a_multimodal_signal(tmp_path):
     # Resume: a finished run continues without error and keeps its best checkpoint.
     assert train.main(["--data", str(tmp_path / "d.pt"), "--output", str(out), "--epochs", "25",
                        "--config", str(tmp_path / "cfg.json"), "--resume", "--device", "cpu"]) == 0
-
-
-def test_ensemble_of_two_runs_is_calibrated_and_measured(tmp_path):
-    """``training.ensemble`` puts two seeds' runs into one checkpoint, fits its calibration and thresholds on
-    validation and measures it on test; the app's loader reads it back as an ensemble."""
-    from tailor_core.model import TailorEnsemble
-    from tailor_core.training import ensemble
-
-    data = make_mosei_like(tmp_path / "d.pt")
-    (tmp_path / "cfg.json").write_text(json.dumps(dict(hidden=32, heads=4, intermediate=64, dropout=0.1,
-                                                       text_layers=1, audio_layers=1, visual_layers=1,
-                                                       cross_layers=1, discriminator_hidden=16)))
-    runs = [tmp_path / f"s{seed}" for seed in (1, 2)]
-    for seed, out in zip((1, 2), runs):
-        assert train.main(["--data", str(tmp_path / "d.pt"), "--output", str(out), "--epochs", "25", "--lr", "2e-3",
-                           "--batch-size", "32", "--config", str(tmp_path / "cfg.json"), "--device", "cpu",
-                           "--seed", str(seed)]) == 0
-    out = tmp_path / "ens"
-    assert ensemble.main(["--runs", *map(str, runs), "--data", str(tmp_path / "d.pt"), "--output", str(out),
-                          "--tune-on", "summary"]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert [m["best_valid_micro_f1"] for m in metrics["members"]] == [
-        json.loads((r / "metrics.json").read_text())["best_valid_micro_f1"] for r in runs]
-    y = np.array([[4 + j in t for j in range(3)] for t in data["test"]["tgt"]])
-    assert metrics["micro_f1"] > 2 * y.mean() / (1 + y.mean()) + 0.2  # well above the best constant answer
-    model = TAILOR.from_pretrained(out)
-    assert isinstance(model, TailorEnsemble) and model.config.temperatures == metrics["calibration"]["temperatures"]
-    assert ensemble.main(["--runs", str(runs[0]), "--data", str(tmp_path / "d.pt"), "--output",
-                          str(tmp_path / "one")]) == 2  # one run is not an ensemble: a clear error, no crash
