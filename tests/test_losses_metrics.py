@@ -11,7 +11,7 @@ from sklearn.metrics import f1_score, hamming_loss, jaccard_score, precision_sco
 from tailor_core import TAILOR, TailorConfig
 from tailor_core.model import TailorOutput
 from tailor_core.training.losses import discriminator_loss, orthogonality, tailor_loss
-from tailor_core.training.metrics import multilabel_metrics, tune_thresholds
+from tailor_core.training.metrics import micro_f1_interval, multilabel_metrics, tune_thresholds
 
 
 @pytest.fixture
@@ -123,3 +123,18 @@ def test_threshold_tuning_finds_the_separating_value():
     y = np.array([[1], [1], [0], [0]] * 10)
     s = np.array([[0.7], [0.8], [0.6], [0.1]] * 10)
     assert tune_thresholds(y, s) == [pytest.approx(0.65)]
+
+
+def test_micro_f1_interval_holds_the_estimate_and_narrows_with_more_examples():
+    rng = np.random.default_rng(3)
+    y = rng.random((400, 6)) < 0.3
+    pred = np.where(rng.random(y.shape) < 0.8, y, ~y)  # 20% of the cells flipped
+    f1 = multilabel_metrics(y, pred)["micro_f1"]
+    lo, hi = micro_f1_interval(y, pred)
+    assert lo < f1 < hi and 0.02 < hi - lo < 0.2
+    assert micro_f1_interval(y, pred) == (lo, hi)  # seeded: a report can be re-run
+    big_lo, big_hi = micro_f1_interval(np.tile(y, (16, 1)), np.tile(pred, (16, 1)))
+    assert big_hi - big_lo < (hi - lo) / 2  # 16x the examples: about a quarter of the width
+    assert micro_f1_interval(y, y) == (1.0, 1.0)
+    with pytest.raises(ValueError):
+        micro_f1_interval(y, pred[:10])

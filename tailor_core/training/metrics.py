@@ -67,3 +67,23 @@ def tune_thresholds(y_true, scores, grid: np.ndarray | None = None) -> list[floa
             f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
         best.append(float(grid[int(np.argmax(f1s))]))
     return best
+
+
+def micro_f1_interval(y_true, y_pred, resamples: int = 1000, level: float = 0.95, seed: int = 0
+                      ) -> tuple[float, float]:
+    """Bootstrap interval of micro-F1 over examples: ``y_true``, ``y_pred`` [N, L] in {0,1} are resampled by row
+    ``resamples`` times (seeded, so a report is reproducible); returns the (lower, upper) percentiles at ``level``.
+
+    It covers the sampling of test examples only, not the seed or the thresholds' own noise (both measured apart in
+    the model card), so treat it as the least uncertainty a single number carries."""
+    t, p = _binary(y_true), _binary(y_pred)
+    if t.shape != p.shape or not len(t):
+        raise ValueError(f"y_true {t.shape} and y_pred {p.shape} must be the same non-empty shape")
+    # per example counts, so each resample is a sum over rows rather than a new metrics pass
+    counts = np.stack([(t & p).sum(1), (~t & p).sum(1), (t & ~p).sum(1)], 1).astype(float)
+    rows = np.random.default_rng(seed).integers(0, len(t), (resamples, len(t)))
+    tp, fp, fn = counts[rows].sum(1).T
+    denom = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    alpha = (1 - level) / 2
+    return float(np.quantile(f1, alpha)), float(np.quantile(f1, 1 - alpha))
