@@ -55,3 +55,57 @@ def test_model_applies_config_temperatures():
         TailorConfig.debug(temperatures=[1.0, -1.0, 1, 1, 1, 1])
     with pytest.raises(ValueError, match="score_offsets"):
         TailorConfig.debug(score_offsets=[0.0])
+
+
+def _split(cfg: TailorConfig, n: int, present: tuple[str, ...], seed: int) -> dict[str, np.ndarray]:
+    """``n`` random examples over 8 steps where only the modalities ``present`` are found (steps 0-2)."""
+    rng = np.random.default_rng(seed)
+    out = {"labels": (rng.random((n, 6)) < 0.3).astype(np.float32)}
+    for m, d in zip(("text", "audio", "visual"), (cfg.text_dim, cfg.audio_dim, cfg.visual_dim)):
+        mask = np.zeros((n, 8), bool)
+        mask[:, :3] = m in present
+        # a weak signal: the first label moves the present modality's features
+        out[m] = (rng.normal(size=(n, 8, d)) + 2 * out["labels"][:, :1, None] * mask[..., None]).astype(np.float32)
+        out[f"{m}_mask"] = mask
+    return out
+
+
+def test_a_modality_alone_gets_its_own_thresholds_only_with_enough_items(tmp_path):
+    """finish_checkpoint tunes a modality's own thresholds on its items alone where it has SINGLE_MIN_ITEMS; the
+    config gives them to an input where only that modality is present, and the mixed ones otherwise."""
+    from tailor_core.training.calibrate import SINGLE_MIN_ITEMS, finish_checkpoint, load_single
+    from tailor_core.training.data import DataError, load_npz
+
+    cfg = TailorConfig.debug()
+    torch.manual_seed(0)
+    model = TAILOR(cfg).eval()
+    parts = {"mixed": ({"valid": 60, "test": 60}, ("text", "audio", "visual")),
+             "eval_text": ({"valid": SINGLE_MIN_ITEMS, "test": 20}, ("text",)),
+             "eval_audio": ({"valid": 50, "test": 20}, ("audio",))}
+    for i, (name, (sizes, present)) in enumerate(parts.items()):
+        np.savez(tmp_path / f"{name}.npz", **{f"{s}/{k}": v for j, (s, n) in enumerate(sizes.items())
+                                              for k, v in _split(cfg, n, present, 10 * i + j).items()})
+    single = load_single(tmp_path)
+    assert sorted(single) == ["audio", "text"] and len(single["text"]) == SINGLE_MIN_ITEMS
+    metrics = finish_checkpoint(model, load_npz(tmp_path / "mixed.npz", ("valid", "test")), tmp_path,
+                                calibrate=True, tune=True, tune_on="summary", single=single)
+    assert metrics["single_thresholds"] == {"text": {"validation_items": SINGLE_MIN_ITEMS, "own": True},
+                                            "audio": {"validation_items": 50, "own": False}}
+    saved = TailorConfig.load(tmp_path / "config.json")
+    assert list(saved.single_thresholds) == ["text"] and len(saved.single_thresholds["text"]) == 6
+    assert saved.label_thresholds(("text",)) == saved.single_thresholds["text"]
+    for present in (None, ("audio",), ("text", "visual")):
+        assert saved.label_thresholds(present) == saved.thresholds
+    # re-tuning without single items drops stale own thresholds (they were fitted to the old calibration)
+    finish_checkpoint(model, load_npz(tmp_path / "mixed.npz", ("valid", "test")), tmp_path, True, True)
+    assert TailorConfig.load(tmp_path / "config.json").single_thresholds == {}
+    # a file from an older prepare_demo (no validation items), a folder without any: clear errors
+    np.savez(tmp_path / "eval_visual.npz", **{f"test/{k}": v for k, v in _split(cfg, 5, ("visual",), 9).items()})
+    with pytest.raises(DataError, match="re-run"):
+        load_single(tmp_path)
+    with pytest.raises(DataError, match="no eval_"):
+        load_single(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="single_thresholds"):
+        TailorConfig.debug(single_thresholds={"words": [0.5] * 6})
+    with pytest.raises(ValueError, match="single_thresholds"):
+        TailorConfig.debug(single_thresholds={"text": [0.5]})
