@@ -105,6 +105,13 @@ def test_a_modality_alone_gets_its_own_thresholds_only_with_enough_items(tmp_pat
         load_single(tmp_path)
     with pytest.raises(DataError, match="no eval_"):
         load_single(tmp_path / "nowhere")
+    # the commands say so and stop, before any work (train: before training)
+    from tailor_core.training import calibrate, train
+
+    model.save_pretrained(tmp_path / "ckpt")
+    mixed = str(tmp_path / "mixed.npz")
+    assert calibrate.main(["--checkpoint", str(tmp_path / "ckpt"), "--data", mixed, "--single", "nowhere"]) == 2
+    assert train.main(["--data", mixed, "--output", str(tmp_path / "run"), "--single", str(tmp_path)]) == 2
     with pytest.raises(ValueError, match="single_thresholds"):
         TailorConfig.debug(single_thresholds={"words": [0.5] * 6})
     with pytest.raises(ValueError, match="single_thresholds"):

@@ -182,7 +182,7 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
 
 def main(argv: list[str] | None = None) -> int:
     from ..model import TAILOR
-    from .data import load_data, load_npz
+    from .data import DataError, load_data, load_npz
 
     p = argparse.ArgumentParser(prog="python -m tailor_core.training.calibrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -193,11 +193,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="tune thresholds on one pass over each example or on the app's summary of it")
     p.add_argument("--single", metavar="DIR", help=SINGLE_HELP)
     args = p.parse_args(argv)
+    if args.single and args.no_thresholds:
+        p.error("--single tunes thresholds: drop --no-thresholds")
     out = Path(args.checkpoint)
     model = TAILOR.from_pretrained(out)
-    splits = load_npz(args.data, ("valid", "test")) if args.data.endswith(".npz") else load_data(args.data)
+    try:
+        splits = load_npz(args.data, ("valid", "test")) if args.data.endswith(".npz") else load_data(args.data)
+        single = load_single(args.single) if args.single else None
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     metrics = finish_checkpoint(model, splits, out, calibrate=True, tune=not args.no_thresholds,
-                                tune_on=args.tune_on, single=load_single(args.single) if args.single else None)
+                                tune_on=args.tune_on, single=single)
     old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").is_file() else {}
     metrics.update({k: old[k] for k in ("best_valid_micro_f1", "parameters") if k in old})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -76,6 +76,7 @@ def train(args: argparse.Namespace) -> dict:
     out_dir = Path(args.output)
 
     splits = load_data(args.data, args.unaligned)
+    single = load_single(args.single) if args.single else None  # read now: a wrong path fails before training
     overrides = json.loads(Path(args.config).read_text()) if args.config else {}
     cfg = config_for(splits["train"], aligned=args.unaligned is None, overrides=overrides)
     model = TAILOR(cfg)
@@ -167,8 +168,7 @@ def train(args: argparse.Namespace) -> dict:
     # Test the best epoch as saved on disk, on the whole test set, in order.
     best_model = TAILOR.from_pretrained(out_dir, device=device)
     metrics = finish_checkpoint(best_model, splits, out_dir, args.calibrate, args.tune_thresholds,
-                                args.eval_batch_size, device, args.tune_on,
-                                load_single(args.single) if args.single else None)
+                                args.eval_batch_size, device, args.tune_on, single)
     metrics["best_valid_micro_f1"] = best
     metrics["parameters"] = best_model.num_parameters()
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or not math.isfinite(args.lr) or args.lr <= 0:
         print("error: --epochs and --batch-size must be >= 1 and --lr > 0", file=sys.stderr)
+        return 2
+    if args.single and not args.tune_thresholds:
+        print("error: --single tunes thresholds: add --tune-thresholds", file=sys.stderr)
         return 2
     try:
         metrics = train(args)
