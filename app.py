@@ -444,10 +444,6 @@ def about_markdown(predictor: Predictor) -> str:
     n_params = sum(p.numel() for p in predictor.model.parameters())
     limits = predictor.limits
     thresholds = " · ".join(f"{k} {v:.2f}" for k, v in predictor.thresholds.items())
-    for m in MODALITIES:  # one modality alone may have its own (config.single_thresholds)
-        own = predictor.thresholds_for((m,))
-        if own != predictor.thresholds:
-            thresholds += f"; {DISPLAY_NAMES[m]} alone: " + " · ".join(f"{k} {v:.2f}" for k, v in own.items())
     return f"""
 ## About TAILOR
 

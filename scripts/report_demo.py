@@ -15,8 +15,7 @@
    carried by exactly one modality, how often
    the label's decoder attention (mean over heads) puts more mass on that modality's positions than on the
    other two modalities' (common positions excluded). Chance is 1/3 (1/2 with two modalities present).
-4. Per-label thresholds tuned on validation against the fixed 0.35 (and, for a modality alone, the thresholds of
-   mixed inputs against its own: ``mixed_thresholds``).
+4. Per-label thresholds tuned on validation against the fixed 0.35.
 5. Calibration: per-label expected calibration error (10 bins) on the composed test set, of the raw sigmoid and
    of the checkpoint's calibrated scores.
 6. Saying "nothing": on the held-out items of each corpus that carry no emotion (neutral sentences, neutral or
@@ -184,15 +183,12 @@ def to_markdown(r: dict) -> str:
         lines += ["", "TAILOR's fused micro-F1, 95% bootstrap interval over the test examples: " + "; ".join(
             f"{name} {lo:.3f}-{hi:.3f}" for name, (lo, hi) in intervals) + " (test sampling only: seeds and "
             "thresholds add their own spread)."]
-    lines += ["", "**Each modality alone** on every held-out item of its corpus, as the app summarises it (the "
-              "thresholds the app uses for it: the modality's own where it has them, else the mixed inputs'; fixed "
-              "0.35 and one pass in `results.json`):", "", head]
+    lines += ["", "**Each modality alone** on every held-out item of its corpus, as the app summarises it (tuned "
+              "thresholds; fixed 0.35 and one pass in `results.json`):", "", head]
     corpus = {"text": "GoEmotions test", "audio": "RAVDESS actors 1-5", "visual": "FER+ test (face found)"}
     for m in MODALITIES:
         s = r["single_modality"][m]
         lines.append(row(f"{m}: TAILOR ({corpus[m]}, {s['items']} items)", s["tailor"]["tuned"]))
-        if "mixed_thresholds" in s["tailor"]:
-            lines.append(row(f"{m}: TAILOR, the mixed inputs' thresholds", s["tailor"]["mixed_thresholds"]))
         lines.append(row(f"{m}: logistic regression, mean-pooled", s["logistic_regression"]["tuned"]))
     a = r["attribution"]
     lines += ["", f"**Attribution**: on {a['cases']} composed test labels carried by exactly one of two or three "
@@ -200,8 +196,6 @@ def to_markdown(r: dict) -> str:
               f"{a['attribution_accuracy']:.1%} of the time (chance given the present modalities: "
               f"{a['chance']:.1%}).", "",
               "**Thresholds**: tuned on validation " + ", ".join(f"{k} {v:.2f}" for k, v in r["thresholds"].items())
-              + "".join(f"; {m} alone: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items())
-                        for m, t in r.get("single_thresholds", {}).items())
               + f"; fused micro-F1 {r['fused_composed_test']['tuned']['micro_f1']:.3f} tuned vs "
               f"{r['fused_composed_test']['fixed_0.35']['micro_f1']:.3f} at the fixed 0.35."]
     ece = r["calibration_ece"]
@@ -242,15 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     test = demo["test"]
     y = test.labels.numpy()
 
-    def both(split, labels, s=None, alone=None):
-        """Tuned: the thresholds the app uses for this input (a modality ``alone``: its own, if it has them)."""
+    def both(split, labels, s=None):
         s = predict_scores(model, split) if s is None else s
-        own = np.array(model.config.label_thresholds((alone,) if alone else None))
-        out = {"tuned": _short(multilabel_metrics(labels, s >= own)),
-               "fixed_0.35": _short(multilabel_metrics(labels, s >= fixed))}
-        if (own != tuned).any():
-            out["mixed_thresholds"] = _short(multilabel_metrics(labels, s >= tuned))
-        return out
+        return {"tuned": _short(multilabel_metrics(labels, s >= tuned)),
+                "fixed_0.35": _short(multilabel_metrics(labels, s >= fixed))}
 
     logits = predict_scores(model, test, logits=True)  # the composed test set, predicted once
     test_scores = model.calibrated(torch.from_numpy(logits)).numpy()
@@ -263,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     results["composed_test_one_modality"] = {}
     for m in MODALITIES:
         alone = _mask_out(test, m)
-        results["composed_test_one_modality"][m] = both(alone, y, summary_scores(model, alone), m)
+        results["composed_test_one_modality"][m] = both(alone, y, summary_scores(model, alone))
     results["late_fusion_baseline"] = late_fusion_baseline(cache / "demo.npz")
     results["calibration_ece"] = {
         "raw": dict(zip(model.config.labels, np.round(expected_calibration_error(y, sigmoid(logits)), 4))),
@@ -279,17 +268,15 @@ def main(argv: list[str] | None = None) -> int:
         single = load_npz(cache / f"eval_{m}.npz", ("test",))["test"]
         none = single.labels.numpy().sum(1) == 0
         single_scores = summary_scores(model, single)  # as the app summarises one input
-        flagged = (single_scores >= np.array(model.config.label_thresholds((m,)))).any(1)
+        flagged = (single_scores >= tuned).any(1)
         results["nothing_given_a_label"][m] = {"items": int(none.sum()), "share": round(float(flagged[none].mean()), 4)}
         results["single_modality"][m] = {
-            "tailor": both(single, single.labels.numpy(), single_scores, m), "items": len(single),
-            "tailor_one_pass": both(single, single.labels.numpy(), alone=m),
+            "tailor": both(single, single.labels.numpy(), single_scores), "items": len(single),
+            "tailor_one_pass": both(single, single.labels.numpy()),
             "logistic_regression": {"tuned": baseline(cache, m, "tuned"), "fixed_0.35": baseline(cache, m, "fixed")}}
     results["attribution"] = attribution(model, test, carriers)
     results["encoder_leak"] = {m: encoder_leak(cache, m) for m in ("text", "visual")}
     results["thresholds"] = dict(zip(model.config.labels, map(float, tuned)))
-    results["single_thresholds"] = {m: dict(zip(model.config.labels, map(float, v)))
-                                    for m, v in model.config.single_thresholds.items()}
     per_label = multilabel_metrics(y, test_scores >= tuned)["per_label_f1"]
     results["fused_per_label_f1"] = {k: round(v, 4) for k, v in per_label.items()}
     out = Path(args.output) if args.output else Path(args.checkpoint) / "results.json"

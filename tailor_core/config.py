@@ -73,10 +73,6 @@ class TailorConfig:
     threshold: float = 0.35
     # Per-label thresholds tuned on validation (None: use ``threshold`` for every label).
     thresholds: list[float] | None = None
-    # Per-label thresholds for an input where only that modality is present ({"text": [...], ...}), tuned on
-    # validation items of that modality alone; a modality not listed uses ``thresholds``. One modality's scores
-    # sit lower or higher than mixed inputs' (words alone: a weaker signal), so the mixed thresholds cut them badly.
-    single_thresholds: dict[str, list[float]] = field(default_factory=dict)
     # Per-label Platt scaling fitted on validation (training/calibrate.py): score = sigmoid(logit / T + b).
     # None: T = 1, b = 0 (the model's raw sigmoid).
     temperatures: list[float] | None = None
@@ -101,10 +97,6 @@ class TailorConfig:
             raise ValueError(f"common_pool must be 'first' or 'mean', got {self.common_pool!r}")
         if self.thresholds is not None and len(self.thresholds) != len(self.labels):
             raise ValueError(f"thresholds has {len(self.thresholds)} values for {len(self.labels)} labels")
-        for m, thr in self.single_thresholds.items():
-            if m not in MODALITIES or len(thr) != len(self.labels):
-                raise ValueError(f"single_thresholds needs {len(self.labels)} values for each of {MODALITIES}, "
-                                 f"got {m!r}: {thr}")
         if self.temperatures is not None and (len(self.temperatures) != len(self.labels)
                                               or min(self.temperatures) <= 0):
             raise ValueError(f"temperatures must be {len(self.labels)} positive values, got {self.temperatures}")
@@ -115,12 +107,8 @@ class TailorConfig:
     def num_labels(self) -> int:
         return len(self.labels)
 
-    def label_thresholds(self, present: tuple[str, ...] | None = None) -> list[float]:
-        """The decision threshold of each label, in label order, for an input where the modalities ``present``
-        were found (None: the thresholds of mixed inputs). Only one present and listed in ``single_thresholds``:
-        its own thresholds."""
-        if present is not None and len(present) == 1 and present[0] in self.single_thresholds:
-            return list(self.single_thresholds[present[0]])
+    def label_thresholds(self) -> list[float]:
+        """The decision threshold of each label, in label order."""
         return list(self.thresholds) if self.thresholds is not None else [self.threshold] * self.num_labels
 
     @classmethod

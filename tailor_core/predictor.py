@@ -60,8 +60,7 @@ class Predictor:
         self.extractor = extractor
         self.config = model.config
         self.labels: tuple[str, ...] = tuple(self.config.labels)
-        # the thresholds of mixed inputs; ``thresholds_for`` gives an input's own (one modality alone may differ)
-        self.thresholds: dict[str, float] = self.thresholds_for(None)
+        self.thresholds: dict[str, float] = dict(zip(self.labels, self.config.label_thresholds(), strict=True))
         # Never score windows longer than the sequences the model was trained on.
         self.window_steps = max(1, int(self.config.text_len))
         self.timeline_steps = max(1, min(int(timeline_steps), self.window_steps))
@@ -69,10 +68,6 @@ class Predictor:
         self.batch_size = int(batch_size)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self._lock = threading.Lock()  # torch CPU inference is multi-threaded already: one call at a time
-
-    def thresholds_for(self, present: tuple[str, ...] | None) -> dict[str, float]:
-        """label -> decision threshold for an input where the modalities ``present`` were found."""
-        return dict(zip(self.labels, self.config.label_thresholds(present), strict=True))
 
     @property
     def limits(self) -> Limits:
@@ -155,8 +150,7 @@ class Predictor:
             points = scoring.smooth_timeline(scoring.timeline_points(bundle, spans, scores, self.labels))
         notes = [f"Only the first {self.limits.max_seconds:.0f} s were analysed."] if bundle.truncated else []
         notes += bundle.notes
-        pred = scoring.build_prediction(bundle, self.labels, self.thresholds_for(bundle.present), overall, share,
-                                        maps, points, notes)
+        pred = scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)
         pred.timings = {"model": time.perf_counter() - t0}
         return pred
 

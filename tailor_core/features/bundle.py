@@ -108,11 +108,6 @@ class FeatureBundle:
         return bool(self.text_mask.any())
 
     @property
-    def present(self) -> tuple[str, ...]:
-        """The modalities found on at least one step, in ``MODALITIES`` order."""
-        return tuple(m for m in MODALITIES if getattr(self, f"{m}_mask").any())
-
-    @property
     def valid(self) -> np.ndarray:
         """[T] bool: steps where at least one modality is present."""
         return self.text_mask | self.audio_mask | self.visual_mask

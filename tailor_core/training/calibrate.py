@@ -13,14 +13,9 @@ the demo checkpoint): the weighted mean of the example's timeline windows (``eva
 the calibration on those windows instead (each labelled with its example's labels) was tried and made the summary's
 ECE and F1 worse (ECE up to 0.063, micro-F1 0.736 vs 0.745).
 
-An input where only one modality was found gets that modality's own thresholds (``config.single_thresholds``),
-tuned on validation items of that modality alone (``--single``: the ``eval_*.npz`` of ``scripts.prepare_demo``), as
-the app summarises them: one modality's scores sit apart from mixed inputs' (words alone are a weaker signal).
-
 Re-calibrate a trained checkpoint in place (also re-tunes its thresholds and rewrites ``metrics.json``)::
 
-    python -m tailor_core.training.calibrate --checkpoint runs/demo --data cache/demo.npz --tune-on summary \\
-        --single cache
+    python -m tailor_core.training.calibrate --checkpoint runs/demo --data cache/demo.npz --tune-on summary
 """
 
 from __future__ import annotations
@@ -35,13 +30,6 @@ import numpy as np
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
 TUNE_ON = ("one-pass", "summary")  # what thresholds are tuned on (see the module docstring)
 L2: float = 1e-4  # pulls (1/T, b) towards (1, 0) so a label with no positives stays finite
-# Fewest validation items of one modality alone to tune its own thresholds on. Measured on the demo's validation
-# items (tune on one half, score the other): words (5,426 items) 0.600 -> 0.661 micro-F1 and faces (2,951)
-# 0.806 -> 0.819 with their own thresholds, but voices (150 items, 2 actors; one actor per half) 0.756 -> 0.682:
-# six thresholds fitted to one or two speakers do not carry to others, so the voice keeps the mixed thresholds.
-SINGLE_MIN_ITEMS: int = 1000
-SINGLE_HELP = ("folder with scripts.prepare_demo's eval_<modality>.npz: tune each modality's own thresholds on its "
-               "validation items alone")
 
 
 def _platt_loss(x: np.ndarray, y: np.ndarray, w: float, b: float) -> float:
@@ -100,33 +88,12 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
 
-def load_single(folder: str | Path) -> dict:
-    """modality -> validation :class:`~.data.Split` of its items alone, from ``folder/eval_<modality>.npz``
-    (``scripts.prepare_demo``); a missing file is skipped, a file without a validation split is an error."""
-    from ..config import MODALITIES
-    from .data import DataError, load_npz
-
-    out = {}
-    for m in MODALITIES:
-        path = Path(folder) / f"eval_{m}.npz"
-        if path.is_file():
-            try:
-                out[m] = load_npz(path, ("valid",))["valid"]
-            except DataError as e:
-                raise DataError(f"{e} (made by an older prepare_demo? re-run it to add validation items)") from None
-    if not out:
-        raise DataError(f"no eval_<modality>.npz in {folder}")
-    return out
-
-
 def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune: bool, batch_size: int = 256,
-                      device: str = "cpu", tune_on: str = "one-pass", single: dict | None = None) -> dict:
+                      device: str = "cpu", tune_on: str = "one-pass") -> dict:
     """Calibrate on validation (optional), tune per-label thresholds on validation (optional; on ``tune_on``, one
-    of ``TUNE_ON``; with ``single``, modality -> validation split of that modality alone (:func:`load_single`),
-    also each modality's own thresholds, as the app summarises, where it has ``SINGLE_MIN_ITEMS`` items), save
-    ``config.json``, and return the test metrics: one pass over each example, with test ECE before/after
-    calibration; with ``tune_on="summary"``, ``"summary"`` holds the app summary's test metrics and ECE,
-    calibrated and not."""
+    of ``TUNE_ON``), save ``config.json``, and return the test metrics: one pass over each example, with test ECE
+    before/after calibration; with ``tune_on="summary"``, ``"summary"`` holds the app summary's test metrics and
+    ECE, calibrated and not."""
     import torch
 
     from .evaluate import evaluate_split, predict_scores, summarise, summary_scores, summary_windows
@@ -155,8 +122,6 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
         valid_scores = (summary_scores(model, splits["valid"], device=device) if tune_on == "summary"
                         else scores(valid_logits))
         cfg.thresholds = tune_thresholds(splits["valid"].labels.numpy(), valid_scores)
-        cfg.single_thresholds = {m: tune_thresholds(alone.labels.numpy(), summary_scores(model, alone, device=device))
-                                 for m, alone in (single or {}).items() if len(alone) >= SINGLE_MIN_ITEMS}
     cfg.save(Path(out_dir) / "config.json")
     metrics = evaluate_split(model, splits["test"], batch_size, device)
     metrics["thresholds"] = cfg.label_thresholds()
@@ -174,15 +139,12 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
             test_y, summarise(windows, sigmoid(window_logits), len(test_y)))
         metrics["summary"]["ece"] = expected_calibration_error(test_y, summary)
     metrics["thresholds_tuned_on"] = tune_on if tune else None
-    if tune and single:
-        metrics["single_thresholds"] = {m: {"validation_items": len(alone), "own": m in cfg.single_thresholds}
-                                        for m, alone in single.items()}
     return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
     from ..model import TAILOR
-    from .data import DataError, load_data, load_npz
+    from .data import load_data, load_npz
 
     p = argparse.ArgumentParser(prog="python -m tailor_core.training.calibrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -191,20 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-thresholds", action="store_true", help="keep the checkpoint's thresholds")
     p.add_argument("--tune-on", choices=TUNE_ON, default="one-pass",
                    help="tune thresholds on one pass over each example or on the app's summary of it")
-    p.add_argument("--single", metavar="DIR", help=SINGLE_HELP)
     args = p.parse_args(argv)
-    if args.single and args.no_thresholds:
-        p.error("--single tunes thresholds: drop --no-thresholds")
     out = Path(args.checkpoint)
     model = TAILOR.from_pretrained(out)
-    try:
-        splits = load_npz(args.data, ("valid", "test")) if args.data.endswith(".npz") else load_data(args.data)
-        single = load_single(args.single) if args.single else None
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    splits = load_npz(args.data, ("valid", "test")) if args.data.endswith(".npz") else load_data(args.data)
     metrics = finish_checkpoint(model, splits, out, calibrate=True, tune=not args.no_thresholds,
-                                tune_on=args.tune_on, single=single)
+                                tune_on=args.tune_on)
     old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").is_file() else {}
     metrics.update({k: old[k] for k in ("best_valid_micro_f1", "parameters") if k in old})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from ..config import TailorConfig
 from ..model import TAILOR
-from .calibrate import SINGLE_HELP, TUNE_ON, finish_checkpoint, load_single
+from .calibrate import TUNE_ON, finish_checkpoint
 from .data import DataError, Split, TailorDataset, feature_stats, load_data
 from .evaluate import INPUT_KEYS, evaluate_split
 from .losses import tailor_loss
@@ -76,7 +76,6 @@ def train(args: argparse.Namespace) -> dict:
     out_dir = Path(args.output)
 
     splits = load_data(args.data, args.unaligned)
-    single = load_single(args.single) if args.single else None  # read now: a wrong path fails before training
     overrides = json.loads(Path(args.config).read_text()) if args.config else {}
     cfg = config_for(splits["train"], aligned=args.unaligned is None, overrides=overrides)
     model = TAILOR(cfg)
@@ -168,7 +167,7 @@ def train(args: argparse.Namespace) -> dict:
     # Test the best epoch as saved on disk, on the whole test set, in order.
     best_model = TAILOR.from_pretrained(out_dir, device=device)
     metrics = finish_checkpoint(best_model, splits, out_dir, args.calibrate, args.tune_thresholds,
-                                args.eval_batch_size, device, args.tune_on, single)
+                                args.eval_batch_size, device, args.tune_on)
     metrics["best_valid_micro_f1"] = best
     metrics["parameters"] = best_model.num_parameters()
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -205,7 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune-on", choices=TUNE_ON, default="one-pass",
                    help="tune thresholds on one pass over each example (the paper) or on the app's summary of it "
                         "(the mean of its timeline windows: the demo checkpoint)")
-    p.add_argument("--single", metavar="DIR", help=SINGLE_HELP)
     p.add_argument("--resume", action="store_true", help="continue from --output/last if present")
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--test-every-epoch", action="store_true",
@@ -218,9 +216,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or not math.isfinite(args.lr) or args.lr <= 0:
         print("error: --epochs and --batch-size must be >= 1 and --lr > 0", file=sys.stderr)
-        return 2
-    if args.single and not args.tune_thresholds:
-        print("error: --single tunes thresholds: add --tune-thresholds", file=sys.stderr)
         return 2
     try:
         metrics = train(args)
