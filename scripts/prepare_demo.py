@@ -25,7 +25,8 @@ as the app's speech-to-text would give. Validation and test examples use held-ou
 
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
-two modalities absent), plus ``items_*.npz`` (per-item features, for the baselines of ``scripts.report_demo``).
+two modalities absent; ``test`` for the report, ``valid`` for the thresholds of single-modality inputs), plus
+``items_*.npz`` (per-item features, for the baselines of ``scripts.report_demo``).
 """
 
 from __future__ import annotations
@@ -413,11 +414,13 @@ def main(argv: list[str] | None = None) -> int:
     _save_splits(out / "demo.npz", composed)
     from tailor_core.features import IMAGE_STEPS
 
-    test = Composer(items["test"], statements, np.random.default_rng(args.seed), noise)
+    alone = {split: Composer(items[split], statements, np.random.default_rng(args.seed), noise)
+             for split in ("valid", "test")}
     for m in ("text", "audio", "visual"):
-        single = test.single(m, IMAGE_STEPS)
-        _save_splits(out / f"eval_{m}.npz", {"test": single})
-        print(f"eval_{m}: {len(single['labels'])} held-out items", file=sys.stderr)
+        singles = {split: c.single(m, IMAGE_STEPS) for split, c in alone.items()}
+        _save_splits(out / f"eval_{m}.npz", singles)
+        print(f"eval_{m}: " + ", ".join(f"{len(v['labels'])} {k}" for k, v in singles.items()) + " items alone",
+              file=sys.stderr)
     print(f"wrote {out / 'demo.npz'}", file=sys.stderr)
     return 0
 
