@@ -181,7 +181,7 @@ def to_markdown(r: dict) -> str:
         lines.append(row(f"same examples, {m} only", r["composed_test_one_modality"][m]["tuned"]))
     intervals = [(name, r[k]["tuned"].get("micro_f1_95")) for name, k in
                  (("one pass", "fused_composed_test"), ("as the app summarises", "fused_app_summary")) if k in r]
-    if all(v for _, v in intervals):
+    if intervals and all(v for _, v in intervals):
         lines += ["", "TAILOR's fused micro-F1, 95% bootstrap interval over the test examples: " + "; ".join(
             f"{name} {lo:.3f}-{hi:.3f}" for name, (lo, hi) in intervals) + " (test sampling only: seeds and "
             "thresholds add their own spread)."]
