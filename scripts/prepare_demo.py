@@ -25,7 +25,7 @@ as the app's speech-to-text would give. Validation and test examples use held-ou
 
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
-two modalities absent; ``test`` for the report, ``valid`` for the thresholds of single-modality inputs), plus
+two modalities absent; ``test`` for the report, ``valid`` for its per-corpus threshold diagnostic), plus
 ``items_*.npz`` (per-item features, for the baselines of ``scripts.report_demo``).
 """
 

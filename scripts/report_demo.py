@@ -270,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     results["single_modality"] = {}
     results["nothing_given_a_label"] = {}
     for m in MODALITIES:
-        single = load_npz(cache / f"eval_{m}.npz", ("test",))["test"]
+        path = cache / f"eval_{m}.npz"
+        # validation items alone exist in caches made since they were written (the diagnostic below needs them)
+        items = load_npz(path, ("test", "valid") if "valid/labels" in np.load(path).files else ("test",))
+        single = items["test"]
         none = single.labels.numpy().sum(1) == 0
         single_scores = summary_scores(model, single)  # as the app summarises one input
         flagged = (single_scores >= tuned).any(1)
@@ -279,11 +282,11 @@ def main(argv: list[str] | None = None) -> int:
             "tailor": both(single, single.labels.numpy(), single_scores), "items": len(single),
             "tailor_one_pass": both(single, single.labels.numpy()),
             "logistic_regression": {"tuned": baseline(cache, m, "tuned"), "fixed_0.35": baseline(cache, m, "fixed")}}
-        if "valid/labels" in np.load(cache / f"eval_{m}.npz").files:  # (a cache from before they were written: not)
+        if "valid" in items:
             # Diagnostic, not the app's decision: thresholds tuned on this corpus's validation items alone, as the
             # baseline's are, so both are cut for the same label mix (the app's are tuned on composed examples).
-            alone = load_npz(cache / f"eval_{m}.npz", ("valid",))["valid"]
-            own = np.array(tune_thresholds(alone.labels.numpy(), summary_scores(model, alone)))
+            valid_items = items["valid"]
+            own = np.array(tune_thresholds(valid_items.labels.numpy(), summary_scores(model, valid_items)))
             results["single_modality"][m]["tailor_corpus_thresholds"] = _short(
                 multilabel_metrics(single.labels.numpy(), single_scores >= own)) | {"thresholds": own.tolist()}
     results["attribution"] = attribution(model, test, carriers)
