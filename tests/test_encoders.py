@@ -223,3 +223,25 @@ def test_transcription_reuses_the_voice_features_encoder_pass(monkeypatch, speec
     assert len(calls) == 1
     sr(speech)  # transcribed again: the states were handed out once and not kept, so a pass of its own
     assert len(calls) == 2
+
+
+# ------------------------------------------------------------------------------------------------------ assets
+@pytest.mark.parametrize("name, expected", [
+    ("face_landmarker.task", "tailor_core.features.visual:MODEL_SHA256"),
+    (FE.WEIGHTS_FILENAME, "tailor_core.features.face_expression:WEIGHTS_SHA256"),
+    (TE.WEIGHTS_FILENAME, "tailor_core.features.text_emotion:WEIGHTS_SHA256"),
+])
+def test_assets_readme_gives_each_shipped_files_real_size_and_hash(name: str, expected: str) -> None:
+    """The committed file, the hash the loader checks and the size/hash ``assets/README.md`` states agree, so the
+    licence notes describe the files that actually ship (they had drifted after retraining)."""
+    import hashlib
+    import importlib
+
+    path = Path(__file__).parents[1] / "assets" / name
+    module, attr = expected.split(":")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == getattr(importlib.import_module(module), attr)
+    readme = (path.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
+    assert f"`{digest}`" in section
+    assert f"{path.stat().st_size:,} bytes" in section
