@@ -125,21 +125,6 @@ def test_threshold_tuning_finds_the_separating_value():
     assert tune_thresholds(y, s) == [pytest.approx(0.65)]
 
 
-def test_shrunk_thresholds_move_each_label_towards_the_shared_optimum():
-    # label 0 separates at 0.65, label 1 at 0.25; one threshold for both is best at 0.25 (one false positive
-    # of label 0 costs less than missing every positive of label 1), so shrink 0.5 puts label 0 at 0.45
-    y = np.array([[1, 1], [1, 1], [0, 0], [0, 0]] * 10)
-    s = np.array([[0.7, 0.3], [0.8, 0.4], [0.6, 0.2], [0.1, 0.1]] * 10)
-    per_label = tune_thresholds(y, s)
-    assert per_label == [pytest.approx(0.65), pytest.approx(0.25)]
-    shared = tune_thresholds(y, s, shrink=1.0)
-    assert shared[0] == shared[1]
-    half = tune_thresholds(y, s, shrink=0.5)
-    assert half == [pytest.approx(0.45), pytest.approx(0.25)]
-    with pytest.raises(ValueError):
-        tune_thresholds(y, s, shrink=1.5)
-
-
 def test_micro_f1_interval_holds_the_estimate_and_narrows_with_more_examples():
     rng = np.random.default_rng(3)
     y = rng.random((400, 6)) < 0.3

@@ -11,14 +11,11 @@ Calibration is always fitted on one pass over each validation example. Threshold
 on that one pass (``--tune-on one-pass``, the paper's evaluation) or on what the app shows (``--tune-on summary``,
 the demo checkpoint): the weighted mean of the example's timeline windows (``evaluate.summary_scores``). Fitting
 the calibration on those windows instead (each labelled with its example's labels) was tried and made the summary's
-ECE and F1 worse (ECE up to 0.063, micro-F1 0.736 vs 0.745). ``--threshold-shrink`` moves each label's threshold
-towards the one shared threshold (``metrics.tune_thresholds``): per-label optima tuned on 2 validation voices carry
-poorly to new voices; the demo checkpoint uses 0.5 (measured across voices in the model card).
+ECE and F1 worse (ECE up to 0.063, micro-F1 0.736 vs 0.745).
 
 Re-calibrate a trained checkpoint in place (also re-tunes its thresholds and rewrites ``metrics.json``)::
 
-    python -m tailor_core.training.calibrate --checkpoint runs/demo --data cache/demo.npz --tune-on summary \
-        --threshold-shrink 0.5
+    python -m tailor_core.training.calibrate --checkpoint runs/demo --data cache/demo.npz --tune-on summary
 """
 
 from __future__ import annotations
@@ -92,11 +89,11 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 
 
 def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune: bool, batch_size: int = 256,
-                      device: str = "cpu", tune_on: str = "one-pass", shrink: float = 0.0) -> dict:
+                      device: str = "cpu", tune_on: str = "one-pass") -> dict:
     """Calibrate on validation (optional), tune per-label thresholds on validation (optional; on ``tune_on``, one
-    of ``TUNE_ON``, moved ``shrink`` of the way towards one shared threshold), save ``config.json``, and return
-    the test metrics: one pass over each example, with test ECE before/after calibration; with
-    ``tune_on="summary"``, ``"summary"`` holds the app summary's test metrics and ECE, calibrated and not."""
+    of ``TUNE_ON``), save ``config.json``, and return the test metrics: one pass over each example, with test ECE
+    before/after calibration; with ``tune_on="summary"``, ``"summary"`` holds the app summary's test metrics and
+    ECE, calibrated and not."""
     import torch
 
     from .evaluate import evaluate_split, predict_scores, summarise, summary_scores, summary_windows
@@ -124,7 +121,7 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
     if tune:
         valid_scores = (summary_scores(model, splits["valid"], device=device) if tune_on == "summary"
                         else scores(valid_logits))
-        cfg.thresholds = tune_thresholds(splits["valid"].labels.numpy(), valid_scores, shrink=shrink)
+        cfg.thresholds = tune_thresholds(splits["valid"].labels.numpy(), valid_scores)
     cfg.save(Path(out_dir) / "config.json")
     metrics = evaluate_split(model, splits["test"], batch_size, device)
     metrics["thresholds"] = cfg.label_thresholds()
@@ -142,7 +139,6 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
             test_y, summarise(windows, sigmoid(window_logits), len(test_y)))
         metrics["summary"]["ece"] = expected_calibration_error(test_y, summary)
     metrics["thresholds_tuned_on"] = tune_on if tune else None
-    metrics["threshold_shrink"] = shrink if tune else None
     return metrics
 
 
@@ -157,15 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-thresholds", action="store_true", help="keep the checkpoint's thresholds")
     p.add_argument("--tune-on", choices=TUNE_ON, default="one-pass",
                    help="tune thresholds on one pass over each example or on the app's summary of it")
-    p.add_argument("--threshold-shrink", type=float, default=0.0,
-                   help="move each label's threshold this share of the way towards one shared threshold "
-                        "(0: per label; the demo checkpoint: 0.5)")
     args = p.parse_args(argv)
     out = Path(args.checkpoint)
     model = TAILOR.from_pretrained(out)
     splits = load_npz(args.data, ("valid", "test")) if args.data.endswith(".npz") else load_data(args.data)
     metrics = finish_checkpoint(model, splits, out, calibrate=True, tune=not args.no_thresholds,
-                                tune_on=args.tune_on, shrink=args.threshold_shrink)
+                                tune_on=args.tune_on)
     old = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").is_file() else {}
     metrics.update({k: old[k] for k in ("best_valid_micro_f1", "parameters") if k in old})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -53,27 +53,20 @@ def multilabel_metrics(y_true, y_pred, labels: tuple[str, ...] = LABELS) -> dict
     }
 
 
-def tune_thresholds(y_true, scores, grid: np.ndarray | None = None, shrink: float = 0.0) -> list[float]:
-    """Per-label threshold maximising that label's F1 on (validation) data; y_true, scores [N, L].
-
-    ``shrink`` in [0, 1] moves each label's threshold that share of the way towards the one threshold that
-    maximises micro-F1 over all labels together: a per-label optimum is noisy (validation holds few voices), a
-    shared one is steady but ignores the labels' differences (the model card measures which carries better)."""
+def tune_thresholds(y_true, scores, grid: np.ndarray | None = None) -> list[float]:
+    """Per-label threshold maximising that label's F1 on (validation) data; y_true, scores [N, L]."""
     t = _binary(y_true)
     s = np.asarray(scores, dtype=float)
     grid = np.round(np.arange(0.05, 0.96, 0.05), 2) if grid is None else grid
-    if not 0.0 <= shrink <= 1.0:
-        raise ValueError(f"shrink must be in [0, 1], got {shrink}")
-
-    def f1(pred: np.ndarray, true: np.ndarray) -> float:
-        tp, fp, fn = (pred & true).sum(), (pred & ~true).sum(), (~pred & true).sum()
-        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-
-    best = np.array([grid[int(np.argmax([f1(s[:, j] >= g, t[:, j]) for g in grid]))] for j in range(t.shape[1])])
-    if shrink:
-        shared = grid[int(np.argmax([f1(s >= g, t) for g in grid]))]
-        best = (1 - shrink) * best + shrink * shared
-    return [round(float(b), 4) for b in best]
+    best = []
+    for j in range(t.shape[1]):
+        f1s = []
+        for g in grid:
+            pred = s[:, j] >= g
+            tp, fp, fn = (pred & t[:, j]).sum(), (pred & ~t[:, j]).sum(), (~pred & t[:, j]).sum()
+            f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        best.append(float(grid[int(np.argmax(f1s))]))
+    return best
 
 
 def micro_f1_interval(y_true, y_pred, resamples: int = 1000, level: float = 0.95, seed: int = 0

@@ -167,7 +167,7 @@ def train(args: argparse.Namespace) -> dict:
     # Test the best epoch as saved on disk, on the whole test set, in order.
     best_model = TAILOR.from_pretrained(out_dir, device=device)
     metrics = finish_checkpoint(best_model, splits, out_dir, args.calibrate, args.tune_thresholds,
-                                args.eval_batch_size, device, args.tune_on, args.threshold_shrink)
+                                args.eval_batch_size, device, args.tune_on)
     metrics["best_valid_micro_f1"] = best
     metrics["parameters"] = best_model.num_parameters()
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -204,9 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune-on", choices=TUNE_ON, default="one-pass",
                    help="tune thresholds on one pass over each example (the paper) or on the app's summary of it "
                         "(the mean of its timeline windows: the demo checkpoint)")
-    p.add_argument("--threshold-shrink", type=float, default=0.0,
-                   help="move each label's tuned threshold this share of the way towards one shared threshold "
-                        "(0: per label, as the paper; the demo checkpoint: 0.5)")
     p.add_argument("--resume", action="store_true", help="continue from --output/last if present")
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--test-every-epoch", action="store_true",
