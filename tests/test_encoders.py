@@ -13,6 +13,7 @@ from PIL import Image
 from tailor_core.features import FeatureError
 from tailor_core.features import face_expression as FE
 from tailor_core.features import text_emotion as TE
+from tailor_core.features import visual as V
 from tailor_core.features import voice_states as VS
 from tailor_core.features.media import decode_audio
 from tailor_core.resources import ResourceError
@@ -227,20 +228,18 @@ def test_transcription_reuses_the_voice_features_encoder_pass(monkeypatch, speec
 
 # ------------------------------------------------------------------------------------------------------ assets
 @pytest.mark.parametrize("name, expected", [
-    ("face_landmarker.task", "tailor_core.features.visual:MODEL_SHA256"),
-    (FE.WEIGHTS_FILENAME, "tailor_core.features.face_expression:WEIGHTS_SHA256"),
-    (TE.WEIGHTS_FILENAME, "tailor_core.features.text_emotion:WEIGHTS_SHA256"),
+    (V.MODEL_FILENAME, V.MODEL_SHA256),
+    (FE.WEIGHTS_FILENAME, FE.WEIGHTS_SHA256),
+    (TE.WEIGHTS_FILENAME, TE.WEIGHTS_SHA256),
 ])
 def test_assets_readme_gives_each_shipped_files_real_size_and_hash(name: str, expected: str) -> None:
     """The committed file, the hash the loader checks and the size/hash ``assets/README.md`` states agree, so the
     licence notes describe the files that actually ship (they had drifted after retraining)."""
     import hashlib
-    import importlib
 
     path = Path(__file__).parents[1] / "assets" / name
-    module, attr = expected.split(":")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert digest == getattr(importlib.import_module(module), attr)
+    assert digest == expected
     readme = (path.parent / "README.md").read_text(encoding="utf-8")
     section = readme.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
     assert f"`{digest}`" in section
