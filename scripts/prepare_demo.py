@@ -21,7 +21,10 @@ present (all three 40%, two 30%, one 30%); each item's class is "no emotion" wit
 emotion, neutral included), half are drawn independently and so mostly *conflict* (happy words with a sad
 voice → {happy, sad}). The target is the union of the labels the present items carry. A voice without
 GoEmotions text gets, half of the time, the words actually spoken in RAVDESS (a neutral sentence: no label),
-as the app's speech-to-text would give. Validation and test examples use held-out items only.
+as the app's speech-to-text would give. Validation and test examples use held-out items only. With
+``--text-unseen-by`` the training examples' sentences are only those a words encoder trained on part of GoEmotions
+(``train_text --train-subset``) never saw, so their features are no cleaner than unseen sentences' (the "encoder
+leak" of ``scripts.report_demo``); not how the shipped checkpoint was built (model card).
 
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
@@ -32,6 +35,7 @@ two modalities absent; ``test`` for the report, ``valid`` for its per-corpus thr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -169,7 +173,10 @@ def _multi_hot(names) -> np.ndarray:
 # Stage 1: items
 
 
-def load_goemotions(root: Path, split: str, limit: int | None, rng: np.random.Generator):
+def load_goemotions(root: Path, split: str, limit: int | None, rng: np.random.Generator,
+                    unseen_by: Path | None = None):
+    """Sentences and multi-hot labels [N, 6] of one split; with ``unseen_by`` (a words encoder's JSON config, for
+    the training split) only the sentences that encoder was not trained on."""
     names = (root / "goemotions_ekman" / "labels.txt").read_text().split()
     texts, labels = [], []
     for line in (root / "goemotions_ekman" / f"{SPLIT_FILES[split]}.tsv").read_text().splitlines():
@@ -179,9 +186,22 @@ def load_goemotions(root: Path, split: str, limit: int | None, rng: np.random.Ge
         texts.append(parts[0])
         labels.append(_multi_hot(GOEMOTIONS_TO_LABEL.get(names[int(i)], "") for i in parts[1].split(",")))
     idx = np.arange(len(texts))
+    if unseen_by is not None and split == "train":
+        idx = np.setdiff1d(idx, _encoder_texts(unseen_by, len(texts)))
     if limit and limit < len(idx):
         idx = np.sort(rng.choice(idx, limit, replace=False))
     return [texts[i] for i in idx], np.stack([labels[i] for i in idx])
+
+
+def _encoder_texts(config: Path, n_texts: int) -> np.ndarray:
+    """Indices of the GoEmotions training texts the words encoder of ``config`` (``text_emotion.json``) saw."""
+    from tailor_core.training.train_text import train_subset
+
+    cfg = json.loads(config.read_text())
+    if cfg["train_texts"] >= n_texts:
+        raise SystemExit(f"error: {config}: that words encoder was trained on every training sentence "
+                         "(train it with train_text --train-subset N to leave sentences for TAILOR)")
+    return train_subset(n_texts, cfg["train_texts"], cfg["seed"])
 
 
 def load_ravdess(root: Path, split: str, seed: int = 0):
@@ -236,7 +256,7 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) 
 
         f = out / f"items_text_{split}.npz"
         if not f.exists():
-            texts, y = load_goemotions(root, split, limits["text"].get(split), rng(0))
+            texts, y = load_goemotions(root, split, limits["text"].get(split), rng(0), limits["text"].get("unseen_by"))
             vecs = _run_chunks(f"text_{split}", texts, _text_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
         f = out / f"items_audio_{split}.npz"
@@ -386,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="cache folder (not committed)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--text-train", type=int, default=0, help="GoEmotions training sentences to use (0: all)")
+    p.add_argument("--text-unseen-by", type=Path, default=None, metavar="TEXT_EMOTION_JSON",
+                   help="compose training examples only from GoEmotions sentences the words encoder with this "
+                        "config did not train on (train_text --train-subset); use the same encoder's weights "
+                        "(TAILOR_TEXT_EMOTION_MODEL) for the features")
     p.add_argument("--face-train", type=int, default=0, help="FER+ training images to use (0: all)")
     p.add_argument("--face-valid", type=int, default=3000)
     p.add_argument("--examples", type=int, nargs=3, default=(30000, 3000, 4000),
@@ -398,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {root / sub} not found (--data should be ../shared/data)", file=sys.stderr)
             return 2
     out.mkdir(parents=True, exist_ok=True)
-    limits = {"text": {"train": args.text_train}, "visual": {"train": args.face_train, "valid": args.face_valid}}
+    limits = {"text": {"train": args.text_train, "unseen_by": args.text_unseen_by},
+              "visual": {"train": args.face_train, "valid": args.face_valid}}
     items = extract_items(root, out, args.workers, limits, args.seed)
 
     _init_worker()

@@ -51,6 +51,16 @@ def read_split(data: Path, split: str) -> tuple[list[list[str]], np.ndarray]:
     return words, np.stack(labels)
 
 
+def train_subset(n_texts: int, n_subset: int, seed: int) -> np.ndarray:
+    """Sorted indices of the ``n_subset`` of ``n_texts`` training texts that ``--train-subset`` trains on.
+
+    ``scripts.prepare_demo --text-unseen-by`` composes TAILOR's training examples from the *other* texts, so that
+    the words features TAILOR learns from are as (un)reliable as on sentences no encoder has seen; it finds them
+    from the ``train_texts`` and ``seed`` this script writes into the encoder's JSON config.
+    """
+    return np.sort(np.random.default_rng(seed).permutation(n_texts)[:n_subset])
+
+
 def load_base():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModel, AutoTokenizer
@@ -176,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--head-lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-subset", type=int, default=0,
-                    help="train on a seeded random subset of N training texts (0 = all 43,410): CPU time")
+                    help="train on a seeded random subset of N training texts (0 = all 43,410): CPU time, or "
+                         "leaving the rest to TAILOR (prepare_demo --text-unseen-by)")
     ap.add_argument("--report", type=Path, default=None, help="write the held-out results as JSON here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     tok, model = load_base()
     data = {s: read_split(args.data, s) for s in SPLITS}
     if args.train_subset:
-        pick = np.sort(np.random.default_rng(args.seed).permutation(len(data["train"][0]))[: args.train_subset])
+        pick = train_subset(len(data["train"][0]), args.train_subset, args.seed)
         data["train"] = ([data["train"][0][i] for i in pick], data["train"][1][pick])
     cdir = args.cache / f"from_layer{first}_n{len(data['train'][0])}_seed{args.seed}"
     cdir.mkdir(parents=True, exist_ok=True)
