@@ -245,8 +245,10 @@ def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator
     return z["images"][idx], labels[idx]
 
 
-def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) -> dict:
-    """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz``."""
+def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
+                  text_unseen_by: Path | None = None) -> dict:
+    """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz``; with
+    ``text_unseen_by``, training sentences only from those that words encoder did not train on."""
     items = {}
     for i, split in enumerate(("train", "valid", "test")):
         # one generator per corpus and split, so a resumed run (some item files already cached) draws the same
@@ -256,7 +258,7 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int) 
 
         f = out / f"items_text_{split}.npz"
         if not f.exists():
-            texts, y = load_goemotions(root, split, limits["text"].get(split), rng(0), limits["text"].get("unseen_by"))
+            texts, y = load_goemotions(root, split, limits["text"].get(split), rng(0), text_unseen_by)
             vecs = _run_chunks(f"text_{split}", texts, _text_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
         f = out / f"items_audio_{split}.npz"
@@ -422,9 +424,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {root / sub} not found (--data should be ../shared/data)", file=sys.stderr)
             return 2
     out.mkdir(parents=True, exist_ok=True)
-    limits = {"text": {"train": args.text_train, "unseen_by": args.text_unseen_by},
-              "visual": {"train": args.face_train, "valid": args.face_valid}}
-    items = extract_items(root, out, args.workers, limits, args.seed)
+    limits = {"text": {"train": args.text_train}, "visual": {"train": args.face_train, "valid": args.face_valid}}
+    items = extract_items(root, out, args.workers, limits, args.seed, args.text_unseen_by)
 
     _init_worker()
     statements = {k: _extractor.words.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}

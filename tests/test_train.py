@@ -135,12 +135,12 @@ def test_tailor_sentences_are_the_ones_the_words_encoder_did_not_train_on(tmp_pa
     """``prepare_demo --text-unseen-by`` keeps exactly the training sentences ``train_text --train-subset`` left out."""
     from scripts.prepare_demo import GOEMOTIONS_TO_LABEL, load_goemotions
     from tailor_core.config import LABELS
+    from tailor_core.features.text_emotion import LABELS as EKMAN  # the Ekman grouping's ids, as in labels.txt
     from tailor_core.training.train_text import read_split, train_subset
 
-    names = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")  # the Ekman grouping's ids
     go = tmp_path / "goemotions_ekman"
     go.mkdir()
-    (go / "labels.txt").write_text("\n".join(names) + "\n")
+    (go / "labels.txt").write_text("\n".join(EKMAN) + "\n")
     (go / "train.tsv").write_text("".join(f"sentence number {i}\t{i % 7}\tid{i}\n" for i in range(20)))
     encoder_saw = {" ".join(read_split(go, "train")[0][i]) for i in train_subset(20, 12, seed=3)}
     assert len(encoder_saw) == 12
@@ -149,7 +149,7 @@ def test_tailor_sentences_are_the_ones_the_words_encoder_did_not_train_on(tmp_pa
     texts, labels = load_goemotions(tmp_path, "train", None, np.random.default_rng(0), unseen_by=cfg)
     assert len(texts) == 8 and labels.shape == (8, 6) and not set(texts) & encoder_saw
     for text, y in zip(texts, labels):  # each kept sentence keeps its own label (neutral: none)
-        label = GOEMOTIONS_TO_LABEL.get(names[int(text.split()[-1]) % 7])
+        label = GOEMOTIONS_TO_LABEL.get(EKMAN[int(text.split()[-1]) % 7])
         assert y.tolist() == [float(name == label) for name in LABELS]
     cfg.write_text(json.dumps({"train_texts": 20, "seed": 3}))  # an encoder that saw every sentence
     with pytest.raises(SystemExit, match="every training sentence"):
