@@ -154,3 +154,72 @@ def test_tailor_sentences_are_the_ones_the_words_encoder_did_not_train_on(tmp_pa
     cfg.write_text(json.dumps({"train_texts": 20, "seed": 3}))  # an encoder that saw every sentence
     with pytest.raises(SystemExit, match="every training sentence"):
         load_goemotions(tmp_path, "train", None, np.random.default_rng(0), unseen_by=cfg)
+
+
+def test_weight_average_is_what_gets_kept_and_resumes_exactly(tmp_path, monkeypatch):
+    make_mosei_like(tmp_path / "d.pt", n=(96, 32, 32))
+    (tmp_path / "cfg.json").write_text(json.dumps(dict(hidden=16, heads=2, intermediate=32, text_layers=1,
+                                                       audio_layers=1, visual_layers=1, cross_layers=1)))
+
+    def run(out, epochs, *extra):
+        assert train.main(["--data", str(tmp_path / "d.pt"), "--output", str(tmp_path / out), "--epochs", str(epochs),
+                           "--batch-size", "16", "--lr", "2e-3", "--config", str(tmp_path / "cfg.json"),
+                           "--device", "cpu", *extra]) == 0
+
+    def weights(path):
+        return TAILOR.from_pretrained(tmp_path / path).state_dict()
+
+    def same(a, b):
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    run("raw", 2)
+    run("ema", 2, "--ema", "0.9")
+    save = torch.save
+
+    def save_then_stop(*args, **kwargs):  # the run is killed right after epoch 1's trainer state is written
+        save(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run("split", 2, "--ema", "0.9")
+    monkeypatch.undo()
+    run("split", 2, "--ema", "0.9", "--resume")
+    assert same(weights("raw/last"), weights("ema/last"))  # averaging never changes the training itself
+    assert not same(weights("ema/last"), weights("ema/last/ema"))  # ... it keeps a different set of weights
+    assert same(weights("split/last"), weights("ema/last"))
+    assert same(weights("split/last/ema"), weights("ema/last/ema"))  # a resumed average carries on exactly
+    best_epoch = max(json.loads((tmp_path / "ema/history.json").read_text()), key=lambda r: r["valid"]["micro_f1"])
+    if best_epoch["epoch"] == 2:  # the checkpoint kept is the average, not the raw weights
+        assert same(weights("ema"), weights("ema/last/ema"))
+    assert train.main(["--data", str(tmp_path / "d.pt"), "--output", str(tmp_path / "x"), "--ema", "1"]) == 2
+    assert train.main(["--data", str(tmp_path / "d.pt"), "--output", str(tmp_path / "x"), "--window-crop", "2"]) == 2
+
+
+def test_window_crop_trains_on_the_windows_the_app_scores():
+    from tailor_core import scoring
+    from tailor_core.training.data import Split, TailorDataset
+
+    n, steps, dim = 3, 16, 4
+    feats = torch.arange(n * steps * dim, dtype=torch.float32).reshape(n, steps, dim)
+    masks = torch.zeros(n, steps, dtype=torch.bool)
+    masks[:, 3:13] = True  # content: steps 3..12, as a 5 s voice placed at offset 3
+    split = Split(feats, feats + 0.5, feats + 0.25, masks, masks.clone(), masks.clone(), torch.eye(6)[:n])
+    spans = scoring.timeline_spans(np.ones(10, bool))  # the app's windows over 10 steps of content
+    assert all(b - a == 5 for a, b in spans)  # shorter than two windows: windows of half its length
+    torch.manual_seed(0)
+    cut = TailorDataset(split, window_crop=1.0)
+    starts = set()
+    for _ in range(40):
+        item = cut[1]
+        start = int(item["text"][0, 0] - feats[1, 0, 0]) // dim  # where in the example the window began
+        a = start - 3
+        assert (a, a + 5) in spans
+        starts.add(a)
+        assert torch.equal(item["text"][:5], feats[1, start: start + 5]) and not item["text"][5:].any()
+        assert torch.equal(item["audio"][:5], feats[1, start: start + 5] + 0.5)
+        assert item["audio_mask"][:5].all() and not item["audio_mask"][5:].any()
+        assert torch.equal(item["labels"], split.labels[1])
+    assert len(starts) > 2  # the window is drawn, not always the first
+    whole = TailorDataset(split)[1]
+    assert torch.equal(whole["text"], feats[1]) and torch.equal(whole["visual_mask"], masks[1])

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..config import LABELS
+from .. import scoring
+from ..config import LABELS, MODALITIES
 
 SPLITS = ("train", "valid", "test")
 # In the TAILOR aligned file, each ``tgt`` is [start, ids..., end] and inner ids 4..9 are these labels.
@@ -43,16 +44,46 @@ class Split:
 
 
 class TailorDataset(Dataset):
-    def __init__(self, split: Split):
+    """Examples of a split; with ``window_crop`` p > 0, each is replaced with probability p by one of the windows
+    the app's summary scores on it (:func:`app_window`), drawn with torch's global generator (so ``--resume``
+    replays the same draws)."""
+
+    def __init__(self, split: Split, window_crop: float = 0.0):
         self.split = split
+        self.window_crop = window_crop
 
     def __len__(self) -> int:
         return len(self.split)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         s = self.split
-        return {"text": s.text[i], "audio": s.audio[i], "visual": s.visual[i], "text_mask": s.text_mask[i],
+        item = {"text": s.text[i], "audio": s.audio[i], "visual": s.visual[i], "text_mask": s.text_mask[i],
                 "audio_mask": s.audio_mask[i], "visual_mask": s.visual_mask[i], "labels": s.labels[i]}
+        if self.window_crop and float(torch.rand(())) < self.window_crop:
+            item = app_window(item)
+        return item
+
+
+def app_window(item: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """One aligned example (features [L,D], masks [L]) cut to a random one of the windows the app scores on it.
+
+    The app cuts an input to its content, scores windows of it (``scoring.timeline_spans``: on anything shorter
+    than 16 steps, windows of half its length) and summarises their scores; a model trained only on whole
+    examples meets those half-length windows only at inference. The window is moved to step 0, as the app's own
+    cut starts there, the steps after it masked; the labels are the example's, as the summary is scored."""
+    valid = (item["text_mask"] | item["audio_mask"] | item["visual_mask"]).numpy()
+    content = np.flatnonzero(valid)
+    if not len(content):
+        return item
+    lo, hi = int(content[0]), int(content[-1]) + 1
+    spans = scoring.timeline_spans(valid[lo:hi])
+    a, b = spans[int(torch.randint(len(spans), ()))]
+    out = dict(item)
+    for m in MODALITIES:
+        for key in (m, f"{m}_mask"):
+            out[key] = torch.zeros_like(item[key])
+            out[key][: b - a] = item[key][lo + a: lo + b]
+    return out
 
 
 def _numpy_safe_globals() -> list:

@@ -10,6 +10,10 @@ clip 1.0, batch 64, 20 epochs, seed 42 (``--optimizer adamw`` for torch's AdamW)
 validation micro-F1 is saved to --output, reloaded from disk and tested on the whole test set in order; metrics
 go to ``--output/metrics.json``.
 ``--output/last/`` holds the latest epoch and the optimiser state for ``--resume``.
+``--window-crop P`` replaces each training example, with probability P, by one of the windows the app's summary
+scores on it (``data.app_window``). ``--ema DECAY`` keeps an exponential moving average of the weights (updated
+after every step) and validates, saves and tests that average instead of the raw weights: one checkpoint of the
+same size, less seed-to-seed noise.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
@@ -84,12 +89,19 @@ def train(args: argparse.Namespace) -> dict:
             model.set_feature_stats(m, mean, std)
     model.to(device)
 
-    sampler = DistributedSampler(TailorDataset(splits["train"]), seed=args.seed) if world > 1 else None
+    if args.window_crop and not cfg.aligned:
+        raise DataError("--window-crop needs aligned data (one time grid for every modality)")
+    train_set = TailorDataset(splits["train"], window_crop=args.window_crop)
+    sampler = DistributedSampler(train_set, seed=args.seed) if world > 1 else None
     generator = torch.Generator().manual_seed(args.seed)
-    loader = DataLoader(TailorDataset(splits["train"]), batch_size=args.batch_size, shuffle=sampler is None,
+    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=sampler is None,
                         sampler=sampler, generator=generator, drop_last=False, num_workers=args.num_workers)
     optimizer = make_optimizer(args.optimizer, model, args.lr, args.weight_decay, max_grad_norm=args.clip)
     scheduler = warmup_linear_scheduler(optimizer, args.epochs * len(loader), args.warmup)
+
+    # The averaged copy (buffers too: the feature statistics are constants, so averaging leaves them as they are).
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
+    kept = ema.module if ema is not None else model  # what is validated, saved and tested
 
     start_epoch, best, history = 0, -1.0, []
     last_dir = out_dir / "last"
@@ -100,6 +112,9 @@ def train(args: argparse.Namespace) -> dict:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, history = state["epoch"] + 1, state["best"], json.loads(state["history"])
+        if ema is not None:
+            ema.module.load_state_dict(TAILOR.from_pretrained(last_dir / "ema").state_dict(), strict=True)
+            ema.n_averaged.fill_(state["ema_steps"])
         torch.set_rng_state(state["rng"])
         generator.set_state(state["loader_rng"])  # the next epoch shuffles as an uninterrupted run would
         if main_process:
@@ -125,6 +140,8 @@ def train(args: argparse.Namespace) -> dict:
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             n = len(batch["labels"])
             seen += n
             for k, v in terms.as_floats().items():
@@ -134,19 +151,19 @@ def train(args: argparse.Namespace) -> dict:
         if not main_process:
             continue
         losses = {k: v / max(seen, 1) for k, v in sums.items()}
-        valid = evaluate_split(model, splits["valid"], args.eval_batch_size, device)
+        valid = evaluate_split(kept, splits["valid"], args.eval_batch_size, device)
         keys = ("micro_f1", "macro_f1", "accuracy", "hamming_loss")
         record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), "train_seconds": round(train_seconds, 1),
                   "samples_per_s": round(seen * world / max(train_seconds, 1e-9), 1), "loss": losses,
                   "valid": {k: valid[k] for k in keys}}
         if args.test_every_epoch:  # for learning curves only: model selection still uses validation alone
-            test = evaluate_split(model, splits["test"], args.eval_batch_size, device)
+            test = evaluate_split(kept, splits["test"], args.eval_batch_size, device)
             record["test"] = {k: test[k] for k in keys}
         history.append(record)
         improved = valid["micro_f1"] > best
         if improved:
             best = valid["micro_f1"]
-            model.save_pretrained(out_dir)
+            kept.save_pretrained(out_dir)
         test_note = f" test micro-F1 {record['test']['micro_f1']:.4f}" if "test" in record else ""
         print(f"epoch {epoch + 1}: loss {losses['total']:.4f} (label {losses['label']:.4f}) valid micro-F1 "
               f"{valid['micro_f1']:.4f} macro-F1 {valid['macro_f1']:.4f} acc {valid['accuracy']:.4f}{test_note}"
@@ -155,9 +172,12 @@ def train(args: argparse.Namespace) -> dict:
             with open(args.history_jsonl, "a") as f:
                 f.write(json.dumps(record) + "\n")
         model.save_pretrained(last_dir)
+        if ema is not None:
+            ema.module.save_pretrained(last_dir / "ema")
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
                     "best": best, "history": json.dumps(history), "rng": torch.get_rng_state(),
-                    "loader_rng": generator.get_state()},
+                    "loader_rng": generator.get_state(),
+                    "ema_steps": int(ema.n_averaged) if ema is not None else 0},
                    last_dir / "trainer_state.pt")
 
     if world > 1:
@@ -204,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune-on", choices=TUNE_ON, default="one-pass",
                    help="tune thresholds on one pass over each example (the paper) or on the app's summary of it "
                         "(the mean of its timeline windows: the demo checkpoint)")
+    p.add_argument("--window-crop", type=float, default=0.0, metavar="P",
+                   help="train on one of the app's summary windows of an example instead of the whole example with "
+                        "this probability (aligned data; default 0: whole examples, as the paper)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="validate, keep and test an exponential moving average of the weights with this decay per "
+                        "step (e.g. 0.998: about the last 500 steps); 0 (default): the raw weights, as the paper")
     p.add_argument("--resume", action="store_true", help="continue from --output/last if present")
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--test-every-epoch", action="store_true",
@@ -216,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or not math.isfinite(args.lr) or args.lr <= 0:
         print("error: --epochs and --batch-size must be >= 1 and --lr > 0", file=sys.stderr)
+        return 2
+    if not 0.0 <= args.ema < 1.0 or not 0.0 <= args.window_crop <= 1.0:
+        print("error: --ema must be in [0, 1) and --window-crop in [0, 1]", file=sys.stderr)
         return 2
     try:
         metrics = train(args)
