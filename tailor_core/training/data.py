@@ -64,6 +64,18 @@ class TailorDataset(Dataset):
         return item
 
 
+def content_windows(valid: np.ndarray, size: int = scoring.TIMELINE_STEPS,
+                    hop: int = scoring.TIMELINE_HOP) -> list[scoring.Span]:
+    """The windows the app scores on an example, as ``[a, b)`` steps of the example: ``valid`` [L] bool (steps with
+    any modality) is cut to its content (first to last valid step, as a clip of that length would be) and windowed
+    by ``scoring.timeline_spans``; [] if no step is valid."""
+    content = np.flatnonzero(valid)
+    if not len(content):
+        return []
+    lo, hi = int(content[0]), int(content[-1]) + 1
+    return [(lo + a, lo + b) for a, b in scoring.timeline_spans(valid[lo:hi], size, hop)]
+
+
 def app_window(item: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """One aligned example (features [L,D], masks [L]) cut to a random one of the windows the app scores on it.
 
@@ -71,18 +83,15 @@ def app_window(item: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     than 16 steps, windows of half its length) and summarises their scores; a model trained only on whole
     examples meets those half-length windows only at inference. The window is moved to step 0, as the app's own
     cut starts there, the steps after it masked; the labels are the example's, as the summary is scored."""
-    valid = (item["text_mask"] | item["audio_mask"] | item["visual_mask"]).numpy()
-    content = np.flatnonzero(valid)
-    if not len(content):
+    spans = content_windows((item["text_mask"] | item["audio_mask"] | item["visual_mask"]).numpy())
+    if not spans:
         return item
-    lo, hi = int(content[0]), int(content[-1]) + 1
-    spans = scoring.timeline_spans(valid[lo:hi])
     a, b = spans[int(torch.randint(len(spans), ()))]
     out = dict(item)
     for m in MODALITIES:
         for key in (m, f"{m}_mask"):
             out[key] = torch.zeros_like(item[key])
-            out[key][: b - a] = item[key][lo + a: lo + b]
+            out[key][: b - a] = item[key][a:b]
     return out
 
 

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from .. import scoring
 from ..model import TAILOR
-from .data import SPLITS, DataError, Split, TailorDataset, load_data
+from .data import SPLITS, DataError, Split, TailorDataset, content_windows, load_data
 from .metrics import multilabel_metrics
 
 INPUT_KEYS = ("text", "audio", "visual", "text_mask", "audio_mask", "visual_mask")
@@ -40,20 +40,15 @@ def summary_windows(model: TAILOR, split: Split, batch_size: int = 512, device: 
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The windows the app's summary of each example averages: (example index [K], weight [K], logits [K,6]).
 
-    Each example is cut to its content (first to last step with any modality, as a clip of that length would be)
-    and windowed by ``scoring.timeline_spans``, weighted by ``scoring.window_weights`` (an example's weights sum to
-    1). Windows are batched by width."""
+    Each example's windows are :func:`data.content_windows` (cut to its content, then ``scoring.timeline_spans``),
+    weighted by ``scoring.window_weights`` (an example's weights sum to 1). Windows are batched by width."""
     model.eval()
     valid = (split.text_mask | split.audio_mask | split.visual_mask).numpy()
     jobs: dict[int, list[tuple[int, int, int, float]]] = {}  # width -> (example, a, b, weight)
     for i, v in enumerate(valid):
-        idx = np.flatnonzero(v)
-        if not len(idx):
-            continue
-        lo, hi = int(idx[0]), int(idx[-1]) + 1
-        spans = scoring.timeline_spans(v[lo:hi], size, hop)
-        for (a, b), w in zip(spans, scoring.window_weights(v[lo:hi], spans), strict=True):
-            jobs.setdefault(b - a, []).append((i, lo + a, lo + b, float(w)))
+        spans = content_windows(v, size, hop)
+        for (a, b), w in zip(spans, scoring.window_weights(v, spans), strict=True):
+            jobs.setdefault(b - a, []).append((i, a, b, float(w)))
     which, weights, logits = [], [], []
     for group in jobs.values():
         for k in range(0, len(group), batch_size):
