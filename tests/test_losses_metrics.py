@@ -11,7 +11,7 @@ from sklearn.metrics import f1_score, hamming_loss, jaccard_score, precision_sco
 from tailor_core import TAILOR, TailorConfig
 from tailor_core.model import TailorOutput
 from tailor_core.training.losses import discriminator_loss, orthogonality, tailor_loss
-from tailor_core.training.metrics import micro_f1_interval, multilabel_metrics, tune_thresholds
+from tailor_core.training.metrics import micro_f1_interval, multilabel_metrics, neutral_as_label, tune_thresholds
 
 
 @pytest.fixture
@@ -138,3 +138,16 @@ def test_micro_f1_interval_holds_the_estimate_and_narrows_with_more_examples():
     assert micro_f1_interval(y, y) == (1.0, 1.0)
     with pytest.raises(ValueError):
         micro_f1_interval(y, pred[:10])
+
+
+def test_neutral_counts_examples_with_no_label_as_a_seventh_label():
+    # rows: happy right; nothing, rightly; nothing where sad was true; sad where there was nothing
+    y = np.array([[1, 0, 0, 0, 0, 0], [0] * 6, [0, 1, 0, 0, 0, 0], [0] * 6])
+    p = np.array([[1, 0, 0, 0, 0, 0], [0] * 6, [0] * 6, [0, 1, 0, 0, 0, 0]])
+    m = neutral_as_label(y, p)
+    # neutral: true on rows 1 and 3, predicted on rows 1 and 2 -> tp 1, fp 1, fn 1 -> F1 0.5
+    assert m["per_label_f1"]["neutral"] == pytest.approx(0.5)
+    assert m["per_label_f1"]["happy"] == 1.0 and m["per_label_f1"]["sad"] == 0.0
+    assert m["macro_f1"] == pytest.approx((1.0 + 0.0 + 0.5) / 7)  # labels never true nor predicted count 0
+    six = multilabel_metrics(y, p)
+    assert six["macro_f1"] == pytest.approx(1.0 / 6)

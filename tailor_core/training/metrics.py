@@ -87,3 +87,13 @@ def micro_f1_interval(y_true, y_pred, resamples: int = 1000, level: float = 0.95
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
     alpha = (1 - level) / 2
     return float(np.quantile(f1, alpha)), float(np.quantile(f1, 1 - alpha))
+
+
+def neutral_as_label(y_true, y_pred, labels: tuple[str, ...] = LABELS) -> dict:
+    """:func:`multilabel_metrics` with "neutral" added as a 7th label: true where an example has no label, predicted
+    where no label passes its threshold. This is how the Ekman grouping of GoEmotions (and the words encoder's
+    target) counts neutral, so TAILOR's reading of one modality can be compared with its encoder like for like.
+    ``y_true``, ``y_pred`` [N, L] in {0,1}."""
+    t, p = _binary(y_true), _binary(y_pred)
+    return multilabel_metrics(np.concatenate([t, ~t.any(1, keepdims=True)], 1),
+                              np.concatenate([p, ~p.any(1, keepdims=True)], 1), (*labels, "neutral"))
