@@ -23,7 +23,7 @@ from .text import default_model_path as base_model_path
 
 WEIGHTS_FILENAME: str = "text_emotion.safetensors"
 CONFIG_FILENAME: str = "text_emotion.json"
-WEIGHTS_SHA256: str = "2c51b7b069bc943df0fc4b73522dd230813bc83584a2e422711a49f68a94ab5e"
+WEIGHTS_SHA256: str = "123c4f92e8cecd882351c2ade94f35e29db208af14b4adad4c75c385b2dd85f8"
 MODEL_ENV: str = "TAILOR_TEXT_EMOTION_MODEL"
 N_LAYERS: int = 6  # MiniLM-L6
 LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")  # GoEmotions-Ekman
