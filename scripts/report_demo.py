@@ -1,6 +1,6 @@
 """Measure the demo checkpoint on held-out data only, as its model card reports it.
 
-    python -m scripts.report_demo --checkpoint checkpoints/tailor-demo --cache cache
+    python -m scripts.report_demo --checkpoint checkpoints/tailor-demo --cache cache [--data ../shared/data]
 
 1. Fused: the composed test set (held-out items of all three corpora), one pass over each example and as the app
    summarises it (each example cut to its content, the weighted mean of its timeline windows:
@@ -14,7 +14,8 @@
    thresholds tuned on that corpus's validation items alone, as the baseline's are (``tailor_corpus_thresholds``:
    the app's thresholds are tuned on composed examples, whose label mix differs from each corpus's).
    With neutral (no label) counted as a 7th label, as the encoders' targets count it, the same
-   summaries are also reported (``tailor_neutral_as_label``).
+   summaries are also reported (``tailor_neutral_as_label``), and with ``--data`` the face alone's FER+ majority-vote
+   accuracy, as the face encoder's target counts it (``tailor_majority_vote``).
 3. Attribution: on composed test examples with two or three modalities present, where a positive label is
    carried by exactly one modality, how often
    the label's decoder attention (mean over heads) puts more mass on that modality's positions than on the
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from scripts.prepare_demo import load_ragged
+from scripts.prepare_demo import FERPLUS_COLUMNS, FERPLUS_TO_LABEL, ferplus_labels, load_ragged
 from tailor_core.config import MODALITIES
 from tailor_core.model import TAILOR
 from tailor_core.training.calibrate import expected_calibration_error, sigmoid
@@ -102,6 +103,30 @@ def encoder_leak(cache: Path, modality: str) -> dict:
     clf.fit(xva, yva)
     return {split: _short(multilabel_metrics(y, clf.predict_proba(x) >= 0.35)) | {"items": len(y)}
             for split, x, y in (("train_items_encoder_saw", xtr, ytr), ("test_items_unseen", xte, yte))}
+
+
+def face_majority_vote(model: TAILOR, cache: Path, data: Path, scores: np.ndarray) -> dict:
+    """TAILOR's face alone scored as the face encoder's target is: FER+ test majority-vote accuracy over every kept
+    test image, faces the app's pipeline missed counted as errors. The prediction is the highest-scoring label over
+    its threshold, or neutral when none is; ``scores`` [N_found, 6] are the app's summaries of the found faces.
+    TAILOR has no contempt label, so images whose majority is contempt count as errors too."""
+    votes = np.load(data / "ferplus" / "test.npz", allow_pickle=False)["votes"].astype(np.float64)
+    labels, keep = ferplus_labels(votes)
+    items = np.load(cache / "items_visual_test.npz")
+    found = items["found"].astype(bool)
+    if len(found) != keep.sum() or not np.array_equal(items["labels"], labels[keep]):
+        raise ValueError("the cache's FER+ test items do not match --data's ferplus/test.npz")
+    emotions = FERPLUS_COLUMNS[:8]  # neutral ... contempt: the classes a majority vote is taken over
+    majority = votes[keep][:, :8].argmax(1)
+    column = [emotions.index(next(k for k, v in FERPLUS_TO_LABEL.items() if v == label))
+              for label in model.config.labels]
+    over = scores >= np.array(model.config.label_thresholds())
+    top = np.where(over, scores, -np.inf).argmax(1)
+    pred = np.full(len(found), -1)
+    pred[found] = np.where(over.any(1), np.array(column)[top], emotions.index("neutral"))
+    return {"accuracy": round(float((pred == majority).mean()), 4), "images": int(len(found)),
+            "face_found": round(float(found.mean()), 4),
+            "accuracy_found": round(float((pred[found] == majority[found]).mean()), 4)}
 
 
 def late_fusion_baseline(demo_path: Path) -> dict:
@@ -202,6 +227,11 @@ def to_markdown(r: dict) -> str:
         lines += ["", "Counting neutral (no label) as a 7th label, as the encoders' targets do, TAILOR's macro-F1 "
                   "alone: " + ", ".join(f"{m} {v['macro_f1']:.3f} (neutral F1 {v['neutral_f1']:.3f})"
                                         for m, v in seven.items()) + "."]
+    if "tailor_majority_vote" in r["single_modality"]["visual"]:
+        v = r["single_modality"]["visual"]["tailor_majority_vote"]
+        lines += ["", f"Face alone scored as the face encoder's target is (FER+ test majority vote, {v['images']} "
+                  f"images, missed faces counted as errors; top label over its threshold, else neutral): accuracy "
+                  f"{v['accuracy']:.3f} (face found {v['face_found']:.1%}; {v['accuracy_found']:.3f} on found faces)."]
     a = r["attribution"]
     lines += ["", f"**Attribution**: on {a['cases']} composed test labels carried by exactly one of two or three "
               f"present modalities, the label's decoder attention puts the most mass on that modality "
@@ -238,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default="checkpoints/tailor-demo")
     p.add_argument("--cache", default="cache", help="the --out folder of scripts.prepare_demo")
     p.add_argument("--output", help="JSON file for the results (default: CHECKPOINT/results.json)")
+    p.add_argument("--data", type=Path, help="optional: the folder prepare_demo read (../shared/data), for the face "
+                   "alone's FER+ majority-vote accuracy (it needs the test images' votes)")
     args = p.parse_args(argv)
     cache = Path(args.cache)
     model = TAILOR.from_pretrained(args.checkpoint)
@@ -302,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
             own = np.array(tune_thresholds(valid_items.labels.numpy(), summary_scores(model, valid_items)))
             results["single_modality"][m]["tailor_corpus_thresholds"] = _short(
                 multilabel_metrics(single.labels.numpy(), single_scores >= own)) | {"thresholds": own.tolist()}
+        if m == "visual" and args.data:
+            results["single_modality"][m]["tailor_majority_vote"] = face_majority_vote(
+                model, cache, args.data, single_scores)
     results["attribution"] = attribution(model, test, carriers)
     results["encoder_leak"] = {m: encoder_leak(cache, m) for m in ("text", "visual")}
     results["thresholds"] = dict(zip(model.config.labels, map(float, tuned)))

@@ -1,0 +1,39 @@
+"""scripts/report_demo: the face alone scored as the face encoder's target is (FER+ majority vote)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scripts.prepare_demo import ferplus_labels
+from scripts.report_demo import face_majority_vote
+from tailor_core import TAILOR, TailorConfig
+
+
+def test_face_majority_vote_counts_misses_contempt_and_neutral(tmp_path):
+    # columns: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
+    votes = np.array([[1, 8, 0, 0, 0, 0, 0, 1, 0, 0],    # happy
+                      [9, 1, 0, 0, 0, 0, 0, 0, 0, 0],    # neutral
+                      [0, 0, 4, 0, 0, 0, 6, 0, 0, 0],    # fear (surprise second)
+                      [3, 0, 0, 0, 0, 0, 0, 7, 0, 0],    # contempt: TAILOR has no such label
+                      [0, 0, 0, 0, 0, 0, 0, 0, 9, 1],    # unknown wins: dropped, as prepare_demo drops it
+                      [0, 0, 0, 0, 10, 0, 0, 0, 0, 0]])  # anger, but the face is not found
+    (tmp_path / "ferplus").mkdir()
+    np.savez(tmp_path / "ferplus" / "test.npz", votes=votes)
+    labels, keep = ferplus_labels(votes)
+    assert keep.tolist() == [True, True, True, True, False, True]
+    found = np.array([True, True, True, True, False])
+    np.savez(tmp_path / "items_visual_test.npz", found=found, labels=labels[keep])
+    # labels: happy, sad, anger, surprise, disgust, fear; sad's threshold is out of reach
+    model = TAILOR(TailorConfig.debug(thresholds=[0.5, 0.99, 0.5, 0.5, 0.5, 0.5]))
+    scores = np.array([[0.9, 0.0, 0.0, 0.1, 0.0, 0.0],    # happy: right
+                       [0.1, 0.1, 0.1, 0.1, 0.1, 0.1],    # nothing over a threshold -> neutral: right
+                       [0.0, 0.95, 0.0, 0.6, 0.0, 0.8],   # sad is highest but under its threshold -> fear: right
+                       [0.1, 0.0, 0.0, 0.0, 0.0, 0.0]])   # neutral, but the majority is contempt: wrong
+    r = face_majority_vote(model, tmp_path, tmp_path, scores)
+    assert r["images"] == 5 and r["face_found"] == pytest.approx(0.8)
+    assert r["accuracy_found"] == pytest.approx(0.75)
+    assert r["accuracy"] == pytest.approx(0.6)  # the missed face is an error
+    np.savez(tmp_path / "items_visual_test.npz", found=found[:4], labels=labels[keep][:4])
+    with pytest.raises(ValueError, match="do not match"):
+        face_majority_vote(model, tmp_path, tmp_path, scores)
