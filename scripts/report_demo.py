@@ -214,7 +214,8 @@ def to_markdown(r: dict) -> str:
             "thresholds add their own spread)."]
     lines += ["", "**Each modality alone** on every held-out item of its corpus, as the app summarises it (tuned "
               "thresholds; fixed 0.35 and one pass in `results.json`):", "", head]
-    corpus = {"text": "GoEmotions test", "audio": "RAVDESS actors 1-5", "visual": "FER+ test (face found)"}
+    corpus = {"text": "GoEmotions test", "audio": "RAVDESS test actors 1-4 (5 is absent) + 60 silence / noise clips",
+              "visual": "FER+ test (face found)"}
     for m in MODALITIES:
         s = r["single_modality"][m]
         lines.append(row(f"{m}: TAILOR ({corpus[m]}, {s['items']} items)", s["tailor"]["tuned"]))
