@@ -33,6 +33,9 @@ RECORD_TRACKS = """(() => { window.__testTracks = []; const md = navigator.media
   md.getUserMedia = async (c) => { const s = await orig(c); window.__testTracks.push(...s.getTracks()); return s; };
 })();"""
 TRACKS = "() => window.__testTracks.map(t => t.kind + ':' + t.readyState)"
+# What the browser did to the microphone's sound: its processing switches, as the live audio track reports them.
+MIC_PROCESSING = """() => window.__testTracks.filter(t => t.kind === 'audio').map(t => { const s = t.getSettings();
+    return [s.echoCancellation, s.noiseSuppression, s.autoGainControl]; })"""
 VIDEO_TRACKS = """() => Array.from(document.querySelectorAll('#live-cam video')).flatMap(v => v.srcObject ?
     v.srcObject.getTracks().map(t => t.kind + ':' + t.readyState) : [])"""
 PHONE = {"width": 390, "height": 844}
@@ -174,10 +177,13 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     page.screenshot(path=str(ARTIFACTS / "live.png"), full_page=True)
     (ARTIFACTS / "live_metrics.json").write_text(json.dumps(
         {"first_scores_s": round(first, 2), "update_gaps_s": [round(g, 2) for g in gaps], "update_p95_s": p95,
-         "status_fallbacks": fallbacks, "transcript": transcript}, indent=1))
+         "status_fallbacks": fallbacks, "transcript": transcript, "last_scores": _values(page)}, indent=1))
 
     values = _values(page)
     assert all(k in values for k in ("happy", "sad", "anger", "surprise", "disgust", "fear")), values
+    # the voice reaches the model as recorded, as in training: no echo cancelling, noise gating or gain levelling
+    processing = page.evaluate(MIC_PROCESSING)
+    assert processing and all(p == [False, False, False] for p in processing), processing
     nums = [float(x) for x in re.findall(r"\d\.\d\d", values)]
     assert len(nums) == 6 and all(0.0 <= v <= 1.0 for v in nums)
     assert any("face seen" in s for s in seen_status), seen_status

@@ -5,6 +5,13 @@
   if (md && md.getUserMedia && !md.__tailor) {
     const orig = md.getUserMedia.bind(md);
     md.getUserMedia = async (constraints) => {
+      // The model was trained on unprocessed recordings: ask the browser not to clean, level or gate the voice
+      // (its defaults turn on echo cancellation, noise suppression and automatic gain; loudness carries emotion).
+      if (constraints && constraints.audio) {
+        const asked = typeof constraints.audio === 'object' ? constraints.audio : {};
+        constraints = {...constraints, audio: {echoCancellation: false, noiseSuppression: false,
+                                               autoGainControl: false, ...asked}};
+      }
       const stream = await orig(constraints);
       stream.getTracks().forEach((t) => tracks.add(t));
       return stream;
