@@ -117,9 +117,9 @@ def face_majority_vote(model: TAILOR, cache: Path, data: Path, scores: np.ndarra
     if len(found) != keep.sum() or not np.array_equal(items["labels"], labels[keep]):
         raise ValueError("the cache's FER+ test items do not match --data's ferplus/test.npz")
     emotions = FERPLUS_COLUMNS[:8]  # neutral ... contempt: the classes a majority vote is taken over
-    majority = votes[keep][:, :8].argmax(1)
-    column = [emotions.index(next(k for k, v in FERPLUS_TO_LABEL.items() if v == label))
-              for label in model.config.labels]
+    majority = votes[keep][:, :len(emotions)].argmax(1)
+    ferplus_name = {label: name for name, label in FERPLUS_TO_LABEL.items()}
+    column = [emotions.index(ferplus_name[label]) for label in model.config.labels]
     over = scores >= np.array(model.config.label_thresholds())
     top = np.where(over, scores, -np.inf).argmax(1)
     pred = np.full(len(found), -1)

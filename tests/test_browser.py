@@ -175,11 +175,11 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
         page.wait_for_timeout(500)
     transcript = page.input_value("#live-transcript textarea")
     page.screenshot(path=str(ARTIFACTS / "live.png"), full_page=True)
+    values = _values(page)
     (ARTIFACTS / "live_metrics.json").write_text(json.dumps(
         {"first_scores_s": round(first, 2), "update_gaps_s": [round(g, 2) for g in gaps], "update_p95_s": p95,
-         "status_fallbacks": fallbacks, "transcript": transcript, "last_scores": _values(page)}, indent=1))
+         "status_fallbacks": fallbacks, "transcript": transcript, "last_scores": values}, indent=1))
 
-    values = _values(page)
     assert all(k in values for k in ("happy", "sad", "anger", "surprise", "disgust", "fear")), values
     # the voice reaches the model as recorded, as in training: no echo cancelling, noise gating or gain levelling
     processing = page.evaluate(MIC_PROCESSING)
