@@ -42,6 +42,7 @@ import torch
 
 from scripts.prepare_demo import FERPLUS_COLUMNS, FERPLUS_TO_LABEL, ferplus_labels, load_ragged
 from tailor_core.config import MODALITIES
+from tailor_core.features.face_expression import N_CLASSES
 from tailor_core.model import TAILOR
 from tailor_core.training.calibrate import expected_calibration_error, sigmoid
 from tailor_core.training.data import DataError, load_npz
@@ -105,11 +106,17 @@ def encoder_leak(cache: Path, modality: str) -> dict:
             for split, x, y in (("train_items_encoder_saw", xtr, ytr), ("test_items_unseen", xte, yte))}
 
 
-def face_majority_vote(model: TAILOR, cache: Path, data: Path, scores: np.ndarray) -> dict:
+def face_majority_vote(model: TAILOR, cache: Path, data: Path, scores: np.ndarray,
+                       encoder_probs: np.ndarray | None = None) -> dict:
     """TAILOR's face alone scored as the face encoder's target is: FER+ test majority-vote accuracy over every kept
     test image, faces the app's pipeline missed counted as errors. The prediction is the highest-scoring label over
     its threshold, or neutral when none is; ``scores`` [N_found, 6] are the app's summaries of the found faces.
-    TAILOR has no contempt label, so images whose majority is contempt count as errors too."""
+    TAILOR has no contempt label, so images whose majority is contempt count as errors too.
+
+    With ``encoder_probs`` [N_found, 8] (the face network's own class probabilities, which are part of TAILOR's
+    visual input) the same images are scored by the network alone (its argmax), and both are compared on reading
+    alone, without any threshold: how often the top one of the six emotions is the majority, on found faces whose
+    majority is one of them (``top_emotion``). That separates a weaker reading from a stricter decision."""
     votes = np.load(data / "ferplus" / "test.npz", allow_pickle=False)["votes"].astype(np.float64)
     labels, keep = ferplus_labels(votes)
     items = np.load(cache / "items_visual_test.npz")
@@ -119,14 +126,29 @@ def face_majority_vote(model: TAILOR, cache: Path, data: Path, scores: np.ndarra
     emotions = FERPLUS_COLUMNS[:8]  # neutral ... contempt: the classes a majority vote is taken over
     majority = votes[keep][:, :len(emotions)].argmax(1)
     ferplus_name = {label: name for name, label in FERPLUS_TO_LABEL.items()}
-    column = [emotions.index(ferplus_name[label]) for label in model.config.labels]
+    column = np.array([emotions.index(ferplus_name[label]) for label in model.config.labels])
     over = scores >= np.array(model.config.label_thresholds())
     top = np.where(over, scores, -np.inf).argmax(1)
     pred = np.full(len(found), -1)
-    pred[found] = np.where(over.any(1), np.array(column)[top], emotions.index("neutral"))
-    return {"accuracy": round(float((pred == majority).mean()), 4), "images": int(len(found)),
-            "face_found": round(float(found.mean()), 4),
-            "accuracy_found": round(float((pred[found] == majority[found]).mean()), 4)}
+    pred[found] = np.where(over.any(1), column[top], emotions.index("neutral"))
+    out = {"accuracy": round(float((pred == majority).mean()), 4), "images": int(len(found)),
+           "face_found": round(float(found.mean()), 4),
+           "accuracy_found": round(float((pred[found] == majority[found]).mean()), 4)}
+    if encoder_probs is not None:
+        pred[found] = encoder_probs.argmax(1)
+        emotional = np.isin(majority[found], column)
+        out["encoder_accuracy"] = round(float((pred == majority).mean()), 4)
+        out["top_emotion"] = {"faces": int(emotional.sum()), **{
+            who: round(float((column[s.argmax(1)] == majority[found])[emotional].mean()), 4)
+            for who, s in (("tailor", scores), ("encoder", encoder_probs[:, column]))}}
+    return out
+
+
+def encoder_probs(split) -> np.ndarray:
+    """[N, N_CLASSES] the face network's class probabilities of each face item (the last columns of its visual
+    vectors, averaged over the item's valid steps: a still repeats one vector)."""
+    v, mask = split.visual.numpy(), split.visual_mask.numpy()[..., None]
+    return ((v * mask).sum(1) / np.maximum(mask.sum(1), 1))[:, -N_CLASSES:]
 
 
 def late_fusion_baseline(demo_path: Path) -> dict:
@@ -233,6 +255,12 @@ def to_markdown(r: dict) -> str:
         lines += ["", f"Face alone scored as the face encoder's target is (FER+ test majority vote, {v['images']} "
                   f"images, missed faces counted as errors; top label over its threshold, else neutral): accuracy "
                   f"{v['accuracy']:.3f} (face found {v['face_found']:.1%}; {v['accuracy_found']:.3f} on found faces)."]
+        if "encoder_accuracy" in v:
+            t = v["top_emotion"]
+            lines[-1] += (f" The face network alone, on the same images: {v['encoder_accuracy']:.3f}. Reading alone, "
+                          f"without thresholds (the top one of the six emotions is the majority, {t['faces']} found "
+                          f"faces with an emotion as majority): TAILOR {t['tailor']:.3f}, the face network "
+                          f"{t['encoder']:.3f}.")
     a = r["attribution"]
     lines += ["", f"**Attribution**: on {a['cases']} composed test labels carried by exactly one of two or three "
               f"present modalities, the label's decoder attention puts the most mass on that modality "
@@ -337,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 multilabel_metrics(single.labels.numpy(), single_scores >= own)) | {"thresholds": own.tolist()}
         if m == "visual" and args.data:
             results["single_modality"][m]["tailor_majority_vote"] = face_majority_vote(
-                model, cache, args.data, single_scores)
+                model, cache, args.data, single_scores, encoder_probs(single))
     results["attribution"] = attribution(model, test, carriers)
     results["encoder_leak"] = {m: encoder_leak(cache, m) for m in ("text", "visual")}
     results["thresholds"] = dict(zip(model.config.labels, map(float, tuned)))

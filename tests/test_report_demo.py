@@ -34,6 +34,18 @@ def test_face_majority_vote_counts_misses_contempt_and_neutral(tmp_path):
     assert r["images"] == 5 and r["face_found"] == pytest.approx(0.8)
     assert r["accuracy_found"] == pytest.approx(0.75)
     assert r["accuracy"] == pytest.approx(0.6)  # the missed face is an error
+    assert "encoder_accuracy" not in r
+    # the face network's own probabilities, columns neutral, happiness, surprise, sadness, anger, disgust, fear,
+    # contempt: it can name contempt, and its top emotion can be right when its argmax (neutral) is not
+    probs = np.array([[0.1, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1],    # happiness: right
+                      [0.9, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],    # neutral: right
+                      [0.5, 0.0, 0.2, 0.0, 0.0, 0.0, 0.3, 0.0],    # neutral: wrong (fear), top emotion fear
+                      [0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.7]])   # contempt: right
+    r = face_majority_vote(model, tmp_path, tmp_path, scores, probs)
+    assert r["accuracy"] == pytest.approx(0.6) and r["encoder_accuracy"] == pytest.approx(0.6)
+    # reading alone, on the found faces whose majority is an emotion TAILOR has (happy, fear): TAILOR's top
+    # score on the fear face is sad (0.95), the network's top emotion is fear
+    assert r["top_emotion"] == {"faces": 2, "tailor": 0.5, "encoder": 1.0}
     np.savez(tmp_path / "items_visual_test.npz", found=found[:4], labels=labels[keep][:4])
     with pytest.raises(ValueError, match="do not match"):
         face_majority_vote(model, tmp_path, tmp_path, scores)
