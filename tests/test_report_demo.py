@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scripts.prepare_demo import ferplus_labels
-from scripts.report_demo import face_majority_vote
+from scripts.report_demo import face_majority_vote, top_emotion
 from tailor_core import TAILOR, TailorConfig
 
 
@@ -45,7 +45,20 @@ def test_face_majority_vote_counts_misses_contempt_and_neutral(tmp_path):
     assert r["accuracy"] == pytest.approx(0.6) and r["encoder_accuracy"] == pytest.approx(0.6)
     # reading alone, on the found faces whose majority is an emotion TAILOR has (happy, fear): TAILOR's top
     # score on the fear face is sad (0.95), the network's top emotion is fear
-    assert r["top_emotion"] == {"faces": 2, "tailor": 0.5, "encoder": 1.0}
+    assert r["top_emotion"] == {
+        "faces": 2, "faces_per_class": {"happiness": 1, "fear": 1},
+        "tailor": {"accuracy": 0.5, "mean_class_recall": 0.5, "recall": {"happiness": 1.0, "fear": 0.0}},
+        "encoder": {"accuracy": 1.0, "mean_class_recall": 1.0, "recall": {"happiness": 1.0, "fear": 1.0}}}
     np.savez(tmp_path / "items_visual_test.npz", found=found[:4], labels=labels[keep][:4])
     with pytest.raises(ValueError, match="do not match"):
         face_majority_vote(model, tmp_path, tmp_path, scores)
+
+
+def test_top_emotion_separates_accuracy_from_the_mean_class_recall():
+    # 8 faces of class 1 and 2 of class 2: always answering 1 is 80% accurate, but recalls class 2 never
+    truth = np.array([1] * 8 + [2] * 2)
+    assert top_emotion(np.ones(10, int), truth) == {"accuracy": 0.8, "mean_class_recall": 0.5,
+                                                    "recall": {1: 1.0, 2: 0.0}}
+    # one miss on each class: 80% accurate, recalls 7/8 and 1/2
+    pred = np.array([1] * 7 + [2] + [2, 1])
+    assert top_emotion(pred, truth) == {"accuracy": 0.8, "mean_class_recall": 0.6875, "recall": {1: 0.875, 2: 0.5}}
