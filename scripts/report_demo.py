@@ -15,7 +15,8 @@
    the app's thresholds are tuned on composed examples, whose label mix differs from each corpus's).
    With neutral (no label) counted as a 7th label, as the encoders' targets count it, the same
    summaries are also reported (``tailor_neutral_as_label``), and with ``--data`` the face alone's FER+ majority-vote
-   accuracy, as the face encoder's target counts it (``tailor_majority_vote``).
+   accuracy, as the face encoder's target counts it (``tailor_majority_vote``), beside the face network's own and
+   both readings' top emotion without thresholds (accuracy and mean per-class recall).
 3. Attribution: on composed test examples with two or three modalities present, where a positive label is
    carried by exactly one modality, how often
    the label's decoder attention (mean over heads) puts more mass on that modality's positions than on the
@@ -45,7 +46,7 @@ from tailor_core.config import MODALITIES
 from tailor_core.features.face_expression import N_CLASSES
 from tailor_core.model import TAILOR
 from tailor_core.training.calibrate import expected_calibration_error, sigmoid
-from tailor_core.training.data import DataError, load_npz
+from tailor_core.training.data import DataError, Split, load_npz
 from tailor_core.training.evaluate import predict_scores, summary_scores
 from tailor_core.training.metrics import micro_f1_interval, multilabel_metrics, neutral_as_label, tune_thresholds
 
@@ -158,7 +159,7 @@ def top_emotion(pred: np.ndarray, truth: np.ndarray) -> dict:
             "mean_class_recall": round(float(np.mean(list(recall.values()))), 4), "recall": recall}
 
 
-def encoder_probs(split) -> np.ndarray:
+def encoder_probs(split: Split) -> np.ndarray:
     """[N, N_CLASSES] the face network's class probabilities of each face item (the last columns of its visual
     vectors, averaged over the item's valid steps: a still repeats one vector)."""
     v, mask = split.visual.numpy(), split.visual_mask.numpy()[..., None]

@@ -146,6 +146,19 @@ def test_shared_encoder_pass_reuses_the_states(whisper, speech: np.ndarray) -> N
     assert model.calls == 5
 
 
+def test_voice_probe_pools_only_the_frames_the_vad_calls_speech(speech: np.ndarray) -> None:
+    from tailor_core.training.probe_voice import speech_frames
+
+    # 2 s of silence, then the clip: the VAD (speech padded by 0.4 s) must leave the first 1.5 s out
+    y = np.concatenate([np.zeros(2 * 16000, np.float32), speech])
+    n = len(y) // VS.FRAME_SAMPLES
+    keep = speech_frames(y, n)
+    assert keep.shape == (n,) and keep.dtype == bool
+    assert not keep[: int(1.5 / VS.HOP_SECONDS)].any() and 0.2 < keep.mean() < 0.9
+    # no speech found: every frame is kept rather than none
+    assert speech_frames(np.zeros(16000, np.float32), 50).all()
+
+
 # ------------------------------------------------------------------------------------------------------ text
 @pytest.fixture(scope="module")
 def text_model() -> TE.EmotionTextEncoder:
