@@ -16,7 +16,8 @@
    With neutral (no label) counted as a 7th label, as the encoders' targets count it, the same
    summaries are also reported (``tailor_neutral_as_label``), and with ``--data`` the face alone's FER+ majority-vote
    accuracy, as the face encoder's target counts it (``tailor_majority_vote``), beside the face network's own and
-   both readings' top emotion without thresholds (accuracy and mean per-class recall).
+   both readings' top emotion without thresholds (accuracy and mean per-class recall; and TAILOR's with its logits
+   shifted to FER+'s training mix of emotions).
 3. Attribution: on composed test examples with two or three modalities present, where a positive label is
    carried by exactly one modality, how often
    the label's decoder attention (mean over heads) puts more mass on that modality's positions than on the
@@ -143,10 +144,28 @@ def face_majority_vote(model: TAILOR, cache: Path, data: Path, scores: np.ndarra
         truth = majority[found][emotional]
         out["top_emotion"] = {"faces": int(emotional.sum()),
                               "faces_per_class": {emotions[c]: int((truth == c).sum()) for c in np.unique(truth)}}
-        for who, s in (("tailor", scores), ("encoder", encoder_probs[:, column])):
+        readings = {"tailor": scores, "encoder": encoder_probs[:, column]}
+        train = data / "ferplus" / "train.npz"
+        if train.exists():
+            # TAILOR's logits shifted from its class-balanced training to FER+'s own mix (logit adjustment by the
+            # log of each emotion's share of FER+ *training* faces): if the gap is only the prior, this closes it
+            q = np.clip(scores, 1e-6, 1 - 1e-6)
+            prior = ferplus_emotion_prior(np.load(train, allow_pickle=False)["votes"], column)
+            readings["tailor_with_ferplus_prior"] = np.log(q / (1 - q)) + np.log(prior)
+        for who, s in readings.items():
             r = top_emotion(column[s.argmax(1)][emotional], truth)
             out["top_emotion"][who] = r | {"recall": {emotions[c]: v for c, v in r["recall"].items()}}
     return out
+
+
+def ferplus_emotion_prior(votes: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """[len(column)] each emotion's share of the kept FER+ faces whose majority (over neutral ... contempt) is one
+    of them, ``column`` giving each emotion's FER+ column; add-one smoothed, so no emotion gets a zero prior."""
+    votes = np.asarray(votes, np.float64)
+    _, keep = ferplus_labels(votes)
+    majority = votes[keep][:, :8].argmax(1)
+    counts = np.array([(majority == c).sum() for c in column], np.float64) + 1
+    return counts / counts.sum()
 
 
 def top_emotion(pred: np.ndarray, truth: np.ndarray) -> dict:
@@ -278,6 +297,10 @@ def to_markdown(r: dict) -> str:
                           f"network {t['encoder']['accuracy']:.3f}; the mean of each emotion's recall: TAILOR "
                           f"{t['tailor']['mean_class_recall']:.3f}, the face network "
                           f"{t['encoder']['mean_class_recall']:.3f}.")
+            if "tailor_with_ferplus_prior" in t:
+                a = t["tailor_with_ferplus_prior"]
+                lines[-1] += (f" TAILOR's logits shifted to FER+'s training mix of emotions: {a['accuracy']:.3f} "
+                              f"(mean recall {a['mean_class_recall']:.3f}).")
     a = r["attribution"]
     lines += ["", f"**Attribution**: on {a['cases']} composed test labels carried by exactly one of two or three "
               f"present modalities, the label's decoder attention puts the most mass on that modality "

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scripts.prepare_demo import ferplus_labels
-from scripts.report_demo import face_majority_vote, top_emotion
+from scripts.report_demo import face_majority_vote, ferplus_emotion_prior, top_emotion
 from tailor_core import TAILOR, TailorConfig
 
 
@@ -49,6 +49,14 @@ def test_face_majority_vote_counts_misses_contempt_and_neutral(tmp_path):
         "faces": 2, "faces_per_class": {"happiness": 1, "fear": 1},
         "tailor": {"accuracy": 0.5, "mean_class_recall": 0.5, "recall": {"happiness": 1.0, "fear": 0.0}},
         "encoder": {"accuracy": 1.0, "mean_class_recall": 1.0, "recall": {"happiness": 1.0, "fear": 1.0}}}
+    # FER+ training faces mostly fearful: shifted to that mix, TAILOR's fear face reads fear (0.8) over sad (0.95)
+    train_votes = np.zeros((22, 10), int)
+    train_votes[0, 1] = train_votes[1, 3] = 10  # one happy, one sad face
+    train_votes[2:, 6] = 10  # 20 fearful faces
+    np.savez(tmp_path / "ferplus" / "train.npz", votes=train_votes)
+    r = face_majority_vote(model, tmp_path, tmp_path, scores, probs)
+    assert r["top_emotion"]["tailor"]["recall"] == {"happiness": 1.0, "fear": 0.0}
+    assert r["top_emotion"]["tailor_with_ferplus_prior"]["recall"] == {"happiness": 1.0, "fear": 1.0}
     np.savez(tmp_path / "items_visual_test.npz", found=found[:4], labels=labels[keep][:4])
     with pytest.raises(ValueError, match="do not match"):
         face_majority_vote(model, tmp_path, tmp_path, scores)
@@ -62,3 +70,13 @@ def test_top_emotion_separates_accuracy_from_the_mean_class_recall():
     # one miss on each class: 80% accurate, recalls 7/8 and 1/2
     pred = np.array([1] * 7 + [2] + [2, 1])
     assert top_emotion(pred, truth) == {"accuracy": 0.8, "mean_class_recall": 0.6875, "recall": {1: 0.875, 2: 0.5}}
+
+
+def test_ferplus_emotion_prior_is_the_smoothed_share_of_majorities():
+    votes = np.zeros((5, 10), int)
+    votes[:3, 1] = 10  # three happiness majorities
+    votes[3, 6] = 10  # one fear
+    votes[4, 0] = 10  # one neutral: not an emotion, left out
+    column = np.array([1, 3, 4, 2, 5, 6])  # happy, sad, anger, surprise, disgust, fear
+    prior = ferplus_emotion_prior(votes, column)
+    assert prior == pytest.approx(np.array([4, 1, 1, 1, 1, 2]) / 10)
