@@ -52,6 +52,7 @@ from tailor_core.training.evaluate import predict_scores, summary_scores
 from tailor_core.training.metrics import micro_f1_interval, multilabel_metrics, neutral_as_label, tune_thresholds
 
 KEYS = ("micro_f1", "macro_f1", "accuracy", "hamming_loss")
+MAJORITY_CLASSES = FERPLUS_COLUMNS[:8]  # neutral ... contempt: the FER+ classes a majority vote is taken over
 
 
 def _short(m: dict) -> dict:
@@ -120,30 +121,28 @@ def face_majority_vote(model: TAILOR, cache: Path, data: Path, scores: np.ndarra
     alone, without any threshold: how often the top one of the six emotions is the majority, on found faces whose
     majority is one of them (``top_emotion``). That separates a weaker reading from a stricter decision, and a
     reading tuned to FER+'s class mix from one tuned to balanced classes."""
-    votes = np.load(data / "ferplus" / "test.npz", allow_pickle=False)["votes"].astype(np.float64)
-    labels, keep = ferplus_labels(votes)
+    labels, keep, majority = ferplus_majorities(np.load(data / "ferplus" / "test.npz", allow_pickle=False)["votes"])
     items = np.load(cache / "items_visual_test.npz")
     found = items["found"].astype(bool)
     if len(found) != keep.sum() or not np.array_equal(items["labels"], labels[keep]):
         raise ValueError("the cache's FER+ test items do not match --data's ferplus/test.npz")
-    emotions = FERPLUS_COLUMNS[:8]  # neutral ... contempt: the classes a majority vote is taken over
-    majority = votes[keep][:, :len(emotions)].argmax(1)
     ferplus_name = {label: name for name, label in FERPLUS_TO_LABEL.items()}
-    column = np.array([emotions.index(ferplus_name[label]) for label in model.config.labels])
+    column = np.array([MAJORITY_CLASSES.index(ferplus_name[label]) for label in model.config.labels])
     over = scores >= np.array(model.config.label_thresholds())
     top = np.where(over, scores, -np.inf).argmax(1)
     pred = np.full(len(found), -1)
-    pred[found] = np.where(over.any(1), column[top], emotions.index("neutral"))
+    pred[found] = np.where(over.any(1), column[top], MAJORITY_CLASSES.index("neutral"))
     out = {"accuracy": round(float((pred == majority).mean()), 4), "images": int(len(found)),
            "face_found": round(float(found.mean()), 4),
            "accuracy_found": round(float((pred[found] == majority[found]).mean()), 4)}
     if encoder_probs is not None:
-        pred[found] = encoder_probs.argmax(1)
+        network = np.full(len(found), -1)
+        network[found] = encoder_probs.argmax(1)
         emotional = np.isin(majority[found], column)
-        out["encoder_accuracy"] = round(float((pred == majority).mean()), 4)
+        out["encoder_accuracy"] = round(float((network == majority).mean()), 4)
         truth = majority[found][emotional]
-        out["top_emotion"] = {"faces": int(emotional.sum()),
-                              "faces_per_class": {emotions[c]: int((truth == c).sum()) for c in np.unique(truth)}}
+        per_class = {MAJORITY_CLASSES[c]: int((truth == c).sum()) for c in np.unique(truth)}
+        out["top_emotion"] = {"faces": int(emotional.sum()), "faces_per_class": per_class}
         readings = {"tailor": scores, "encoder": encoder_probs[:, column]}
         train = data / "ferplus" / "train.npz"
         if train.exists():
@@ -154,16 +153,22 @@ def face_majority_vote(model: TAILOR, cache: Path, data: Path, scores: np.ndarra
             readings["tailor_with_ferplus_prior"] = np.log(q / (1 - q)) + np.log(prior)
         for who, s in readings.items():
             r = top_emotion(column[s.argmax(1)][emotional], truth)
-            out["top_emotion"][who] = r | {"recall": {emotions[c]: v for c, v in r["recall"].items()}}
+            out["top_emotion"][who] = r | {"recall": {MAJORITY_CLASSES[c]: v for c, v in r["recall"].items()}}
     return out
 
 
-def ferplus_emotion_prior(votes: np.ndarray, column: np.ndarray) -> np.ndarray:
-    """[len(column)] each emotion's share of the kept FER+ faces whose majority (over neutral ... contempt) is one
-    of them, ``column`` giving each emotion's FER+ column; add-one smoothed, so no emotion gets a zero prior."""
+def ferplus_majorities(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FER+ ``votes`` [N, 10] -> (prepare_demo's multi-hot labels of the kept images, keep [N] bool, each kept
+    image's majority class [N_kept], an index into ``MAJORITY_CLASSES``)."""
     votes = np.asarray(votes, np.float64)
-    _, keep = ferplus_labels(votes)
-    majority = votes[keep][:, :8].argmax(1)
+    labels, keep = ferplus_labels(votes)
+    return labels, keep, votes[keep][:, :len(MAJORITY_CLASSES)].argmax(1)
+
+
+def ferplus_emotion_prior(votes: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """[len(column)] each emotion's share of the kept FER+ faces whose majority (over ``MAJORITY_CLASSES``) is one
+    of them, ``column`` giving each emotion's FER+ column; add-one smoothed, so no emotion gets a zero prior."""
+    majority = ferplus_majorities(votes)[2]
     counts = np.array([(majority == c).sum() for c in column], np.float64) + 1
     return counts / counts.sum()
 
@@ -178,7 +183,7 @@ def top_emotion(pred: np.ndarray, truth: np.ndarray) -> dict:
             "mean_class_recall": round(float(np.mean(list(recall.values()))), 4), "recall": recall}
 
 
-def encoder_probs(split: Split) -> np.ndarray:
+def face_network_probs(split: Split) -> np.ndarray:
     """[N, N_CLASSES] the face network's class probabilities of each face item (the last columns of its visual
     vectors, averaged over the item's valid steps: a still repeats one vector)."""
     v, mask = split.visual.numpy(), split.visual_mask.numpy()[..., None]
@@ -405,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                 multilabel_metrics(single.labels.numpy(), single_scores >= own)) | {"thresholds": own.tolist()}
         if m == "visual" and args.data:
             results["single_modality"][m]["tailor_majority_vote"] = face_majority_vote(
-                model, cache, args.data, single_scores, encoder_probs(single))
+                model, cache, args.data, single_scores, face_network_probs(single))
     results["attribution"] = attribution(model, test, carriers)
     results["encoder_leak"] = {m: encoder_leak(cache, m) for m in ("text", "visual")}
     results["thresholds"] = dict(zip(model.config.labels, map(float, tuned)))
