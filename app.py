@@ -467,7 +467,9 @@ Features: MediaPipe face blendshapes and head pose plus a small face-expression 
 word vectors from MiniLM tuned on GoEmotions — all computed on this server, offline.
 
 **Limits**: acted speech and posed faces differ from real life; English only; one face (the largest) is
-read; clips are analysed up to {limits.max_seconds:.0f} s and {limits.max_file_mb:.0f} MB.
+read; training gave the six emotions equal weight, so rare ones (fear, disgust) are named more readily than
+their everyday frequency would suggest; clips are analysed up to {limits.max_seconds:.0f} s and
+{limits.max_file_mb:.0f} MB.
 
 **Privacy**: nothing you send is stored or leaves this server; uploads are deleted after each request; the Live
 tab's camera and microphone are turned off by **Stop**, by leaving the tab and by closing the page.
