@@ -54,6 +54,7 @@ from tailor_core.features import FeatureError  # noqa: E402
 from tailor_core.limits import DEFAULT_LIMITS  # noqa: E402
 from tailor_core.live import LiveSession  # noqa: E402
 from tailor_core.predictor import Predictor, load_model  # noqa: E402
+from tailor_core.readouts import readout_line  # noqa: E402
 from tailor_core.resources import ResourceError  # noqa: E402
 from tailor_core.scoring import Prediction  # noqa: E402
 
@@ -207,8 +208,10 @@ def labels_markdown(pred: Prediction) -> str:
     t = pred.timings.get("total")
     timing = f" · analysed in {t:.1f} s" if t is not None else ""
     notes = "".join(f"\n\n_{n}_" for n in pred.notes)
+    alone = readout_line(pred.readouts, DISPLAY_NAMES)
+    alone = f"\n\n<span class='alone' title='{READOUT_HELP}'>Each encoder alone: {alone}</span>" if alone else ""
     return (f"<div class='headline'>{plots.headline(pred).capitalize()}</div>\n\nPredicted: {chips}\n\n"
-            f"Used: **{_present_names(pred)}** · {face_note} · {pred.duration:.1f} s of input{timing}{notes}")
+            f"Used: **{_present_names(pred)}** · {face_note} · {pred.duration:.1f} s of input{timing}{alone}{notes}")
 
 
 def error_markdown(message: str) -> str:
@@ -217,6 +220,8 @@ def error_markdown(message: str) -> str:
             "The file was removed: upload another one, or pick an example.</div>")
 
 
+READOUT_HELP = ("What the face network, the voice classifier and the words encoder each read on their own, "
+                "before TAILOR fuses them, each in its own classes and on its own scale (see Why? below)")
 RESULTS_PLACEHOLDER = "Results appear here: upload a clip, a voice recording or a photo, type text, or pick an example."
 
 
@@ -493,6 +498,10 @@ that query looked (its *attention* weights, which add up to 100% per label):
 The heatmap spreads each label's attention over time, one row per modality that was present, on **one fixed
 colour scale (0–50%) for every input**, so two results can be compared. Attention shows what the model read, not
 proof of why: a label can look at a modality and still score low.
+
+**Each encoder alone** (under a clip's result) is what the face network, a voice classifier and the words
+encoder read *before* fusion, in their own classes: when all of them read *neutral*, no fusion can find an
+emotion; when one reads an emotion that the scores do not show, the model weighed it against the others.
 """
 
 CSS = """
@@ -502,6 +511,7 @@ CSS = """
 .headline small {font-size:1rem;font-weight:400;color:#777}
 .headline.muted {color:#888;font-weight:500;font-size:1.25rem}
 .headline.none {color:#555}
+.alone {font-size:0.9em;color:#666}
 .tailor-error {border-left:5px solid #D55E00;background:#fff3ec;color:#6b2500;padding:10px 12px;border-radius:6px}
 .tailor-busy {font-size:1.2rem;color:#666}
 #ethics {border-left: 4px solid #D55E00; padding-left: 8px}

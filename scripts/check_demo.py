@@ -6,7 +6,8 @@
   with a silent audio track, a neutral sentence.
 * Every example clip must give its true emotion as the **top** label (RAVDESS happy, sad, fearful; the silent
   Pexels clip has no annotated emotion and is only listed).
-Prints a markdown table: top label, labels over threshold, the three highest scores.
+Prints a markdown table: top label, labels over threshold, the three highest scores, and what each encoder reads
+on its own (``tailor_core.readouts``: the face network, the voice readout, the words encoder's head).
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             (f"neutral sentence: \"{NEUTRAL_SENTENCE}\"", {"text": NEUTRAL_SENTENCE}, "none")]
     rows += [(name, {kind: str(ROOT / "assets" / name)}, truth or "(not annotated)") for name, kind, truth in EXAMPLES]
     failures = 0
-    print("| input | expected | top label | over threshold | highest scores | ok |")
-    print("|---|---|---|---|---|---|")
+    from tailor_core.config import DISPLAY_NAMES
+    from tailor_core.readouts import readout_line
+
+    print("| input | expected | top label | over threshold | highest scores | each encoder alone | ok |")
+    print("|---|---|---|---|---|---|---|")
     for name, kwargs, expected in rows:
         pred = predictor.predict(**kwargs)
         top = max(pred.scores, key=pred.scores.get)
@@ -69,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             ok = top == expected
         failures += not ok
-        print(f"| {name} | {expected} | {top} | {', '.join(pred.labels) or 'none'} | {best} | "
+        alone = readout_line(pred.readouts, DISPLAY_NAMES).replace(" · ", "; ")
+        print(f"| {name} | {expected} | {top} | {', '.join(pred.labels) or 'none'} | {best} | {alone} | "
               f"{'yes' if ok else '**no**'} |")
     print(f"\n{len(rows) - failures}/{len(rows)} as expected")
     return 1 if failures else 0

@@ -28,6 +28,7 @@ from typing import Any
 from .config import DISPLAY_NAMES, PC_PARTS
 from .features.media import MEDIA_EXTENSIONS, kind_of
 from .limits import DEFAULT_LIMITS
+from .readouts import readout_line
 
 
 def collect(paths: Iterable[str | Path]) -> list[Path]:
@@ -54,6 +55,8 @@ def _format_text(result: dict[str, Any]) -> str:
     lines.append("attention share (" + " / ".join(DISPLAY_NAMES[p] for p in PC_PARTS) + "):")
     for label, share in result.get("modality_attention", {}).items():
         lines.append(f"  {label:9s} " + " / ".join(f"{share[p]:.2f}" for p in PC_PARTS))
+    if result.get("readouts"):
+        lines.append(f"each encoder alone: {readout_line(result['readouts'], DISPLAY_NAMES)}")
     for note in result.get("notes", []):
         lines.append(f"note: {note}")
     if result.get("timeline"):

@@ -22,6 +22,7 @@ from .features import AUDIO_DIM, IMAGE_STEPS, TEXT_DIM, VISUAL_DIM, FeatureBundl
 from .limits import DEFAULT_LIMITS, Limits
 from .model import TAILOR
 from .progress import ProgressFn, report, scaled
+from .readouts import VoiceReadout, read_encoders
 from .scoring import Prediction, Span
 
 #: The checkpoint shipped with the project (found through :func:`tailor_core.resources.find`).
@@ -53,8 +54,8 @@ class Predictor:
 
     def __init__(self, model: TAILOR, extractor: FeatureExtractor, device: str | torch.device | None = None,
                  timeline_steps: int = scoring.TIMELINE_STEPS, timeline_hop: int = scoring.TIMELINE_HOP,
-                 batch_size: int = 32,
-                 checkpoint: str | Path | None = None) -> None:
+                 batch_size: int = 32, checkpoint: str | Path | None = None,
+                 voice_readout: VoiceReadout | None = None) -> None:
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.extractor = extractor
@@ -67,6 +68,7 @@ class Predictor:
         self.timeline_hop = max(1, int(timeline_hop))
         self.batch_size = int(batch_size)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.voice_readout = voice_readout or VoiceReadout()
         self._lock = threading.Lock()  # torch CPU inference is multi-threaded already: one call at a time
 
     @property
@@ -128,6 +130,9 @@ class Predictor:
         bundle = bundles[0] if len(bundles) == 1 else FeatureBundle.merge(*bundles)
         report(progress, 0.9, "Scoring")
         pred = self.predict_bundle(bundle)
+        t = time.perf_counter()
+        pred.readouts = read_encoders(bundle, fx.words, self.voice_readout)
+        timings["readouts"] = time.perf_counter() - t
         pred.timings = {**timings, **pred.timings, "total": time.perf_counter() - t0}
         report(progress, 1.0, "Done")
         return pred
@@ -205,7 +210,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device | None
         raise ValueError(f"checkpoint {path} expects feature sizes {dims}, but the extractors give {expected}: "
                          "it was not trained on this project's features")
     extractor = FeatureExtractor(device=dev.type, speech=speech, limits=limits).load()
-    return Predictor(model, extractor, device=dev, checkpoint=path, **kwargs)
+    return Predictor(model, extractor, device=dev, checkpoint=path, voice_readout=VoiceReadout().load(), **kwargs)
 
 
 __all__ = ["DEFAULT_CHECKPOINT_NAME", "Prediction", "Predictor", "default_checkpoint", "load_model",

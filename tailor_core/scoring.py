@@ -52,7 +52,9 @@ class Prediction:
     ``timeline``: ``{"start", "end", "scores"}`` points; ``words``: ``{"text", "start", "end", "step"}``;
     ``face_steps``/``step_times``: per grid step; ``modality_attention``: label -> part -> share;
     ``attention_maps``: modality -> [labels][steps]; ``present``: modality -> seen anywhere;
-    ``notes``: plain sentences about the input a user should know (cut at the length cap, ...).
+    ``notes``: plain sentences about the input a user should know (cut at the length cap, ...);
+    ``readouts``: modality -> class -> what that encoder alone reads (:mod:`tailor_core.readouts`; files only,
+    empty for live updates).
     """
 
     scores: dict[str, float]
@@ -71,6 +73,7 @@ class Prediction:
     source: str = ""
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    readouts: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (floats rounded to 6 digits, non-finite values as None)."""

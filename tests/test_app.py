@@ -128,6 +128,8 @@ def test_handlers_without_a_server(tmp_path):
     shutil.copy(FACE, mine)
     summary, *_, data = app.analyse(None, None, str(mine), "what a lovely day")
     assert "Predicted" in summary and data["present"]["visual"] and mine.exists()
+    assert "Each encoder alone: face: happy" in summary and "words: happy" in summary  # what each read first
+    assert set(data["readouts"]) == {"visual", "text"}
     with pytest.raises(app.gr.Error, match="Give a clip"):
         app.analyse(None, None, None, "")
 

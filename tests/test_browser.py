@@ -268,6 +268,7 @@ def test_upload_shows_the_whole_result_quickly(page):
     (ARTIFACTS / "clip_metrics.json").write_text(json.dumps({"time_to_result_s": round(total, 2),
                                                              "charts_s": appeared}, indent=1))
     assert "door" in page.input_value("#clip-transcript textarea").lower()
+    assert "Each encoder alone: face: happy" in _summary(page)  # the readouts are on the page
     assert "threshold" in page.locator("#clip-scores").inner_text() or "≥" in page.locator("#clip-scores").inner_text()
     assert total <= 8.0, f"the result took {total:.1f} s"
     assert max(appeared.values()) - min(appeared.values()) <= 1.0, f"charts appeared one by one: {appeared}"

@@ -16,6 +16,7 @@ from tailor_core.features import text_emotion as TE
 from tailor_core.features import visual as V
 from tailor_core.features import voice_states as VS
 from tailor_core.features.media import decode_audio
+from tailor_core.readouts import VOICE_CLASSES, VoiceReadout, voice_vector
 from tailor_core.resources import ResourceError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -257,3 +258,36 @@ def test_assets_readme_gives_each_shipped_files_real_size_and_hash(name: str, ex
     section = readme.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
     assert f"`{digest}`" in section
     assert f"{path.stat().st_size:,} bytes" in section
+
+
+# ----------------------------------------------------------------------------------------------- voice readout
+def test_voice_readout_loads_offline_and_gives_probabilities() -> None:
+    rows = np.random.default_rng(0).normal(size=(7, VS.AUDIO_DIM)).astype(np.float32)
+    x = voice_vector(rows)
+    assert x.shape == (2 * VS.AUDIO_DIM,) and np.allclose(x[: VS.AUDIO_DIM], rows.mean(0), atol=1e-6)
+    assert np.allclose(x[VS.AUDIO_DIM:], rows.std(0), atol=1e-6)
+    readout = VoiceReadout().load()  # the shipped file, hash-checked
+    assert readout.config["classes"] == list(VOICE_CLASSES) and readout.config["acc"] > 0.5
+    p = readout.probs(rows)
+    assert list(p) == list(VOICE_CLASSES) and sum(p.values()) == pytest.approx(1.0) and min(p.values()) >= 0
+    assert readout.probs(rows[:1]) != p  # the input matters
+
+
+def test_voice_readout_missing_wrong_or_mismatched_give_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    from safetensors.numpy import save
+
+    from tailor_core import readouts as R
+
+    with pytest.raises(ResourceError, match="missing"):
+        VoiceReadout(tmp_path / R.WEIGHTS_FILENAME).load()
+    shutil.copy(R.default_weights_path().with_name(R.CONFIG_FILENAME), tmp_path / R.CONFIG_FILENAME)
+    bad = tmp_path / R.WEIGHTS_FILENAME
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ResourceError, match="damaged"):
+        VoiceReadout(bad).load()
+    with pytest.raises(FeatureError, match="could not be read"):
+        VoiceReadout(bad, expected_sha256="").load()  # hash check off: the content is still checked
+    z = np.zeros(4, np.float32)
+    bad.write_bytes(save({"mean": z, "scale": z, "coef": np.zeros((7, 4), np.float32), "intercept": z[:3]}))
+    with pytest.raises(FeatureError, match="do not match"):
+        VoiceReadout(bad, expected_sha256="").load()

@@ -63,7 +63,12 @@ def test_clip_with_speech_and_face(predictor):
     assert sum(pred.face_steps) >= len(pred.face_steps) - 1
     assert pred.words and all(0 <= w["step"] < len(pred.step_times) for w in pred.words)
     assert 2.5 < pred.duration < 4.5
-    assert {"video", "model", "total"} <= set(pred.timings)
+    assert {"video", "model", "readouts", "total"} <= set(pred.timings)
+    # each encoder alone: all three present; the happy face reads happiness (FER+ probabilities summing to 1)
+    assert set(pred.readouts) == {"visual", "audio", "text"}
+    face, voice = pred.readouts["visual"], pred.readouts["audio"]
+    assert max(face, key=face.get) == "happy" and sum(face.values()) == pytest.approx(1.0, abs=1e-3)
+    assert sum(voice.values()) == pytest.approx(1.0, abs=1e-3) and "neutral" in pred.readouts["text"]
 
 
 def test_silent_clip_has_a_face_and_no_words(predictor):
@@ -71,6 +76,8 @@ def test_silent_clip_has_a_face_and_no_words(predictor):
     _check(pred)
     assert pred.present["visual"] and not pred.present["text"]
     assert pred.transcript == ""
+    voice = pred.readouts["audio"]  # a silent track is read as no voice, not as a quiet (sad) one
+    assert max(voice, key=voice.get) == "no voice" and "text" not in pred.readouts
 
 
 def test_clip_without_face(predictor, tmp_path):
@@ -83,6 +90,7 @@ def test_clip_without_face(predictor, tmp_path):
 def test_photo(predictor):
     pred = predictor.predict(image=str(FACE))
     _check(pred, {"text": False, "audio": False, "visual": True})
+    assert list(pred.readouts) == ["visual"]  # only what was given is read out
 
 
 def test_photo_as_array(predictor):
@@ -96,6 +104,8 @@ def test_sentence(predictor):
     pred = predictor.predict(text="I can't believe we won, this is the best day of my life!")
     _check(pred, {"text": True, "audio": False, "visual": False})
     assert pred.transcript.startswith("I can't believe")
+    words = pred.readouts["text"]
+    assert list(pred.readouts) == ["text"] and words["happy"] > 0.5 and words["neutral"] < 0.1  # one sigmoid each
 
 
 def test_photo_and_sentence_are_fused(predictor):
@@ -281,6 +291,7 @@ def test_cli_single_text_output(cli, capsys):
     assert cli(["--image", str(FACE)]) == 0
     out = capsys.readouterr().out
     assert "labels:" in out and "happy" in out and "attention share" in out
+    assert "each encoder alone: face: happy" in out
 
 
 def test_cli_batch_jsonl_and_csv(cli, capsys, tmp_path):

@@ -121,9 +121,11 @@ CV_FOLDS = 6  # 18 training actors -> 3 per fold
 CV_TIE = 0.002  # macro-F1: cross-validated scores closer than this are a tie (see main)
 
 
-def probe(x: np.ndarray, y: np.ndarray, actors: np.ndarray, seed: int, default: bool = False) -> dict:
+def probe(x: np.ndarray, y: np.ndarray, actors: np.ndarray, seed: int, default: bool = False,
+          fitted: list | None = None) -> dict:
     """Standardise + logistic regression; C, class weighting by grouped CV on train actors (``default``: C = 1,
-    no weighting, nothing chosen); metrics on test actors."""
+    no weighting, nothing chosen); metrics on test actors. ``fitted``, if given, receives the pipeline fitted
+    on the train actors."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.model_selection import GroupKFold, cross_val_predict
@@ -143,6 +145,8 @@ def probe(x: np.ndarray, y: np.ndarray, actors: np.ndarray, seed: int, default: 
             if cv > best_cv:
                 best, best_cv = (c, weight), cv
     clf = make(*best).fit(x[~te], y[~te])
+    if fitted is not None:
+        fitted.append(clf)
     p = clf.predict(x[te])
     return {"C": best[0], "class_weight": best[1], "cv_f1": round(best_cv, 4),
             "acc": round(accuracy_score(y[te], p), 4), "macro_f1": round(f1_score(y[te], p, average="macro"), 4),
