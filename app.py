@@ -333,8 +333,10 @@ def live_status(live: LiveSession, pred: Prediction | None) -> str:
     labels = ", ".join(pred.labels) or "none over threshold"
     scores = " · ".join(f"{k} {v:.2f}" for k, v in pred.scores.items())
     ms = 1000 * pred.timings.get("total", 0.0)
+    alone = readout_line(pred.readouts, DISPLAY_NAMES)
+    alone = f"<span class='alone' title='{READOUT_HELP}'>each encoder alone: {alone}</span>  \n" if alone else ""
     return (f"{face} · {voice} · {words} · camera {size}  \nlabels: **{labels}**  \n"
-            f"<span id='live-values'>{scores}</span>  \nt = {live.elapsed():.1f} s · update {ms:.0f} ms")
+            f"<span id='live-values'>{scores}</span>  \n{alone}t = {live.elapsed():.1f} s · update {ms:.0f} ms")
 
 
 def live_headline(pred: Prediction | None, waiting: str = "Waiting for a face or a voice…") -> str:
@@ -499,9 +501,10 @@ The heatmap spreads each label's attention over time, one row per modality that 
 colour scale (0–50%) for every input**, so two results can be compared. Attention shows what the model read, not
 proof of why: a label can look at a modality and still score low.
 
-**Each encoder alone** (under a clip's result) is what the face network, a voice classifier and the words
-encoder read *before* fusion, in their own classes: when all of them read *neutral*, no fusion can find an
-emotion; when one reads an emotion that the scores do not show, the model weighed it against the others.
+**Each encoder alone** (under a result, and in the live status) is what the face network, a voice
+classifier and the words encoder read *before* fusion, in their own classes: when all of them read *neutral*,
+no fusion can find an emotion; when one reads an emotion that the scores do not show, the model weighed it
+against the others.
 """
 
 CSS = """

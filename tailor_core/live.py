@@ -99,6 +99,7 @@ class LiveSession:
                 return None
             pred = self.predictor.predict_bundle(bundle, timeline=False)
             pred.transcript = self._stream.transcript
+            pred.readouts = self.predictor.read_encoders(bundle)  # of the window, not smoothed
             pred.timings = {"features": t1 - t0, **pred.timings, "total": time.perf_counter() - t0}
             now = self.elapsed()
             last = self.history[-1] if self.history else None

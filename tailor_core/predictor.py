@@ -131,7 +131,7 @@ class Predictor:
         report(progress, 0.9, "Scoring")
         pred = self.predict_bundle(bundle)
         t = time.perf_counter()
-        pred.readouts = read_encoders(bundle, fx.words, self.voice_readout)
+        pred.readouts = self.read_encoders(bundle)
         timings["readouts"] = time.perf_counter() - t
         pred.timings = {**timings, **pred.timings, "total": time.perf_counter() - t0}
         report(progress, 1.0, "Done")
@@ -158,6 +158,10 @@ class Predictor:
         pred = scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)
         pred.timings = {"model": time.perf_counter() - t0}
         return pred
+
+    def read_encoders(self, bundle: FeatureBundle) -> dict[str, dict[str, float]]:
+        """What each encoder alone reads from ``bundle`` (:func:`tailor_core.readouts.read_encoders`)."""
+        return read_encoders(bundle, self.extractor.words, self.voice_readout)
 
     # ------------------------------------------------------------------ the model, in batches
     def _run(self, bundle: FeatureBundle, spans: Sequence[Span], attention: bool = False

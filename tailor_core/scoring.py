@@ -53,8 +53,8 @@ class Prediction:
     ``face_steps``/``step_times``: per grid step; ``modality_attention``: label -> part -> share;
     ``attention_maps``: modality -> [labels][steps]; ``present``: modality -> seen anywhere;
     ``notes``: plain sentences about the input a user should know (cut at the length cap, ...);
-    ``readouts``: modality -> class -> what that encoder alone reads (:mod:`tailor_core.readouts`; files only,
-    empty for live updates).
+    ``readouts``: modality -> class -> what that encoder alone reads (:mod:`tailor_core.readouts`; live: of the
+    last window, unsmoothed).
     """
 
     scores: dict[str, float]

@@ -187,6 +187,7 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     nums = [float(x) for x in re.findall(r"\d\.\d\d", values)]
     assert len(nums) == 6 and all(0.0 <= v <= 1.0 for v in nums)
     assert any("face seen" in s for s in seen_status), seen_status
+    assert any("each encoder alone: face:" in s for s in seen_status), seen_status  # the window's readouts
     assert "camera 640×480" in " ".join(seen_status), "the webcam_options constraints should give 640x480"
     assert any(t.startswith("video:") for t in page.evaluate(TRACKS)), "the camera was never opened"
     _stop_live(page)

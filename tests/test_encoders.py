@@ -267,7 +267,7 @@ def test_voice_readout_loads_offline_and_gives_probabilities() -> None:
     assert x.shape == (2 * VS.AUDIO_DIM,) and np.allclose(x[: VS.AUDIO_DIM], rows.mean(0), atol=1e-6)
     assert np.allclose(x[VS.AUDIO_DIM:], rows.std(0), atol=1e-6)
     readout = VoiceReadout().load()  # the shipped file, hash-checked
-    assert readout.config["classes"] == list(VOICE_CLASSES) and readout.config["acc"] > 0.5
+    assert readout.config["classes"] == list(VOICE_CLASSES) and readout.config["pad30"]["acc"] > 0.5
     p = readout.probs(rows)
     assert list(p) == list(VOICE_CLASSES) and sum(p.values()) == pytest.approx(1.0) and min(p.values()) >= 0
     assert readout.probs(rows[:1]) != p  # the input matters

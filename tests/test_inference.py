@@ -238,6 +238,8 @@ def test_live_session(predictor, monkeypatch):
     assert pred.present["visual"] and pred.present["audio"]
     assert all(0.0 <= v <= 1.0 for v in pred.scores.values())
     assert len(live.history) == 1 and live.frame_shape is not None
+    assert {"visual", "audio"} <= set(pred.readouts)  # each encoder alone, of the window
+    assert max(pred.readouts["visual"], key=pred.readouts["visual"].get) == "happy"
     # the first update starts from "no emotion" and moves by the seconds of input behind it (scoring.ema)
     (bundle,) = scored
     raw = predictor.predict_bundle(bundle, timeline=False).scores

@@ -1,7 +1,8 @@
 """Fit the voice readout (``tailor_core/readouts.py``): what the voice features alone say, shown beside TAILOR.
 
 The input is exactly what the app holds for a recording: Whisper tiny.en's encoder states of the real audio
-(30 s window), one mean per 0.5 s grid step (``pool_steps`` over ``n_steps_for``), then their mean and standard
+(a 30 s window for files, 10 s for live updates: every clip is used once with each, ``WINDOWS``), one mean per
+0.5 s grid step (``pool_steps`` over ``n_steps_for``), then their mean and standard
 deviation over the steps (``readouts.voice_vector``). A standardised multinomial logistic regression is fitted on
 RAVDESS speech, actors 1-18 (Actor_05 is absent from the data), plus generated silence and room noise
 (``synthetic.nothing_audio``) as an eighth class, *no voice*: without them the readout calls silence "sad"
@@ -16,7 +17,7 @@ The fitted scaler and regression ship as ``assets/voice_emotion.safetensors`` (f
         --cache /work/enc-cache/ravdess --seed 0
 
 Encoder states are cached under ``--cache`` (shared with ``probe_voice``; about 11 min for 1,380 files on one
-thread); the "nothing" clips and the fit take about two minutes.
+thread for the 30 s window, 2 min for the 10 s one); the "nothing" clips and the fit take about three minutes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..features.grid import SAMPLE_RATE, n_steps_for
-from ..features.voice_states import HOP_SECONDS, encoder_states, pool_steps
+from ..features.voice_states import HOP_SECONDS, LIVE_PAD_SECONDS, PAD_SECONDS, encoder_states, pool_steps
 from ..readouts import CONFIG_FILENAME, NO_VOICE, VOICE_CLASSES, WEIGHTS_FILENAME, VoiceReadout, voice_vector
 from ..readouts import SAME_EMOTION as SAME
 from .probe_voice import CLASSES, TEST_ACTORS, cache_states, parse, probe, split_rows
@@ -38,17 +39,22 @@ from .synthetic import nothing_audio
 
 NOTHING_CLIPS: dict[str, int] = {"train": 240, "test": 60}  # generated silence / room noise: class NO_VOICE
 NOTHING_SEED: int = 7_000_000  # far from prepare_demo's seeds: other clips than the demo checkpoint's
+# the encoder windows the readout reads: a file's (30 s) and a live update's (10 s; README "Encoders": the
+# readout fitted on 30 s states alone read 10 s ones 10 points worse), each clip once in each
+WINDOWS: dict[str, float] = {"pad30": PAD_SECONDS, "pad10": LIVE_PAD_SECONDS}
 
 
-def nothing_vectors(n: int, first_seed: int) -> np.ndarray:
-    """[n, 2 * AUDIO_DIM] readout inputs of generated "nothing" clips, computed as the app computes a recording's."""
+def nothing_vectors(n: int, first_seed: int, pad_seconds: float) -> np.ndarray:
+    """[n, 2 * AUDIO_DIM] readout inputs of generated "nothing" clips, computed as the app computes a recording's
+    (``pad_seconds``: the encoder window, as in ``WINDOWS``)."""
     from ..features.speech import SpeechRecognizer
 
     model = SpeechRecognizer(cpu_threads=1).model
     out = []
     for seed in range(first_seed, first_seed + n):
         y = nothing_audio(seed)
-        out.append(voice_vector(pool_steps(encoder_states(model, y), n_steps_for(len(y) / SAMPLE_RATE))[0]))
+        steps = pool_steps(encoder_states(model, y, pad_seconds), n_steps_for(len(y) / SAMPLE_RATE))[0]
+        out.append(voice_vector(steps))
     return np.stack(out)
 
 
@@ -60,32 +66,38 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "assets")
     args = ap.parse_args(argv)
     assert VOICE_CLASSES == (*[SAME.get(c, c) for c in CLASSES], NO_VOICE)  # the same emotions, in the same order
-    t0 = time.time()
-    cache_states(args.data, args.cache, ["pad30"])
-    d = np.load(args.cache / "whisper_pad30.npz")
-    y, actors = map(np.array, zip(*[parse(Path(str(f))) for f in d["files"]]))
-    frames = split_rows(d["states"], d["lens"])
-    steps = [pool_steps(s, n_steps_for(len(s) * HOP_SECONDS))[0] for s in frames]
-    real = np.stack([voice_vector(s) for s in steps])
-    train_actors = sorted(set(actors.tolist()) - set(TEST_ACTORS))
-    n_tr, n_te = NOTHING_CLIPS["train"], NOTHING_CLIPS["test"]
-    nothing = nothing_vectors(n_tr + n_te, NOTHING_SEED + 1_000 * args.seed)
-    nothing_actors = np.array([train_actors[i % len(train_actors)] for i in range(n_tr)]
-                              + [TEST_ACTORS[i % len(TEST_ACTORS)] for i in range(n_te)])
-    x = np.concatenate([real, nothing])
-    fitted: list = []
-    no_voice = VOICE_CLASSES.index(NO_VOICE)
-    chosen = probe(x, np.concatenate([y, np.full(len(nothing), no_voice)]), np.concatenate([actors, nothing_actors]),
-                   args.seed, fitted=fitted)
     from sklearn.metrics import accuracy_score, f1_score
 
+    t0 = time.time()
+    cache_states(args.data, args.cache, list(WINDOWS))
+    real: dict[str, np.ndarray] = {}
+    for mode in WINDOWS:
+        d = np.load(args.cache / f"whisper_{mode}.npz")
+        steps = [pool_steps(s, n_steps_for(len(s) * HOP_SECONDS))[0] for s in split_rows(d["states"], d["lens"])]
+        real[mode] = np.stack([voice_vector(s) for s in steps])
+    y, actors = map(np.array, zip(*[parse(Path(str(f))) for f in d["files"]]))  # the same files in every mode
+    train_actors = sorted(set(actors.tolist()) - set(TEST_ACTORS))
+    n_tr, n_te = NOTHING_CLIPS["train"], NOTHING_CLIPS["test"]
+    nothing = {mode: nothing_vectors(n_tr + n_te, NOTHING_SEED + 1_000 * args.seed, pad)
+               for mode, pad in WINDOWS.items()}
+    nothing_actors = np.array([train_actors[i % len(train_actors)] for i in range(n_tr)]
+                              + [TEST_ACTORS[i % len(TEST_ACTORS)] for i in range(n_te)])
+    no_voice = VOICE_CLASSES.index(NO_VOICE)
+    # every clip once per window, in the same CV fold (grouped by actor)
+    x = np.concatenate([*real.values(), *nothing.values()])
+    labels = np.concatenate([y] * len(WINDOWS) + [np.full(n_tr + n_te, no_voice)] * len(WINDOWS))
+    groups = np.concatenate([actors] * len(WINDOWS) + [nothing_actors] * len(WINDOWS))
+    fitted: list = []
+    chosen = probe(x, labels, groups, args.seed, fitted=fitted)
     te = np.isin(actors, list(TEST_ACTORS))
-    p = fitted[0].predict(real[te])
-    f1 = f1_score(y[te], p, labels=range(len(CLASSES)), average="macro")
-    report = {"C": chosen["C"], "class_weight": chosen["class_weight"], "cv_f1": chosen["cv_f1"],
-              "acc": round(accuracy_score(y[te], p), 4), "macro_f1": round(f1, 4),
-              "speech_read_no_voice": round(float(np.mean(p == no_voice)), 4),
-              "nothing_read_no_voice": round(float(np.mean(fitted[0].predict(nothing[n_tr:]) == no_voice)), 4)}
+    report = {"C": chosen["C"], "class_weight": chosen["class_weight"], "cv_f1": chosen["cv_f1"]}
+    for mode in WINDOWS:
+        p = fitted[0].predict(real[mode][te])
+        f1 = f1_score(y[te], p, labels=range(len(CLASSES)), average="macro")
+        report[mode] = {"acc": round(accuracy_score(y[te], p), 4), "macro_f1": round(f1, 4),
+                        "speech_read_no_voice": round(float(np.mean(p == no_voice)), 4),
+                        "nothing_read_no_voice": round(float(np.mean(
+                            fitted[0].predict(nothing[mode][n_tr:]) == no_voice)), 4)}
     scaler, lr = fitted[0].named_steps["standardscaler"], fitted[0].named_steps["logisticregression"]
     from safetensors.numpy import save
 
@@ -95,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     # C order: safetensors writes an array's buffer as it lies, and sklearn's coef_ may be a transposed view
     weights.write_bytes(save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}))
     config = {"classes": list(VOICE_CLASSES), "dim": int(x.shape[1]),
-              "input": "mean and std over 0.5 s steps of Whisper tiny.en encoder states (30 s window)",
+              "input": "mean and std over 0.5 s steps of Whisper tiny.en encoder states (30 s and 10 s windows)",
               "train": f"RAVDESS speech, actors 1-18 except 5 ({int((~te).sum())} clips; calm counted as neutral) "
                        f"+ {n_tr} generated silence / room-noise clips as {NO_VOICE}",
               "held_out": f"actors {TEST_ACTORS.start}-{TEST_ACTORS.stop - 1} ({int(te.sum())} clips; acc, macro_f1) "
@@ -104,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / CONFIG_FILENAME).write_text(json.dumps(config, indent=1) + "\n")
     # the shipped file must read as the fitted model does (held-out speech and "nothing" clips)
     shipped = VoiceReadout(weights, expected_sha256="")
-    check = np.concatenate([real[te], nothing[n_tr:]])
+    check = np.concatenate([real["pad30"][te], nothing["pad30"][n_tr:]])
     got = np.array([list(shipped.probs_of(v).values()) for v in check])
     assert np.allclose(got, fitted[0].predict_proba(check), atol=1e-4), "the saved readout differs from the fit"
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
