@@ -24,7 +24,10 @@ GoEmotions text gets, half of the time, the words actually spoken in RAVDESS (a 
 as the app's speech-to-text would give. Validation and test examples use held-out items only. With
 ``--text-unseen-by`` the training examples' sentences are only those a words encoder trained on part of GoEmotions
 (``train_text --train-subset``) never saw, so their features are no cleaner than unseen sentences' (the "encoder
-leak" of ``scripts.report_demo``); not how the shipped checkpoint was built (model card).
+leak" of ``scripts.report_demo``); not how the shipped checkpoint was built (model card). With
+``--live-voice-share F`` a share F of the training examples' voices come with the features a live update computes
+(Whisper's 10 s window, ``items_audio_train_live.npz``) instead of a file's (30 s), drawn by a generator of their
+own, so every other draw is the same as without it; validation and test keep the file's features.
 
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
@@ -67,6 +70,7 @@ RAVDESS_SPLIT_ACTORS = {"test": {1, 2, 3, 4, 5}, "valid": {6, 7}}  # everyone el
 RAVDESS_STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 SPLIT_FILES = {"train": "train", "valid": "dev", "test": "test"}
 CHUNK = 256
+LIVE_SEED = 10  # the draws that pick which training voices come with live-window features
 
 _extractor = None
 
@@ -86,11 +90,14 @@ def _text_chunk(texts: list[str]) -> list[np.ndarray]:
     return [_extractor.words.word_vectors(t)[1].astype(np.float16) for t in texts]
 
 
-def _audio_chunk(paths: list[str]) -> list[np.ndarray]:
-    """Voice features of each file; a path "nothing:<seed>" is a generated silence / room-noise clip."""
+def _audio_chunk(paths: list[str], live: bool = False) -> list[np.ndarray]:
+    """Voice features of each file; a path "nothing:<seed>" is a generated silence / room-noise clip. ``live``:
+    encoded as a live update encodes audio (``LIVE_PAD_SECONDS`` window) instead of as a file (30 s)."""
     import soundfile as sf
 
     from tailor_core.features.audio import resample_to_16k, to_mono_float
+    from tailor_core.features.grid import n_steps_for
+    from tailor_core.features.voice_states import LIVE_PAD_SECONDS, encoder_states, pool_steps
 
     out = []
     for p in paths:
@@ -99,8 +106,17 @@ def _audio_chunk(paths: list[str]) -> list[np.ndarray]:
         else:
             samples, sr = sf.read(p, dtype="float32")
             y = resample_to_16k(to_mono_float(samples), sr)
-        out.append(_extractor.voice(y).astype(np.float32))
+        if live:
+            states = encoder_states(_extractor.speech.model, y, pad_seconds=LIVE_PAD_SECONDS)
+            vecs, mask = pool_steps(states, n_steps_for(len(y) / 16_000))
+            out.append(vecs[: int(mask.sum())].astype(np.float32))
+        else:
+            out.append(_extractor.voice(y).astype(np.float32))
     return out
+
+
+def _audio_chunk_live(paths: list[str]) -> list[np.ndarray]:
+    return _audio_chunk(paths, live=True)
 
 
 def _face_chunk(images: np.ndarray) -> list[np.ndarray | None]:
@@ -225,9 +241,10 @@ def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator
 
 
 def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
-                  text_unseen_by: Path | None = None) -> dict:
+                  text_unseen_by: Path | None = None, live_voice: bool = False) -> dict:
     """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz``; with
-    ``text_unseen_by``, training sentences only from those that words encoder did not train on."""
+    ``text_unseen_by``, training sentences only from those that words encoder did not train on; with
+    ``live_voice``, the training voices also as a live update encodes them (``items_audio_train_live.npz``)."""
     items = {}
     for i, split in enumerate(("train", "valid", "test")):
         # one generator per corpus and split, so a resumed run (some item files already cached) draws the same
@@ -251,6 +268,13 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
             vecs = _run_chunks(f"visual_{split}", list(images), _face_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
         items[split] = {m: load_ragged(out / f"items_{m}_{split}.npz") for m in ("text", "audio", "visual")}
+        f = out / f"items_audio_{split}_live.npz"
+        if split == "train" and live_voice and not f.exists():
+            paths, y, statements = load_ravdess(root, split, seed)
+            feats = _run_chunks(f"audio_{split}_live", paths, _audio_chunk_live, out / "parts", workers)
+            _save_ragged(f, feats, y, statement=np.array(statements))
+        if f.exists() and live_voice:
+            items[split]["audio_live"] = load_ragged(f)
     return items
 
 
@@ -281,8 +305,12 @@ class Composer:
     """Draws composed examples from one split's items; every array is [LENGTH, D] with a step mask."""
 
     def __init__(self, items: dict, statements: dict[str, np.ndarray], rng: np.random.Generator,
-                 visual_noise: np.ndarray):
+                 visual_noise: np.ndarray, live_share: float = 0.0):
         self.items, self.statements, self.rng, self.visual_noise = items, statements, rng, visual_noise
+        # a voice is placed with its live-window features with probability live_share; its own generator, so
+        # the examples drawn are the same whatever the share
+        self.live_share = live_share if "audio_live" in items else 0.0
+        self.live_rng = np.random.default_rng(LIVE_SEED)
         self.pools = {m: _pools(items[m]["labels"], np.array([s is not None and len(s) > 0
                                                               for s in items[m]["seqs"]]))
                       for m in ("text", "audio", "visual")}
@@ -309,6 +337,8 @@ class Composer:
         from tailor_core.features.text import spread_evenly
 
         seq = self.items[modality]["seqs"][index]
+        if modality == "audio" and self.live_share and self.live_rng.random() < self.live_share:
+            seq = self.items["audio_live"]["seqs"][index]
         if modality == "audio":
             x, mask = seq[:n_steps], np.ones(min(len(seq), n_steps), bool)
         elif modality == "text":
@@ -395,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--face-valid", type=int, default=3000)
     p.add_argument("--examples", type=int, nargs=3, default=(30000, 3000, 4000),
                    metavar=("TRAIN", "VALID", "TEST"), help="composed examples per split")
+    p.add_argument("--live-voice-share", type=float, default=0.0,
+                   help="share of the training examples' voices encoded as a live update encodes them (10 s "
+                        "window instead of a file's 30 s), so that the live view's voice reads as a file's does")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)
     root, out = Path(args.data), Path(args.out)
@@ -404,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     out.mkdir(parents=True, exist_ok=True)
     limits = {"text": {"train": args.text_train}, "visual": {"train": args.face_train, "valid": args.face_valid}}
-    items = extract_items(root, out, args.workers, limits, args.seed, args.text_unseen_by)
+    items = extract_items(root, out, args.workers, limits, args.seed, args.text_unseen_by, args.live_voice_share > 0)
 
     _init_worker()
     statements = {k: _extractor.words.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}
@@ -412,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     noise = 0.1 * train_faces.std(0)
     composed = {}
     for i, (split, n) in enumerate(zip(("train", "valid", "test"), args.examples)):
-        composer = Composer(items[split], statements, np.random.default_rng(args.seed + i), noise)
+        composer = Composer(items[split], statements, np.random.default_rng(args.seed + i), noise,
+                            args.live_voice_share)
         composed[split] = composer.sample(n)
         print(f"{split}: {n} composed examples; label rate {composed[split]['labels'].mean(0).round(3).tolist()}",
               file=sys.stderr)

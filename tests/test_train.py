@@ -222,3 +222,33 @@ def test_window_crop_trains_on_the_windows_the_app_scores():
     assert len(starts) > 2  # the window is drawn, not always the first
     whole = TailorDataset(split)[1]
     assert torch.equal(whole["text"], feats[1]) and torch.equal(whole["visual_mask"], masks[1])
+
+
+def test_live_voice_share_swaps_only_the_voice_features():
+    """``prepare_demo --live-voice-share``: a share of the training voices comes with their live-window features,
+    every other draw (items, offsets, labels) stays as without it, and share 0 is the plain recipe."""
+    from scripts.prepare_demo import Composer
+
+    rng = np.random.default_rng(0)
+    labels = np.eye(6, dtype=np.float32)[rng.integers(0, 6, 40)]
+
+    def seqs(n, d, value=None):
+        return [np.full((n, d), value, np.float32) if value is not None else rng.normal(size=(n, d)).astype(np.float32)
+                for _ in range(40)]
+
+    items = {"text": {"seqs": seqs(5, 4), "labels": labels}, "visual": {"seqs": seqs(1, 3), "labels": labels},
+             "audio": {"seqs": seqs(6, 2, 1.0), "labels": labels, "statement": np.array([""] * 40)}}
+    live = dict(items, audio_live={"seqs": seqs(6, 2, 2.0), "labels": labels})
+
+    def compose(its, share):
+        return Composer(its, {}, np.random.default_rng(5), np.zeros(3, np.float32), share).sample(300)
+
+    plain, zero, half, every = compose(items, 0.5), compose(live, 0.0), compose(live, 0.5), compose(live, 1.0)
+    for k in plain:
+        assert np.array_equal(plain[k], zero[k]), k  # no live items, or share 0: the plain recipe
+        if k != "audio":
+            assert np.array_equal(plain[k], half[k]) and np.array_equal(plain[k], every[k]), k
+    voiced = plain["audio_mask"].any(1)
+    assert voiced.sum() > 100 and set(np.unique(every["audio"][every["audio_mask"]])) == {2.0}
+    live_share = np.mean([2.0 in half["audio"][i] for i in np.flatnonzero(voiced)])
+    assert 0.35 < live_share < 0.65, live_share
