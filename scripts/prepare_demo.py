@@ -96,8 +96,7 @@ def _audio_chunk(paths: list[str], live: bool = False) -> list[np.ndarray]:
     import soundfile as sf
 
     from tailor_core.features.audio import resample_to_16k, to_mono_float
-    from tailor_core.features.grid import n_steps_for
-    from tailor_core.features.voice_states import LIVE_PAD_SECONDS, encoder_states, pool_steps
+    from tailor_core.features.voice_states import LIVE_PAD_SECONDS, clip_voice_features
 
     out = []
     for p in paths:
@@ -106,9 +105,8 @@ def _audio_chunk(paths: list[str], live: bool = False) -> list[np.ndarray]:
         else:
             samples, sr = sf.read(p, dtype="float32")
             y = resample_to_16k(to_mono_float(samples), sr)
-        if live:
-            states = encoder_states(_extractor.speech.model, y, pad_seconds=LIVE_PAD_SECONDS)
-            vecs, mask = pool_steps(states, n_steps_for(len(y) / 16_000))
+        if live:  # as FeatureExtractor.voice, in the live window
+            vecs, mask = clip_voice_features(_extractor.speech.model, y, pad_seconds=LIVE_PAD_SECONDS)
             out.append(vecs[: int(mask.sum())].astype(np.float32))
         else:
             out.append(_extractor.voice(y).astype(np.float32))

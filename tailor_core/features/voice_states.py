@@ -103,15 +103,17 @@ def pool_steps(states: np.ndarray, n_steps: int, first_frame: int = 0) -> tuple[
     return out, mask
 
 
-def clip_voice_features(model, samples16k: np.ndarray, n_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def clip_voice_features(model, samples16k: np.ndarray, n_steps: int | None = None,
+                        pad_seconds: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-step voice features of a whole clip -> ([n_steps, AUDIO_DIM], mask [n_steps]).
 
-    ``n_steps`` defaults to the grid's ``n_steps_for(duration)``.
+    ``n_steps`` defaults to the grid's ``n_steps_for(duration)``; ``pad_seconds`` is :func:`encoder_states`'s
+    (default: a file's 30 s window; training code passes ``LIVE_PAD_SECONDS`` to see what a live update sees).
     """
     y = np.asarray(samples16k, dtype=np.float32).reshape(-1)
     if n_steps is None:
         n_steps = n_steps_for(len(y) / SAMPLE_RATE)
-    return pool_steps(encoder_states(model, y), n_steps)
+    return pool_steps(encoder_states(model, y, pad_seconds), n_steps)
 
 
 def share_encoder_pass(model) -> None:

@@ -6,7 +6,7 @@ The input is exactly what the app holds for a recording: Whisper tiny.en's encod
 deviation over the steps (``readouts.voice_vector``). A standardised multinomial logistic regression is fitted on
 RAVDESS speech, actors 1-18 (Actor_05 is absent from the data), plus generated silence and room noise
 (``synthetic.nothing_audio``) as an eighth class, *no voice*: without them the readout calls silence "sad"
-(quiet speech is sad in RAVDESS), and as *neutral* they cost 3 points of held-out accuracy on speech. C and
+(quiet speech is sad in RAVDESS), and as *neutral* they cost 3 points of held-out accuracy on speech (30 s fit). C and
 class weighting are chosen by grouped 6-fold cross-validation on the training actors (``probe_voice.probe``;
 the "nothing" clips are dealt out over their folds); actors 19-24 and a separate set of "nothing" clips are
 used only for the report (macro-F1 over the seven emotions).
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features.grid import SAMPLE_RATE, n_steps_for
-from ..features.voice_states import HOP_SECONDS, LIVE_PAD_SECONDS, PAD_SECONDS, encoder_states, pool_steps
+from ..features.grid import n_steps_for
+from ..features.voice_states import HOP_SECONDS, LIVE_PAD_SECONDS, PAD_SECONDS, clip_voice_features, pool_steps
 from ..readouts import CONFIG_FILENAME, NO_VOICE, VOICE_CLASSES, WEIGHTS_FILENAME, VoiceReadout, voice_vector
 from ..readouts import SAME_EMOTION as SAME
 from .probe_voice import CLASSES, TEST_ACTORS, cache_states, parse, probe, split_rows
@@ -52,9 +52,7 @@ def nothing_vectors(n: int, first_seed: int, pad_seconds: float) -> np.ndarray:
     model = SpeechRecognizer(cpu_threads=1).model
     out = []
     for seed in range(first_seed, first_seed + n):
-        y = nothing_audio(seed)
-        steps = pool_steps(encoder_states(model, y, pad_seconds), n_steps_for(len(y) / SAMPLE_RATE))[0]
-        out.append(voice_vector(steps))
+        out.append(voice_vector(clip_voice_features(model, nothing_audio(seed), pad_seconds=pad_seconds)[0]))
     return np.stack(out)
 
 
