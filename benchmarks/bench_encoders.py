@@ -4,7 +4,8 @@
 
 * voice: Whisper encoder states of the clip (log-mel padded to 30 s as transcription does, to 10 s, unpadded),
   speech-to-text alone, and voice features + speech-to-text of the same audio (one encoder pass, shared through
-  ``share_encoder_pass``); one live voice pass (up to 6.5 s of audio padded to 10 s, as ``StreamExtractor``);
+  ``share_encoder_pass``); one live voice pass (up to 6.5 s of audio padded to ``LIVE_PAD_SECONDS``, as
+  ``StreamExtractor`` encodes it);
 * face: per-face cost of ``align_face`` + the CNN (and of the FaceLandmarker it follows) on the clip's frames;
 * words: the fine-tuned MiniLM (``EmotionTextEncoder``) vs the base one (``TextEncoder``) on the transcript.
 """
@@ -76,7 +77,7 @@ def main() -> None:
 
     res["speech_to_text_plus_voice_features_shared_s"] = round(best_of(both, args.repeats)[0], 3)
     costs = []
-    for end in range(6 * 16000, len(y) + 1, 8000):  # one live update per 0.5 s: <= 6.5 s of audio, 10 s pass
+    for end in range(6 * 16000, len(y) + 1, 8000):  # one live update per 0.5 s: <= 6.5 s of audio, one live pass
         t = time.perf_counter()
         VS.encoder_states(Unshared, y[max(0, end - 104000): end], VS.LIVE_PAD_SECONDS)
         costs.append(time.perf_counter() - t)

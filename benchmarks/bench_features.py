@@ -10,7 +10,7 @@ statements, upscaled to 720p as a typical upload). Stages: decode (audio track +
 speech-to-text run in parallel with decoding + face tracking, and the expression network beside the
 landmarker, so total < the sum). Streaming: one update with 1 s of new webcam media (30 frames of 640x480 +
 two 0.5 s chunks of 48 kHz int16 audio) and ``bundle()``, without speech-to-text.
-Targets: total <= 0.5x real time, streaming update <= 300 ms. Models are loaded (and warmed up) first.
+Targets: total <= 0.5x real time, streaming update <= 500 ms. Models are loaded (and warmed up) first.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ SOURCES = ["ravdess_happy_kids.mp4", "ravdess_fearful_kids.mp4"]
 CLIP_SECONDS = 10.0
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 TARGET_RTF = 0.5
-TARGET_UPDATE_MS = 300.0
+TARGET_UPDATE_MS = 500.0  # issue 9: one live update <= 0.5 s (300 ms was this script's own first goal)
 
 
 def build_clip(path: Path, seconds: float = CLIP_SECONDS) -> Path:

@@ -36,7 +36,7 @@ from .resources import check_weights, find
 
 WEIGHTS_FILENAME: str = "voice_emotion.safetensors"
 CONFIG_FILENAME: str = "voice_emotion.json"
-WEIGHTS_SHA256: str = "9dd144e8db207aa649a52133b03c21aea8308a5edd62f3b51246660a0a5c96a2"
+WEIGHTS_SHA256: str = "1d5bcb60faa59a190fc07c673c81b9e301a73a0d681ac23b8fc67cdbc5b763c2"
 MODEL_ENV: str = "TAILOR_VOICE_READOUT_MODEL"  # optional override of the weights path (config beside it)
 NO_VOICE: str = "no voice"  # the voice readout's class for silence and room noise
 VOICE_CLASSES: tuple[str, ...] = ("neutral", "happy", "sad", "anger", "fear", "disgust", "surprise", NO_VOICE)

@@ -142,8 +142,8 @@ def test_shared_encoder_pass_reuses_the_states(whisper, speech: np.ndarray) -> N
     VS.clear_shared_pass(model)
     VS.encoder_states(model, speech[:16000])
     assert model.calls == 3
-    VS.encoder_states(model, speech[:16000], pad_seconds=10)  # a 10 s (live) pass is never kept
-    VS.encoder_states(model, speech[:16000], pad_seconds=10)
+    VS.encoder_states(model, speech[:16000], pad_seconds=VS.LIVE_PAD_SECONDS)  # a live pass is never kept
+    VS.encoder_states(model, speech[:16000], pad_seconds=VS.LIVE_PAD_SECONDS)
     assert model.calls == 5
 
 

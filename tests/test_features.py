@@ -336,7 +336,7 @@ def test_stream_matches_clip(fx: FeatureExtractor, ravdess: dict[str, FeatureBun
     for m in ("visual", "audio", "text"):
         np.testing.assert_array_equal(getattr(b, f"{m}_mask"), getattr(ref, f"{m}_mask"))
     assert relative_error(ref.visual, b.visual) < 0.05
-    # Live voice states see less audio after a step than a file's 10 s pass does: close, not equal.
+    # Live voice states see less audio after a step, in a shorter window, than a file's pass: close, not equal.
     cos = (ref.audio * b.audio).sum(1) / (np.linalg.norm(ref.audio, axis=1) * np.linalg.norm(b.audio, axis=1))
     assert cos.mean() > 0.9 and cos.min() > 0.7, cos.round(3)
     assert norm(b.transcript) == norm(ref.transcript)

@@ -34,7 +34,7 @@ from tailor_core.features.voice_states import FRAME_SAMPLES, encoder_states, poo
 CLASSES = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 EMOTION_TO_CLASS = {1: 0, 2: 0, 3: 1, 4: 2, 5: 3, 6: 4, 7: 5, 8: 6}  # calm (02) -> neutral
 TEST_ACTORS = range(19, 25)
-MODES = {"nopad": 0.0, "pad10": 10.0, "pad30": 30.0}  # log-mel padding of each clip before the encoder
+MODES = {"nopad": 0.0, "pad10": 10.0, "pad20": 20.0, "pad30": 30.0}  # log-mel padding of each clip before the encoder
 # librosa frame columns kept as "prosody" when testing whether they add to the Whisper states
 PROSODY = ("log_energy", "log2_f0", "voicing")
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--cache", type=Path, required=True)
-    ap.add_argument("--modes", default="nopad,pad10", help="comma list of encoder variants: nopad, pad10, pad30")
+    ap.add_argument("--modes", default="nopad,pad10", help="comma list of encoder variants: nopad, pad10, pad20, pad30")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)

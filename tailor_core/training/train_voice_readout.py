@@ -1,7 +1,8 @@
 """Fit the voice readout (``tailor_core/readouts.py``): what the voice features alone say, shown beside TAILOR.
 
 The input is exactly what the app holds for a recording: Whisper tiny.en's encoder states of the real audio
-(a 30 s window for files, 10 s for live updates: every clip is used once with each, ``WINDOWS``), one mean per
+(a 30 s window for files, ``LIVE_PAD_SECONDS`` for live updates: every clip is used once with each, ``WINDOWS``),
+one mean per
 0.5 s grid step (``pool_steps`` over ``n_steps_for``), then their mean and standard
 deviation over the steps (``readouts.voice_vector``). A standardised multinomial logistic regression is fitted on
 RAVDESS speech, actors 1-18 (Actor_05 is absent from the data), plus generated silence and room noise
@@ -17,7 +18,7 @@ The fitted scaler and regression ship as ``assets/voice_emotion.safetensors`` (f
         --cache /work/enc-cache/ravdess --seed 0
 
 Encoder states are cached under ``--cache`` (shared with ``probe_voice``; about 11 min for 1,380 files on one
-thread for the 30 s window, 2 min for the 10 s one); the "nothing" clips and the fit take about three minutes.
+thread for the 30 s window, 3.5 min for the 20 s one); the "nothing" clips and the fit take about four minutes.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from .synthetic import nothing_audio
 
 NOTHING_CLIPS: dict[str, int] = {"train": 240, "test": 60}  # generated silence / room noise: class NO_VOICE
 NOTHING_SEED: int = 7_000_000  # far from prepare_demo's seeds: other clips than the demo checkpoint's
-# the encoder windows the readout reads: a file's (30 s) and a live update's (10 s; README "Encoders": the
-# readout fitted on 30 s states alone read 10 s ones 10 points worse), each clip once in each
-WINDOWS: dict[str, float] = {"pad30": PAD_SECONDS, "pad10": LIVE_PAD_SECONDS}
+# the encoder windows the readout reads: a file's (30 s) and a live update's (README "Encoders": a readout fitted
+# on 30 s states alone read 10 s ones 10 points worse), each clip once in each; keys are probe_voice's cache modes
+WINDOWS: dict[str, float] = {"pad30": PAD_SECONDS, f"pad{LIVE_PAD_SECONDS:.0f}": LIVE_PAD_SECONDS}
 
 
 def nothing_vectors(n: int, first_seed: int, pad_seconds: float) -> np.ndarray:
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     # C order: safetensors writes an array's buffer as it lies, and sklearn's coef_ may be a transposed view
     weights.write_bytes(save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}))
     config = {"classes": list(VOICE_CLASSES), "dim": int(x.shape[1]),
-              "input": "mean and std over 0.5 s steps of Whisper tiny.en encoder states (30 s and 10 s windows)",
+              "input": f"mean and std over 0.5 s steps of Whisper tiny.en encoder states ({' and '.join(WINDOWS)})",
               "train": f"RAVDESS speech, actors 1-18 except 5 ({int((~te).sum())} clips; calm counted as neutral) "
                        f"+ {n_tr} generated silence / room-noise clips as {NO_VOICE}",
               "held_out": f"actors {TEST_ACTORS.start}-{TEST_ACTORS.stop - 1} ({int(te.sum())} clips; acc, macro_f1) "
