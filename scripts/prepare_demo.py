@@ -26,8 +26,9 @@ as the app's speech-to-text would give. Validation and test examples use held-ou
 (``train_text --train-subset``) never saw, so their features are no cleaner than unseen sentences' (the "encoder
 leak" of ``scripts.report_demo``); not how the shipped checkpoint was built (model card). With
 ``--live-voice-share F`` a share F of the training examples' voices come with the features a live update computes
-(Whisper's 10 s window, ``items_audio_train_live.npz``) instead of a file's (30 s), drawn by a generator of their
-own, so every other draw is the same as without it; validation and test keep the file's features.
+(Whisper's ``LIVE_PAD_SECONDS`` window, ``items_audio_train_live.npz``) instead of a file's (30 s), drawn by a
+generator of their own, so every other draw is the same as without it; validation and test keep the file's
+features (tried with the 10 s live window of the time: not shipped, model card "Live-window voices").
 
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
@@ -424,8 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", type=int, nargs=3, default=(30000, 3000, 4000),
                    metavar=("TRAIN", "VALID", "TEST"), help="composed examples per split")
     p.add_argument("--live-voice-share", type=float, default=0.0,
-                   help="share of the training examples' voices encoded as a live update encodes them (10 s "
-                        "window instead of a file's 30 s), so that the live view's voice reads as a file's does")
+                   help="share of the training examples' voices encoded as a live update encodes them (its "
+                        "window, LIVE_PAD_SECONDS, instead of a file's 30 s), so that the live view's voice reads "
+                        "as a file's does")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)
     root, out = Path(args.data), Path(args.out)
