@@ -208,10 +208,17 @@ def labels_markdown(pred: Prediction) -> str:
     t = pred.timings.get("total")
     timing = f" · analysed in {t:.1f} s" if t is not None else ""
     notes = "".join(f"\n\n_{n}_" for n in pred.notes)
-    alone = readout_line(pred.readouts, DISPLAY_NAMES)
-    alone = f"\n\n<span class='alone' title='{READOUT_HELP}'>Each encoder alone: {alone}</span>" if alone else ""
+    alone = readout_html(pred, "Each encoder alone")
+    alone = f"\n\n{alone}" if alone else ""
     return (f"<div class='headline'>{plots.headline(pred).capitalize()}</div>\n\nPredicted: {chips}\n\n"
             f"Used: **{_present_names(pred)}** · {face_note} · {pred.duration:.1f} s of input{timing}{alone}{notes}")
+
+
+def readout_html(pred: Prediction, lead: str) -> str:
+    """``lead: face: happy 0.70, … · voice: …`` (what each encoder read alone), small, with its explanation as a
+    tooltip; '' when there are no readouts."""
+    line = readout_line(pred.readouts, DISPLAY_NAMES)
+    return f"<span class='alone' title='{READOUT_HELP}'>{lead}: {line}</span>" if line else ""
 
 
 def error_markdown(message: str) -> str:
@@ -333,8 +340,8 @@ def live_status(live: LiveSession, pred: Prediction | None) -> str:
     labels = ", ".join(pred.labels) or "none over threshold"
     scores = " · ".join(f"{k} {v:.2f}" for k, v in pred.scores.items())
     ms = 1000 * pred.timings.get("total", 0.0)
-    alone = readout_line(pred.readouts, DISPLAY_NAMES)
-    alone = f"<span class='alone' title='{READOUT_HELP}'>each encoder alone: {alone}</span>  \n" if alone else ""
+    alone = readout_html(pred, "each encoder alone")
+    alone = f"{alone}  \n" if alone else ""
     return (f"{face} · {voice} · {words} · camera {size}  \nlabels: **{labels}**  \n"
             f"<span id='live-values'>{scores}</span>  \n{alone}t = {live.elapsed():.1f} s · update {ms:.0f} ms")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             n = n_steps_for(len(states) * HOP_SECONDS)
             rows, mask = pool_steps(states, n)
-            empty = FeatureBundle.empty(n)
-            bundle = FeatureBundle(times=empty.times, text=empty.text, text_mask=empty.text_mask, audio=rows,
-                                   audio_mask=mask, visual=empty.visual, visual_mask=empty.visual_mask)
+            bundle = replace(FeatureBundle.empty(n), audio=rows, audio_mask=mask)  # voice only
             pred = predictor.predict_bundle(bundle, timeline=False)
             top = max(pred.scores, key=pred.scores.get)
             said.append(CLASSES.index(CLASS_OF_LABEL[top]) if pred.labels else 0)
