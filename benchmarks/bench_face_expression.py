@@ -7,7 +7,7 @@ Metric: majority-vote accuracy over the 8 FER+ classes (strict: argmax of the vo
 also reported: a prediction among the tied top classes counts). Floors on the same images: a logistic
 regression on the current visual features (52 blendshapes + head pose), and one on blendshapes + pose + the CNN's
 embedding and probabilities (the new per-frame visual vector). The LR training features come from the crop cache
-of the training split (``tailor_core/training/face_crops.py``).
+of the training split (``training/face_crops.py``).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_face_expression.py --data ../shared/data/ferplus \
         --cache /work/enc-cache/fer_crops --out benchmarks/results/face_expression.json
@@ -32,7 +32,7 @@ from tailor_core.features.face_expression import (  # noqa: E402
     FaceExpressionModel,
 )
 from tailor_core.features.visual import FaceAnalyzer  # noqa: E402
-from tailor_core.training.train_face import accuracy, kept  # noqa: E402
+from training.train_face import accuracy, kept  # noqa: E402
 
 
 def main() -> None:

@@ -2,13 +2,13 @@
 
     python benchmarks/bench_live_window.py --cache /work/enc-cache/ravdess [--checkpoint DIR] [--actors 1,2,3,4]
 
-Reads the encoder states that ``tailor_core.training.probe_voice`` caches (``whisper_pad30.npz``,
+Reads the encoder states that ``training.probe_voice`` caches (``whisper_pad30.npz``,
 ``whisper_pad20.npz``, ``whisper_pad10.npz``: every clip encoded whole, padded to 30 s as a file is, to 20 s as a
 live update is, or to the 10 s that live updates used before; make them with ``probe_voice --modes
 pad10,pad20,pad30``), pools them on the 0.5 s grid as the app does, and scores each clip alone (voice only) with
 the checkpoint. A clip's answer is its top label when some label passes its
 threshold, else neutral; 7 classes, calm counted as neutral. Default actors: the demo checkpoint's test voices
-(1-4; ``scripts/prepare_demo``); 6,7 are its validation voices.
+(1-4; ``training/prepare_demo``); 6,7 are its validation voices.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tailor_core.config import LABELS  # noqa: E402
 from tailor_core.features import FeatureBundle  # noqa: E402
 from tailor_core.features.grid import n_steps_for  # noqa: E402
 from tailor_core.features.voice_states import HOP_SECONDS, LIVE_PAD_SECONDS, pool_steps  # noqa: E402
-from tailor_core.training.probe_voice import CLASSES, parse, split_rows  # noqa: E402
+from training.probe_voice import CLASSES, parse, split_rows  # noqa: E402
 
 WINDOWS = {"file (30 s)": "pad30", f"live ({LIVE_PAD_SECONDS:.0f} s)": f"pad{LIVE_PAD_SECONDS:.0f}",
            "10 s (the live window until 2026-12-06)": "pad10"}  # a mode whose states are not cached is skipped

@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from tailor_core import TAILOR, TailorConfig  # noqa: E402
-from tailor_core.training.losses import tailor_loss  # noqa: E402
+from training.losses import tailor_loss  # noqa: E402
 
 
 def batch(cfg: TailorConfig, n: int, device: str):

@@ -6,7 +6,7 @@ learning curves side by side (epoch, validation / test micro-F1, training second
 
 Needs ``../shared/reference`` (the authors' code, ``run_authors.py``, ``make_mosei_like.py``; not part of this
 repo, so this is a script and not a test). Both trainings run one after the other, each on ``--threads`` CPU
-threads (default 1, so they compete for nothing). Ours runs ``python -m tailor_core.training.train`` with its
+threads (default 1, so they compete for nothing). Ours runs ``python -m training.train`` with its
 defaults (the paper configuration, ``--optimizer bertadam``) plus ``--test-every-epoch``, which scores the test
 set after each epoch as ``run_authors.py`` does (model selection still uses validation alone).
 Raw records go to ``--out``: ``authors.jsonl``, ``ours.jsonl``, ``table.md``. ``--reuse`` keeps a finished
@@ -47,10 +47,10 @@ def run_authors(reference: Path, data: Path, epochs: int, out: Path, threads: in
 
 
 def run_ours(data: Path, epochs: int, out: Path, threads: int, extra: list[str]) -> list[dict]:
-    """``python -m tailor_core.training.train`` with the paper defaults; one record per epoch."""
+    """``python -m training.train`` with the paper defaults; one record per epoch."""
     log = out / "ours.jsonl"
     log.unlink(missing_ok=True)
-    subprocess.run([sys.executable, "-m", "tailor_core.training.train", "--data", str(data), "--output",
+    subprocess.run([sys.executable, "-m", "training.train", "--data", str(data), "--output",
                     str(out / "ours"), "--epochs", str(epochs), "--device", "cpu", "--test-every-epoch",
                     "--history-jsonl", str(log), *extra], check=True, cwd=ROOT, env=_env(threads))
     return _ours_rows(log)
@@ -95,8 +95,8 @@ def speed(reference: Path, steps: int, batch: int = 64) -> dict[str, float]:
                                      task_config=task)
     os.chdir(cwd)
     from tailor_core import TAILOR, TailorConfig
-    from tailor_core.training.losses import tailor_loss
-    from tailor_core.training.optim import make_optimizer
+    from training.losses import tailor_loss
+    from training.optim import make_optimizer
 
     cfg = TailorConfig()
     ours = TAILOR(cfg)

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_summary_windows.py --cache cache [--checkpoint checkpoints/tailor-demo]
 
-On the composed validation and test sets (``scripts.prepare_demo``'s ``demo.npz``, 16-step examples) the checkpoint
+On the composed validation and test sets (``training.prepare_demo``'s ``demo.npz``, 16-step examples) the checkpoint
 scores each example three ways: one pass over all 16 steps (what the app's summary did before), the mean of the
 timeline's windows (``--size`` steps every ``--hop``, weighted by their valid steps, as ``scoring.combine`` weights
 windows), and their maximum. Thresholds are re-tuned on validation for each way; prints test micro/macro-F1.
@@ -26,9 +26,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from tailor_core.model import TAILOR  # noqa: E402
-from tailor_core.training.data import Split, load_npz  # noqa: E402
-from tailor_core.training.evaluate import summary_scores  # noqa: E402
-from tailor_core.training.metrics import multilabel_metrics, tune_thresholds  # noqa: E402
+from training.data import Split, load_npz  # noqa: E402
+from training.evaluate import summary_scores  # noqa: E402
+from training.metrics import multilabel_metrics, tune_thresholds  # noqa: E402
 
 
 @torch.inference_mode()
@@ -74,7 +74,7 @@ def split_rows(split: Split, rows: list[int]) -> Split:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cache", required=True, help="the --out folder of scripts.prepare_demo")
+    p.add_argument("--cache", required=True, help="the --out folder of training.prepare_demo")
     p.add_argument("--checkpoint", default="checkpoints/tailor-demo")
     p.add_argument("--size", type=int, default=8, help="timeline window, steps (the app's default)")
     p.add_argument("--hop", type=int, default=2)

@@ -9,7 +9,7 @@ and on its own scale:
   averaged over the steps with a face; they sum to 1 (contempt included).
 * **voice**: a logistic regression on the mean and standard deviation, over the steps with voice, of the voice
   features (Whisper tiny.en encoder states, one mean per 0.5 s step), fitted on RAVDESS speech and generated
-  silence / room noise by ``tailor_core/training/train_voice_readout.py`` (``assets/voice_emotion.safetensors``,
+  silence / room noise by ``training/train_voice_readout.py`` (``assets/voice_emotion.safetensors``,
   31 KB, hash-checked); seven emotions (neutral included) and *no voice*, summing to 1. Its held-out accuracy
   is in the README ("Encoders").
 * **words**: the words encoder's own GoEmotions-Ekman head on the transcript or typed text; one sigmoid per

@@ -9,7 +9,7 @@ Scoring, stated once (the predictor runs the model on the spans these functions 
   valid steps**. So the summary is the average of what the timeline shows, never a reading the timeline
   contradicts (it used to be one pass over the whole input, which on a short clip could read nothing while the
   timeline's middle windows read a clear emotion). Thresholds are tuned on validation for this summary
-  (``tailor_core.training.evaluate.summary_scores``).
+  (``training.evaluate.summary_scores``).
 * **Timeline**: one point per window, the model's own output.
 * **Smoothing**: timeline points and live updates pass through an exponential moving average with time
   constant ``SMOOTHING_SECONDS`` (weight ``1 - exp(-dt / tau)`` on a new point ``dt`` seconds after the last),

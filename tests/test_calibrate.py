@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tailor_core import TAILOR, TailorConfig
-from tailor_core.training.calibrate import expected_calibration_error, fit_platt
+from training.calibrate import expected_calibration_error, fit_platt
 
 
 def test_ece_by_hand():

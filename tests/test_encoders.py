@@ -148,7 +148,7 @@ def test_shared_encoder_pass_reuses_the_states(whisper, speech: np.ndarray) -> N
 
 
 def test_voice_probe_pools_only_the_frames_the_vad_calls_speech(speech: np.ndarray) -> None:
-    from tailor_core.training.probe_voice import speech_frames
+    from training.probe_voice import speech_frames
 
     # 2 s of silence, then the clip: the VAD (speech padded by 0.4 s) must leave the first 1.5 s out
     y = np.concatenate([np.zeros(2 * 16000, np.float32), speech])

@@ -18,12 +18,13 @@ from tailor_core.features import (
     FeatureError,
     Word,
 )
-from tailor_core.features.audio import ACOUSTIC_DIM, acoustic_features, resample_to_16k, to_mono_float
+from tailor_core.features.audio import resample_to_16k, to_mono_float
 from tailor_core.features.errors import EmptyInputError, MediaDecodeError
 from tailor_core.features.grid import n_steps_for, step_of
 from tailor_core.features.media import decode_audio
 from tailor_core.features.text import spread_evenly
 from tailor_core.features.visual import FrameSampler, euler_from_matrix
+from training.acoustic import ACOUSTIC_DIM, acoustic_features
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RNG = np.random.default_rng(0)

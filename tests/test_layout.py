@@ -55,13 +55,37 @@ def test_features_know_nothing_above_them():
 
 
 def test_runtime_does_not_import_training():
-    code = ("import sys, tailor_core, tailor_core.predictor, tailor_core.live, tailor_core.plots; "
-            "print(sorted(m for m in sys.modules if m.startswith(('tailor_core.training', 'sklearn'))))")
+    """The runtime package never names the training area, and importing everything the app runs loads none of it."""
+    for p in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            bad = [n for n in names if n.split(".")[0] in {"training", "sklearn", "librosa", "scripts", "benchmarks"}]
+            assert not bad, f"{p.relative_to(PACKAGE.parent)} imports {bad}"
+    code = ("import sys, tailor_core, tailor_core.predictor, tailor_core.live, tailor_core.plots, tailor_core.predict; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('training', 'sklearn', 'librosa')))")
     import subprocess
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent,
                          check=True).stdout.strip()
     assert out == "[]", out
+
+
+def test_wheel_ships_the_runtime_and_its_weights_only(tmp_path):
+    """``pip install .`` gets tailor_core with the checkpoint and the encoders' weights, and no training code."""
+    import subprocess
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(PACKAGE.parent)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if n.startswith(("training/", "scripts/", "benchmarks/", "tests/"))]
+    for needed in ("tailor_core/predictor.py", "tailor_core/checkpoints/tailor-demo/model.safetensors",
+                   "tailor_core/checkpoints/tailor-demo/config.json", "tailor_core/assets/face_landmarker.task",
+                   "tailor_core/assets/face_expression.safetensors", "tailor_core/assets/text_emotion.safetensors",
+                   "tailor_core/assets/voice_emotion.safetensors"):
+        assert needed in names, needed
 
 
 def test_resources_found_and_checked(tmp_path, monkeypatch):

@@ -10,8 +10,8 @@ from sklearn.metrics import f1_score, hamming_loss, jaccard_score, precision_sco
 
 from tailor_core import TAILOR, TailorConfig
 from tailor_core.model import TailorOutput
-from tailor_core.training.losses import discriminator_loss, orthogonality, tailor_loss
-from tailor_core.training.metrics import micro_f1_interval, multilabel_metrics, neutral_as_label, tune_thresholds
+from training.losses import discriminator_loss, orthogonality, tailor_loss
+from training.metrics import micro_f1_interval, multilabel_metrics, neutral_as_label, tune_thresholds
 
 
 @pytest.fixture

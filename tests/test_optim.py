@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tailor_core import TAILOR, TailorConfig
-from tailor_core.training.optim import BertAdam, decay_groups, make_optimizer, warmup_linear
+from training.optim import BertAdam, decay_groups, make_optimizer, warmup_linear
 
 
 def test_bertadam_step_matches_a_hand_computation():

@@ -1,13 +1,13 @@
-"""scripts/report_demo: the face alone scored as the face encoder's target is (FER+ majority vote)."""
+"""training/report_demo: the face alone scored as the face encoder's target is (FER+ majority vote)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from scripts.prepare_demo import ferplus_labels
-from scripts.report_demo import face_majority_vote, ferplus_emotion_prior, top_emotion
 from tailor_core import TAILOR, TailorConfig
+from training.prepare_demo import ferplus_labels
+from training.report_demo import face_majority_vote, ferplus_emotion_prior, top_emotion
 
 
 def test_face_majority_vote_counts_misses_contempt_and_neutral(tmp_path):

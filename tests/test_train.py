@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tailor_core import TAILOR, TailorConfig
-from tailor_core.training import calibrate, evaluate, train
-from tailor_core.training.data import DataError, load_aligned, load_unaligned
+from training import calibrate, evaluate, train
+from training.data import DataError, load_aligned, load_unaligned
 
 
 def make_mosei_like(path, n=(480, 120, 160), length=8, dims=(12, 10, 8), seed=0):
@@ -43,7 +43,7 @@ def test_loader_reads_numpy_file_safely(tmp_path):
 def test_summary_scores_average_the_apps_windows():
     """``evaluate.summary_scores`` cuts each example to its content and averages the app's windows over it."""
     from tailor_core import scoring
-    from tailor_core.training.data import Split
+    from training.data import Split
 
     cfg = TailorConfig.debug()
     model = TAILOR(cfg).eval()
@@ -133,10 +133,10 @@ def test_short_training_learns_a_multimodal_signal(tmp_path):
 
 def test_tailor_sentences_are_the_ones_the_words_encoder_did_not_train_on(tmp_path):
     """``prepare_demo --text-unseen-by`` keeps exactly the training sentences ``train_text --train-subset`` left out."""
-    from scripts.prepare_demo import GOEMOTIONS_TO_LABEL, load_goemotions
     from tailor_core.config import LABELS
     from tailor_core.features.text_emotion import LABELS as EKMAN  # the Ekman grouping's ids, as in labels.txt
-    from tailor_core.training.train_text import read_split, train_subset
+    from training.prepare_demo import GOEMOTIONS_TO_LABEL, load_goemotions
+    from training.train_text import read_split, train_subset
 
     go = tmp_path / "goemotions_ekman"
     go.mkdir()
@@ -197,7 +197,7 @@ def test_weight_average_is_what_gets_kept_and_resumes_exactly(tmp_path, monkeypa
 
 def test_window_crop_trains_on_the_windows_the_app_scores():
     from tailor_core import scoring
-    from tailor_core.training.data import Split, TailorDataset
+    from training.data import Split, TailorDataset
 
     n, steps, dim = 3, 16, 4
     feats = torch.arange(n * steps * dim, dtype=torch.float32).reshape(n, steps, dim)
@@ -227,7 +227,7 @@ def test_window_crop_trains_on_the_windows_the_app_scores():
 def test_live_voice_share_swaps_only_the_voice_features():
     """``prepare_demo --live-voice-share``: a share of the training voices comes with their live-window features,
     every other draw (items, offsets, labels) stays as without it, and share 0 is the plain recipe."""
-    from scripts.prepare_demo import Composer
+    from training.prepare_demo import Composer
 
     rng = np.random.default_rng(0)
     labels = np.eye(6, dtype=np.float32)[rng.integers(0, 6, 40)]

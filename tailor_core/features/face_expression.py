@@ -1,4 +1,4 @@
-"""Face-expression network trained here on FER+ (see ``tailor_core/training/train_face.py``).
+"""Face-expression network trained here on FER+ (see ``training/train_face.py``).
 
 Pipeline, identical for training and serving:
 

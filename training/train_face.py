@@ -7,7 +7,7 @@ Augmentation, one affine warp per image: random 48x48 window of the 60x60 crop (
 +-10 degrees, scale +-8%, horizontal flip. AdamW + one-cycle schedule; the epoch with the best validation
 majority-vote accuracy is kept. Writes fp16 safetensors + a JSON config.
 
-    OMP_NUM_THREADS=1 python -m tailor_core.training.train_face --cache /work/enc-cache/fer_crops \
+    OMP_NUM_THREADS=1 python -m training.train_face --cache /work/enc-cache/fer_crops \
         --out assets --epochs 10 --width 24 --seed 0
 """
 

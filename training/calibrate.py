@@ -15,7 +15,7 @@ ECE and F1 worse (ECE up to 0.063, micro-F1 0.736 vs 0.745).
 
 Re-calibrate a trained checkpoint in place (also re-tunes its thresholds and rewrites ``metrics.json``)::
 
-    python -m tailor_core.training.calibrate --checkpoint runs/demo --data cache/demo.npz --tune-on summary
+    python -m training.calibrate --checkpoint runs/demo --data cache/demo.npz --tune-on summary
 """
 
 from __future__ import annotations
@@ -143,10 +143,11 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..model import TAILOR
+    from tailor_core.model import TAILOR
+
     from .data import load_data, load_npz
 
-    p = argparse.ArgumentParser(prog="python -m tailor_core.training.calibrate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="a training run's --output (config.json is rewritten)")
     p.add_argument("--data", required=True, help="the data it was trained on (validation fits, test measures)")

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..config import MODALITIES, TailorConfig
-from ..model import TailorOutput
+from tailor_core.config import MODALITIES, TailorConfig
+from tailor_core.model import TailorOutput
 
 
 @dataclass

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .. import scoring
-from ..config import LABELS, MODALITIES
+from tailor_core import scoring
+from tailor_core.config import LABELS, MODALITIES
 
 SPLITS = ("train", "valid", "test")
 # In the TAILOR aligned file, each ``tgt`` is [start, ids..., end] and inner ids 4..9 are these labels.
@@ -219,7 +219,7 @@ def load_unaligned(path: str | Path, aligned: dict[str, Split]) -> dict[str, Spl
 
 
 def load_npz(path: str | Path, splits_wanted: tuple[str, ...] = SPLITS) -> dict[str, Split]:
-    """The product's format (``python -m scripts.prepare_demo``): for each split s, arrays ``s/text``,
+    """The product's format (``python -m training.prepare_demo``): for each split s, arrays ``s/text``,
     ``s/audio``, ``s/visual``, ``s/text_mask``, ``s/audio_mask``, ``s/visual_mask``, ``s/labels``."""
     path = Path(path)
     try:

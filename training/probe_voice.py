@@ -1,7 +1,7 @@
 """Voice probe: Whisper tiny.en encoder states vs the librosa set, RAVDESS speech, unseen actors.
 
 Stage 1 caches, per file, the encoder states of the real audio (``voice_states.encoder_states``; unpadded, log-mel
-padded to 10 s, or to Whisper's 30 s window) and the librosa step features (``audio.acoustic_features``) under
+padded to 10 s, or to Whisper's 30 s window) and the librosa step features (``acoustic.acoustic_features``) under
 ``--cache``. Stage 2 fits a logistic regression (standardised features) on clip-level pooled features and reports
 accuracy and macro-F1 on actors 19-24. Everything the probe chooses is chosen on the training actors alone, by
 grouped 6-fold cross-validation (3 actors per fold, macro-F1): the inverse regularisation C, whether classes are
@@ -13,7 +13,7 @@ vector. The test actors are used for nothing but the report. One row fits sklear
 default regression (C = 1, no class weighting) with nothing chosen, as a check on the selection.
 Seven classes: neutral (calm counted as neutral), happy, sad, angry, fearful, disgust, surprised.
 
-    OMP_NUM_THREADS=1 python -m tailor_core.training.probe_voice --data ../shared/data/ravdess_speech \
+    OMP_NUM_THREADS=1 python -m training.probe_voice --data ../shared/data/ravdess_speech \
         --cache /work/enc-cache/ravdess --modes nopad,pad10,pad30 --seed 0 --out benchmarks/results/voice_probe.json
 """
 
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tailor_core.features.audio import FRAME_NAMES, acoustic_features
 from tailor_core.features.grid import SAMPLE_RATE
 from tailor_core.features.speech import VAD_PARAMETERS
 from tailor_core.features.voice_states import FRAME_SAMPLES, encoder_states, pool_steps
+from training.acoustic import FRAME_NAMES, acoustic_features
 
 CLASSES = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 EMOTION_TO_CLASS = {1: 0, 2: 0, 3: 1, 4: 2, 5: 3, 6: 4, 7: 5, 8: 6}  # calm (02) -> neutral

@@ -8,7 +8,7 @@ mean pooling so that each token state, which TAILOR averages per word, has to ca
 class-weighted binary cross-entropy. The epoch with the best dev macro-F1 (per-class thresholds tuned on dev)
 is kept; only the fine-tuned layers and the head are written (fp16 safetensors) + a JSON config.
 
-    OMP_NUM_THREADS=1 python -m tailor_core.training.train_text --data ../shared/data/goemotions_ekman \
+    OMP_NUM_THREADS=1 python -m training.train_text --data ../shared/data/goemotions_ekman \
         --cache /work/enc-cache/goemo --out assets --layers 1 --epochs 2 --lr 1e-4 --seed 0
 """
 
@@ -54,7 +54,7 @@ def read_split(data: Path, split: str) -> tuple[list[list[str]], np.ndarray]:
 def train_subset(n_texts: int, n_subset: int, seed: int) -> np.ndarray:
     """Sorted indices of the ``n_subset`` of ``n_texts`` training texts that ``--train-subset`` trains on.
 
-    ``scripts.prepare_demo --text-unseen-by`` composes TAILOR's training examples from the *other* texts, so that
+    ``training.prepare_demo --text-unseen-by`` composes TAILOR's training examples from the *other* texts, so that
     the words features TAILOR learns from are as (un)reliable as on sentences no encoder has seen; it finds them
     from the ``train_texts`` and ``seed`` this script writes into the encoder's JSON config.
     """

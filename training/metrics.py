@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import LABELS
+from tailor_core.config import LABELS
 
 
 def _binary(a) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Evaluate a TAILOR checkpoint on one split and print the paper's metrics as JSON.
 
-    python -m tailor_core.training.evaluate --checkpoint runs/mosei --data aligned_50.pkl [--split test]
+    python -m training.evaluate --checkpoint runs/mosei --data aligned_50.pkl [--split test]
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .. import scoring
-from ..model import TAILOR
+from tailor_core import scoring
+from tailor_core.model import TAILOR
+
 from .data import SPLITS, DataError, Split, TailorDataset, content_windows, load_data
 from .metrics import multilabel_metrics
 
@@ -87,7 +88,7 @@ def evaluate_split(model: TAILOR, split: Split, batch_size: int = 256, device: s
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tailor_core.training.evaluate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="directory with config.json + model.safetensors")
     p.add_argument("--data", required=True, help="TAILOR aligned file or a product .npz")

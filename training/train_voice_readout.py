@@ -14,7 +14,7 @@ used only for the report (macro-F1 over the seven emotions).
 The fitted scaler and regression ship as ``assets/voice_emotion.safetensors`` (float32) + ``voice_emotion.json``
 (classes, choices, held-out figures); put the printed SHA-256 into ``readouts.WEIGHTS_SHA256``.
 
-    OMP_NUM_THREADS=1 python -m tailor_core.training.train_voice_readout --data ../shared/data/ravdess_speech \
+    OMP_NUM_THREADS=1 python -m training.train_voice_readout --data ../shared/data/ravdess_speech \
         --cache /work/enc-cache/ravdess --seed 0
 
 Encoder states are cached under ``--cache`` (shared with ``probe_voice``; about 11 min for 1,380 files on one
@@ -31,10 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features.grid import n_steps_for
-from ..features.voice_states import HOP_SECONDS, LIVE_PAD_SECONDS, PAD_SECONDS, clip_voice_features, pool_steps
-from ..readouts import CONFIG_FILENAME, NO_VOICE, VOICE_CLASSES, WEIGHTS_FILENAME, VoiceReadout, voice_vector
-from ..readouts import SAME_EMOTION as SAME
+from tailor_core.features.grid import n_steps_for
+from tailor_core.features.voice_states import (
+    HOP_SECONDS,
+    LIVE_PAD_SECONDS,
+    PAD_SECONDS,
+    clip_voice_features,
+    pool_steps,
+)
+from tailor_core.readouts import CONFIG_FILENAME, NO_VOICE, VOICE_CLASSES, WEIGHTS_FILENAME, VoiceReadout, voice_vector
+from tailor_core.readouts import SAME_EMOTION as SAME
+
 from .probe_voice import CLASSES, TEST_ACTORS, cache_states, parse, probe, split_rows
 from .synthetic import nothing_audio
 
@@ -48,7 +55,7 @@ WINDOWS: dict[str, float] = {"pad30": PAD_SECONDS, f"pad{LIVE_PAD_SECONDS:.0f}":
 def nothing_vectors(n: int, first_seed: int, pad_seconds: float) -> np.ndarray:
     """[n, 2 * AUDIO_DIM] readout inputs of generated "nothing" clips, computed as the app computes a recording's
     (``pad_seconds``: the encoder window, as in ``WINDOWS``)."""
-    from ..features.speech import SpeechRecognizer
+    from tailor_core.features.speech import SpeechRecognizer
 
     model = SpeechRecognizer(cpu_threads=1).model
     out = []

@@ -6,7 +6,7 @@ FaceLandmarker (a second try on the raw image, as ``FaceAnalyzer.still`` does), 
 Writes ``OUT/{split}.npz``: ``crops`` uint8 [N, 60, 60], ``found`` bool [N], ``face`` float32 [N, 55]
 (blendshapes + pose, the current visual features), ``landmarks`` float16 [N, 478, 2], ``votes`` uint8 [N, 10].
 
-    OMP_NUM_THREADS=1 python -m tailor_core.training.face_crops --data ../shared/data/ferplus \
+    OMP_NUM_THREADS=1 python -m training.face_crops --data ../shared/data/ferplus \
         --out /work/enc-cache/fer_crops      # ~16 ms an image on one core, ~10 min
 """
 

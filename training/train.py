@@ -1,8 +1,8 @@
 """Train TAILOR as the paper did, on MOSEI (aligned file, optional unaligned pickle) or a product ``.npz``.
 
-    python -m tailor_core.training.train --data aligned_50.pkl --output runs/mosei
-    python -m tailor_core.training.train --data aligned_50.pkl --unaligned mosei_senti_data_noalign.pkl --output runs/u
-    torchrun --nproc_per_node 4 -m tailor_core.training.train --data ... --output ...   (DDP; or accelerate launch)
+    python -m training.train --data aligned_50.pkl --output runs/mosei
+    python -m training.train --data aligned_50.pkl --unaligned mosei_senti_data_noalign.pkl --output runs/u
+    torchrun --nproc_per_node 4 -m training.train --data ... --output ...   (DDP; or accelerate launch)
 
 As the authors' train.py: their Adam (``--optimizer bertadam``: no bias correction, eps 1e-6; lr 5e-5, weight
 decay 0.01 except biases and LayerNorm), linear warm-up over 10% of the steps then linear decay, gradient-norm
@@ -33,8 +33,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from ..config import TailorConfig
-from ..model import TAILOR
+from tailor_core.config import TailorConfig
+from tailor_core.model import TAILOR
+
 from .calibrate import TUNE_ON, finish_checkpoint
 from .data import DataError, Split, TailorDataset, feature_stats, load_data
 from .evaluate import INPUT_KEYS, evaluate_split
@@ -196,7 +197,7 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tailor_core.training.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="TAILOR aligned file (torch.save dict) or a product .npz")
     p.add_argument("--unaligned", help="MulT unaligned pickle (labels come from --data by position)")

@@ -1,6 +1,6 @@
 """Build the demo training data: real per-modality emotion corpora through the app's own feature extractors.
 
-    python -m scripts.prepare_demo --data ../shared/data --out cache
+    python -m training.prepare_demo --data ../shared/data --out cache
 
 No paired face + voice + words emotion corpus is available offline, so examples are *composed* from three
 real, labelled, single-modality corpora (see ``../shared/README.md``):
@@ -24,16 +24,16 @@ GoEmotions text gets, half of the time, the words actually spoken in RAVDESS (a 
 as the app's speech-to-text would give. Validation and test examples use held-out items only. With
 ``--text-unseen-by`` the training examples' sentences are only those a words encoder trained on part of GoEmotions
 (``train_text --train-subset``) never saw, so their features are no cleaner than unseen sentences' (the "encoder
-leak" of ``scripts.report_demo``); not how the shipped checkpoint was built (model card). With
+leak" of ``training.report_demo``); not how the shipped checkpoint was built (model card). With
 ``--live-voice-share F`` a share F of the training examples' voices come with the features a live update computes
 (Whisper's ``LIVE_PAD_SECONDS`` window, ``items_audio_train_live.npz``) instead of a file's (30 s), drawn by a
 generator of their own, so every other draw is the same as without it; validation and test keep the file's
 features (tried with the 10 s live window of the time: not shipped, model card "Live-window voices").
 
-Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m tailor_core.training.train``), and
+Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
 two modalities absent; ``test`` for the report, ``valid`` for its per-corpus threshold diagnostic), plus
-``items_*.npz`` (per-item features, for the baselines of ``scripts.report_demo``).
+``items_*.npz`` (per-item features, for the baselines of ``training.report_demo``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from tailor_core.config import LABELS
-from tailor_core.training.synthetic import nothing_audio
+from training.synthetic import nothing_audio
 
 LENGTH = 16                # steps per training example (8 s): the demo model's window
 NEUTRAL = len(LABELS)      # class index of "no emotion" when sampling agreeing examples
@@ -189,7 +189,7 @@ def load_goemotions(root: Path, split: str, limit: int | None, rng: np.random.Ge
 
 def _encoder_texts(config: Path, n_texts: int) -> np.ndarray:
     """Indices of the GoEmotions training texts the words encoder of ``config`` (``text_emotion.json``) saw."""
-    from tailor_core.training.train_text import train_subset
+    from training.train_text import train_subset
 
     cfg = json.loads(config.read_text())
     if cfg["train_texts"] >= n_texts:
@@ -410,7 +410,7 @@ def _save_splits(path: Path, splits: dict[str, dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scripts.prepare_demo", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.prepare_demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="folder with goemotions_ekman/, ravdess_speech/, ferplus/")
     p.add_argument("--out", required=True, help="cache folder (not committed)")

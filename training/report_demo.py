@@ -1,6 +1,6 @@
 """Measure the demo checkpoint on held-out data only, as its model card reports it.
 
-    python -m scripts.report_demo --checkpoint checkpoints/tailor-demo --cache cache [--data ../shared/data]
+    python -m training.report_demo --checkpoint checkpoints/tailor-demo --cache cache [--data ../shared/data]
 
 1. Fused: the composed test set (held-out items of all three corpora), one pass over each example and as the app
    summarises it (each example cut to its content, the weighted mean of its timeline windows:
@@ -42,14 +42,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from scripts.prepare_demo import FERPLUS_COLUMNS, FERPLUS_TO_LABEL, ferplus_labels, load_ragged
 from tailor_core.config import MODALITIES
 from tailor_core.features.face_expression import N_CLASSES
 from tailor_core.model import TAILOR
-from tailor_core.training.calibrate import expected_calibration_error, sigmoid
-from tailor_core.training.data import DataError, Split, load_npz
-from tailor_core.training.evaluate import predict_scores, summary_scores
-from tailor_core.training.metrics import micro_f1_interval, multilabel_metrics, neutral_as_label, tune_thresholds
+from training.calibrate import expected_calibration_error, sigmoid
+from training.data import DataError, Split, load_npz
+from training.evaluate import predict_scores, summary_scores
+from training.metrics import micro_f1_interval, multilabel_metrics, neutral_as_label, tune_thresholds
+from training.prepare_demo import FERPLUS_COLUMNS, FERPLUS_TO_LABEL, ferplus_labels, load_ragged
 
 KEYS = ("micro_f1", "macro_f1", "accuracy", "hamming_loss")
 MAJORITY_CLASSES = FERPLUS_COLUMNS[:8]  # neutral ... contempt: the FER+ classes a majority vote is taken over
@@ -337,10 +337,10 @@ def to_markdown(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scripts.report_demo", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.report_demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default="checkpoints/tailor-demo")
-    p.add_argument("--cache", default="cache", help="the --out folder of scripts.prepare_demo")
+    p.add_argument("--cache", default="cache", help="the --out folder of training.prepare_demo")
     p.add_argument("--output", help="JSON file for the results (default: CHECKPOINT/results.json)")
     p.add_argument("--data", type=Path, help="optional: the folder prepare_demo read (../shared/data), for the face "
                    "alone's FER+ majority-vote accuracy (it needs the test images' votes)")
