@@ -100,3 +100,12 @@ def test_named_modules_scripts_and_paths_exist(doc: Path) -> None:
     paths = {p.rstrip(".") for p in REPO_PATH.findall(text) if not p.startswith(GENERATED)}
     missing += [p for p in sorted(paths) if not (ROOT / p).exists()]
     assert not missing, f"{doc.relative_to(ROOT)} names what is not in the repository: {missing}"
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if d.name != "CHANGELOG.md"],
+                         ids=_ids([d for d in DOCS if d.name != "CHANGELOG.md"]))
+def test_no_issue_numbers_or_dates_outside_the_changelog(doc: Path) -> None:
+    """History (dates, issue numbers) lives in CHANGELOG.md; the README, docs/ and the cards describe what is."""
+    text = doc.read_text(encoding="utf-8")
+    found = re.findall(r"\bissues? #?\d+|#\d{1,4}\b(?!\))|\b20\d\d-\d\d-\d\d\b", text, flags=re.I)
+    assert not found, f"{doc.relative_to(ROOT)}: {found}"
