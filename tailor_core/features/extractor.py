@@ -27,7 +27,7 @@ from ..progress import ProgressFn, report
 from .align import assemble
 from .audio import resample_to_16k, to_mono_float
 from .bundle import FeatureBundle, Word
-from .errors import EmptyInputError, FeatureError, TooLongError
+from .errors import EmptyInputError, FeatureError, TooLongError, display_name
 from .face_expression import align_face
 from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS, n_steps_for
 from .media import VIDEO_FPS, decode_audio, is_image_path, iter_video_frames, read_image
@@ -87,7 +87,7 @@ class FeatureExtractor:
     def _check_file(self, path: Path) -> None:
         if path.is_file() and path.stat().st_size > self.limits.max_file_bytes:
             mb = path.stat().st_size / 2**20
-            raise TooLongError(f"{path.name} is {mb:.0f} MB; files up to {self.limits.max_file_mb:.0f} MB are "
+            raise TooLongError(f"{display_name(path)} is {mb:.0f} MB; files up to {self.limits.max_file_mb:.0f} MB are "
                                "analysed. Please trim or compress it.")
 
     def _check_text(self, text: str) -> None:
@@ -172,11 +172,11 @@ class FeatureExtractor:
                 err = speech["error"]
                 if isinstance(err, FeatureError):
                     raise err
-                raise FeatureError(f"voice analysis or speech-to-text failed on {path.name}: {err}") from err
+                raise FeatureError(f"voice analysis or speech-to-text failed on {display_name(path)}: {err}") from err
         a_dur = len(audio16k) / SAMPLE_RATE if audio16k is not None else 0.0
         duration = min(max(a_dur, stats.get("duration", 0.0)), float(max_seconds))
         if duration <= 0:
-            raise EmptyInputError(f"{path.name} holds no decodable audio or video (empty or corrupt file)")
+            raise EmptyInputError(f"{display_name(path)} holds no decodable audio or video (empty or corrupt file)")
         bundle = assemble(
             n_steps_for(duration),
             audio=speech.get("voice"),
@@ -184,7 +184,7 @@ class FeatureExtractor:
             words=speech.get("words", []),
             word_vecs=speech.get("vecs"),
             duration=duration,
-            source=path.name,
+            source=display_name(path),
             truncated=bool(a_trunc or stats.get("truncated")),
         )
         claimed = header.get("header_duration", 0.0)
@@ -221,7 +221,7 @@ class FeatureExtractor:
             raise FeatureError("n_steps must be positive")
         source = "image"
         if isinstance(image, (str, Path)):
-            source = Path(str(image)).name
+            source = display_name(image)
             self._check_file(Path(str(image)))
             image = read_image(image, max_pixels=self.limits.max_image_pixels)
         vec, n_faces = self.faces.still_faces(to_rgb_uint8(image))

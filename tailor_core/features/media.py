@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import resample_to_16k
-from .errors import EmptyInputError, FeatureError, MediaDecodeError, TooLongError
+from .errors import EmptyInputError, FeatureError, MediaDecodeError, TooLongError, display_name
 from .grid import SAMPLE_RATE
 from .visual import MAX_FRAME_SIDE, VIDEO_FPS, FrameSampler
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def _name(path: str | Path) -> str:
-    return Path(str(path)).name
+    return display_name(path)
 
 
 def _open(path: str | Path):
@@ -49,20 +49,20 @@ def _open(path: str | Path):
 
     p = Path(str(path))
     if not p.exists():
-        raise MediaDecodeError(f"file not found: {p.name}")
+        raise MediaDecodeError(f"file not found: {display_name(p)}")
     if p.is_dir():
-        raise MediaDecodeError(f"{p.name} is a folder, not a media file")
+        raise MediaDecodeError(f"{display_name(p)} is a folder, not a media file")
     if p.stat().st_size == 0:
-        raise EmptyInputError(f"{p.name} is empty (0 bytes)")
+        raise EmptyInputError(f"{display_name(p)} is empty (0 bytes)")
     try:
         return av.open(str(p), mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as e:
         raise MediaDecodeError(
-            f"cannot read {p.name}: not a supported audio/video file, or it is corrupt "
+            f"cannot read {display_name(p)}: not a supported audio/video file, or it is corrupt "
             f"or truncated ({e.strerror or type(e).__name__})"
         ) from None
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise MediaDecodeError(f"cannot read {p.name}: {e}") from None
+        raise MediaDecodeError(f"cannot read {display_name(p)}: {e}") from None
 
 
 def _start_seconds(stream) -> float | None:
@@ -225,27 +225,27 @@ def read_image(path: str | Path, max_pixels: int | None = None, max_side: int = 
 
     p = Path(str(path))
     if not p.exists():
-        raise MediaDecodeError(f"file not found: {p.name}")
+        raise MediaDecodeError(f"file not found: {display_name(p)}")
     if p.stat().st_size == 0:
-        raise EmptyInputError(f"{p.name} is empty (0 bytes)")
+        raise EmptyInputError(f"{display_name(p)} is empty (0 bytes)")
     try:
         with Image.open(p) as im:
             w, h = im.size
             if max_pixels is not None and w * h > max_pixels:
-                raise TooLongError(f"{p.name} is {w}×{h} pixels; images up to {max_pixels / 1e6:.0f} megapixels "
-                                   "are analysed. Please resize it.")
+                raise TooLongError(f"{display_name(p)} is {w}×{h} pixels; images up to "
+                                   f"{max_pixels / 1e6:.0f} megapixels are analysed. Please resize it.")
             if im.format == "JPEG" and max(w, h) > 2 * max_side:
                 im.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
             im = ImageOps.exif_transpose(im)
             rgb = _to_rgb(im)
     except Image.DecompressionBombError:  # Pillow's own guard fired first (far beyond any cap)
         limit = f"{max_pixels / 1e6:.0f}" if max_pixels else "a few hundred"
-        raise TooLongError(f"{p.name} declares far too many pixels; images up to {limit} megapixels are "
+        raise TooLongError(f"{display_name(p)} declares far too many pixels; images up to {limit} megapixels are "
                            "analysed. Please resize it.") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         if isinstance(e, FeatureError):
             raise
-        raise MediaDecodeError(f"cannot read {p.name} as an image ({type(e).__name__})") from None
+        raise MediaDecodeError(f"cannot read {display_name(p)} as an image ({type(e).__name__})") from None
     return rgb if max(rgb.shape[:2]) <= max_side else _shrink(rgb, max_side)
 
 
