@@ -496,6 +496,9 @@ def _run_ray(todo: list[dict[str, Any]], scorer_kwargs: dict[str, Any], sink: Re
         run_info.update({"ray_address": opts.address or os.environ.get("RAY_ADDRESS") or "local",
                          "cluster_cpus": total_cpus, "cluster_gpus": total_gpus, "workers": workers,
                          "cpus_per_worker": cpus, "gpus_per_worker": gpus})
+        # This machine: a fixed pool. A cluster: a pool that grows to --workers as the autoscaler adds nodes.
+        pool = (ray.data.ActorPoolStrategy(size=workers) if run_info["ray_address"] == "local"
+                else ray.data.ActorPoolStrategy(min_size=1, max_size=workers))
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = bool(opts.progress)
         ctx.max_errored_blocks = -1  # a file that kills its worker twice loses its own block, not the job
@@ -507,7 +510,7 @@ def _run_ray(todo: list[dict[str, Any]], scorer_kwargs: dict[str, Any], sink: Re
             # An actor that dies (a file that crashes the decoder, a lost node) is restarted and its file
             # tried once more, not forever (Ray's default).
             ds = ds.map_batches(Scorer, fn_constructor_kwargs=scorer_kwargs, batch_size=1, batch_format="numpy",
-                                compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
+                                compute=pool, num_cpus=cpus,
                                 num_gpus=gpus or None, max_task_retries=1, max_restarts=-1)
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
             n = len(batch["path"])
