@@ -143,7 +143,7 @@ def _now() -> str:
 
 def result_row(item: dict[str, Any], pred: dict[str, Any] | None, error: str = "", error_kind: str = "",
                seconds: float = 0.0, labels: Sequence[str] = LABELS, timeline: bool = False,
-               attention: bool = False) -> dict[str, Any]:
+               attention: bool = False, cpu_seconds: float = 0.0) -> dict[str, Any]:
     """One file's result row (scalar columns only) from ``Prediction.to_dict()`` or an error."""
     nan = float("nan")
     present = (pred or {}).get("present", {})
@@ -167,7 +167,8 @@ def result_row(item: dict[str, Any], pred: dict[str, Any] | None, error: str = "
     features = sum(float(timings.get(k) or 0.0) for k in ("video", "audio", "image", "text"))
     row["t_features"] = features if pred else nan
     row["t_model"] = float(timings.get("model") or 0.0) if pred else nan
-    row["seconds"] = float(seconds)
+    row["seconds"] = float(seconds)  # wall time of this file in its worker
+    row["cpu_seconds"] = float(cpu_seconds)  # CPU time of the worker process (all its threads) on this file
     row["size_bytes"] = int(item["size_bytes"])
     row["mtime_ns"] = int(item["mtime_ns"])
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
@@ -211,7 +212,7 @@ class Scorer:
         """One file's row; a file that cannot be scored gives an error row (``error_kind`` input or internal)."""
         from .features import FeatureError
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         path, kind = str(item["path"]), str(item.get("kind") or "")
         pred, error, error_kind = None, "", ""
         try:
@@ -225,7 +226,7 @@ class Scorer:
         except Exception as e:  # noqa: BLE001 - one bad file must not stop a batch
             error, error_kind = f"{type(e).__name__}: {e}", INTERNAL_ERROR
         return result_row(item, pred, error, error_kind, time.perf_counter() - t0, self.labels, self.timeline,
-                          self.attention)
+                          self.attention, time.process_time() - c0)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         """Ray Data's ``map_batches`` entry point: a batch of items (numpy columns) -> a batch of rows."""
