@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 from tailor_core import plots  # noqa: E402
 from tailor_core.config import DISPLAY_NAMES, MODALITIES  # noqa: E402
 from tailor_core.features import FeatureError  # noqa: E402
-from tailor_core.limits import DEFAULT_LIMITS  # noqa: E402
+from tailor_core.options import DEFAULT_LIMITS  # noqa: E402
 from tailor_core.live import LiveSession  # noqa: E402
 from tailor_core.predictor import Predictor, load_model  # noqa: E402
 from tailor_core.readouts import readout_line  # noqa: E402
@@ -338,7 +338,7 @@ def live_status(live: LiveSession, pred: Prediction | None) -> str:
     voice = "voice" if pred.present.get("audio") else "no voice"
     words = "words" if pred.present.get("text") else "no words"
     labels = ", ".join(pred.labels) or "none over threshold"
-    scores = " · ".join(f"{k} {v:.2f}" for k, v in pred.scores.items())
+    scores = " · ".join(f"{k} {v:.2f}" for k, v in pred.shown_scores.items())
     ms = 1000 * pred.timings.get("total", 0.0)
     alone = readout_html(pred, "each encoder alone")
     alone = f"{alone}  \n" if alone else ""

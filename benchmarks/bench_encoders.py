@@ -3,9 +3,9 @@
     OMP_NUM_THREADS=2 python benchmarks/bench_encoders.py [--threads 2] [--repeats 3]
 
 * voice: Whisper encoder states of the clip (log-mel padded to 30 s as transcription does, to 10 s, unpadded),
-  speech-to-text alone, and voice features + speech-to-text of the same audio (one encoder pass, shared through
-  ``share_encoder_pass``); one live voice pass (up to 6.5 s of audio padded to ``LIVE_PAD_SECONDS``, as
-  ``StreamExtractor`` encodes it);
+  speech-to-text alone, and voice features + speech-to-text of the same audio (one encoder pass for both,
+  ``SpeechRecognizer.listen``); one live voice pass (up to 6.5 s of audio padded to
+  ``LiveOptions.voice_pad_seconds``, as ``StreamExtractor`` encodes it);
 * face: per-face cost of ``align_face`` + the CNN (and of the FaceLandmarker it follows) on the clip's frames;
 * words: the fine-tuned MiniLM (``EmotionTextEncoder``) vs the base one (``TextEncoder``) on the transcript.
 """
@@ -13,12 +13,10 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +34,7 @@ from tailor_core.features.speech import SpeechRecognizer  # noqa: E402
 from tailor_core.features.text import TextEncoder  # noqa: E402
 from tailor_core.features.text_emotion import EmotionTextEncoder  # noqa: E402
 from tailor_core.features.visual import FaceAnalyzer, largest_face  # noqa: E402
+from tailor_core.options import LiveOptions  # noqa: E402
 
 
 def main() -> None:
@@ -55,31 +54,20 @@ def main() -> None:
     res["clip_seconds"] = round(len(y) / 16000, 2)
 
     # ---- voice
-    sr = SpeechRecognizer(cpu_threads=args.threads).load()  # installs share_encoder_pass on its model
+    sr = SpeechRecognizer(cpu_threads=args.threads).load()
     model = sr.model
-
-    class Unshared:  # the same model without the shared-pass cache, to time encoder passes themselves
-        feature_extractor = model.feature_extractor
-        encode = partial(type(model).encode, model)
-
-    k = itertools.count(1)
-    fresh = lambda: y * (1 - 1e-4 * next(k))  # a new log-mel window each call: no cached pass
-    VS.encoder_states(Unshared, y[:16000])  # warm up
+    VS.encoder_states(model, y[:16000])  # warm up
     for pad in (30.0, 10.0, 0.0):
-        t = best_of(lambda: VS.encoder_states(Unshared, y, pad_seconds=pad), args.repeats)[0]  # noqa: B023
+        t = best_of(lambda: VS.encoder_states(model, y, pad_seconds=pad), args.repeats)[0]  # noqa: B023
         res[f"voice_states_pad{pad:.0f}_s"] = round(t, 3)
-    res["speech_to_text_s"] = round(best_of(lambda: sr(fresh()), args.repeats)[0], 3)
-
-    def both() -> None:  # what FeatureExtractor does: voice features, then the transcript of the same audio
-        a = fresh()
-        VS.clip_voice_features(model, a)
-        sr(a)
-
-    res["speech_to_text_plus_voice_features_shared_s"] = round(best_of(both, args.repeats)[0], 3)
+    res["speech_to_text_s"] = round(best_of(lambda: sr.transcribe(y), args.repeats)[0], 3)
+    # what FeatureExtractor does: voice features and the transcript of the same audio, from one encoder pass
+    res["speech_to_text_plus_voice_features_shared_s"] = round(best_of(lambda: sr.listen(y), args.repeats)[0], 3)
     costs = []
+    live_pad = LiveOptions().voice_pad_seconds
     for end in range(6 * 16000, len(y) + 1, 8000):  # one live update per 0.5 s: <= 6.5 s of audio, one live pass
         t = time.perf_counter()
-        VS.encoder_states(Unshared, y[max(0, end - 104000): end], VS.LIVE_PAD_SECONDS)
+        VS.encoder_states(model, y[max(0, end - 104000): end], live_pad)
         costs.append(time.perf_counter() - t)
     res["voice_live_update_median_s"] = round(float(np.median(costs)), 3)
 

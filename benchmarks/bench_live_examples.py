@@ -5,7 +5,7 @@
 Like the browser test's fake camera and microphone, but without a browser: each clip (default: the three RAVDESS
 examples in ``assets/``) is fed to a :class:`~tailor_core.live.LiveSession` in 0.5 s audio chunks (48 kHz) with its
 frames (every 3rd), ``--loops`` times over, and scored every second of media, as the app does, with
-``stream.LIVE_PAD_SECONDS`` set to each window in turn. Prints, after the first 3 s, each label's highest shown
+``LiveOptions.voice_pad_seconds`` set to each window in turn. Prints, after the first 3 s, each label's highest shown
 (smoothed) score, the last one, and how often the set of labels over threshold changed.
 """
 
@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--windows", default="10,20", help="live voice windows (s) to compare")
     p.add_argument("--loops", type=int, default=4)
     args = p.parse_args(argv)
-    import tailor_core.features.stream as stream
+    from dataclasses import replace
+
     from tailor_core.live import LiveSession
+    from tailor_core.options import LiveOptions
     from tailor_core.predictor import load_model
 
     predictor = load_model()
@@ -57,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         frames, audio = media(clip)
         duration = len(audio) / 48000
         for window in (float(w) for w in args.windows.split(",")):
-            stream.LIVE_PAD_SECONDS = window
-            live = LiveSession(predictor, window_seconds=6.0)
+            live = LiveSession(predictor, window_seconds=6.0,
+                               options=replace(LiveOptions(), voice_pad_seconds=window))
             shown = []
             for loop in range(args.loops):
                 for k in range(0, len(audio), chunk):
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                     if int(t / CHUNK_SECONDS) % 2 == 1:  # one update per second of media
                         pred = live.predict(block=True)
                         if pred is not None and t > SETTLE_SECONDS:
-                            shown.append((dict(pred.scores), set(pred.labels)))
+                            shown.append((dict(pred.shown_scores), set(pred.labels)))
             live.close()
             top = {k: max(s[k] for s, _ in shown) for k in shown[0][0]}
             changes = sum(a[1] != b[1] for a, b in zip(shown, shown[1:]))

@@ -1,4 +1,4 @@
-"""TAILOR's voice alone with a file's (30 s) vs the live view's (``LIVE_PAD_SECONDS``) Whisper window, RAVDESS.
+"""TAILOR's voice alone with a file's (30 s) vs the live view's (``LiveOptions``) Whisper window, RAVDESS.
 
     python benchmarks/bench_live_window.py --cache /work/enc-cache/ravdess [--checkpoint DIR] [--actors 1,2,3,4]
 
@@ -26,9 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tailor_core.config import LABELS  # noqa: E402
 from tailor_core.features import FeatureBundle  # noqa: E402
 from tailor_core.features.grid import n_steps_for  # noqa: E402
-from tailor_core.features.voice_states import HOP_SECONDS, LIVE_PAD_SECONDS, pool_steps  # noqa: E402
+from tailor_core.features.voice_states import HOP_SECONDS, pool_steps  # noqa: E402
+from tailor_core.options import LiveOptions  # noqa: E402
 from training.probe_voice import CLASSES, parse, split_rows  # noqa: E402
 
+LIVE_PAD_SECONDS = LiveOptions().voice_pad_seconds
 WINDOWS = {"file (30 s)": "pad30", f"live ({LIVE_PAD_SECONDS:.0f} s)": f"pad{LIVE_PAD_SECONDS:.0f}",
            "10 s (the live window until 2026-12-06)": "pad10"}  # a mode whose states are not cached is skipped
 CLASS_OF_LABEL = {"happy": "happy", "sad": "sad", "anger": "angry", "surprise": "surprised", "disgust": "disgust",
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     assert set(CLASS_OF_LABEL) == set(LABELS)
     actors = {int(a) for a in args.actors.split(",")}
-    predictor = load_model(args.checkpoint, speech=False)
+    predictor = load_model(args.checkpoint, transcribe=False)
     results = {}
     for name, mode in WINDOWS.items():
         if not (args.cache / f"whisper_{mode}.npz").exists():

@@ -20,12 +20,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tailor_core.scoring import TimelinePoint  # noqa: E402
+
 CLIPS = ["ravdess_happy.mp4", "ravdess_sad.mp4", "ravdess_fearful.wav", "pexels_silent.mp4"]
 
 
-def steadiness(points: list[dict], key: str, thresholds: dict[str, float]) -> tuple[float, float, int]:
+def steadiness(points: list[TimelinePoint], key: str, thresholds: dict[str, float]) -> tuple[float, float, int]:
     labels = list(thresholds)
-    s = np.array([[p[key][k] for k in labels] for p in points])
+    s = np.array([[getattr(p, key)[k] for k in labels] for p in points])
     if len(s) < 2:
         return 0.0, 0.0, 0
     d = np.abs(np.diff(s, axis=0))
@@ -34,19 +36,19 @@ def steadiness(points: list[dict], key: str, thresholds: dict[str, float]) -> tu
     return float(d.mean()), float(d.max()), flips
 
 
-def plot_timeline(points: list[dict], thresholds: dict[str, float], title: str, path: Path) -> None:
+def plot_timeline(points: list[TimelinePoint], thresholds: dict[str, float], title: str, path: Path) -> None:
     """Raw (dashed) and smoothed (solid) score of each label over time, thresholds dotted."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t = [(p["start"] + p["end"]) / 2 for p in points]
+    t = [p.centre for p in points]
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
     for i, label in enumerate(thresholds):
         c = f"C{i}"
-        ax.plot(t, [p["raw"][label] for p in points], "--", color=c, alpha=0.5, lw=1)
-        ax.plot(t, [p["scores"][label] for p in points], "-", color=c, lw=2, label=label)
+        ax.plot(t, [p.raw[label] for p in points], "--", color=c, alpha=0.5, lw=1)
+        ax.plot(t, [p.scores[label] for p in points], "-", color=c, lw=2, label=label)
     ax.set(ylim=(0, 1), xlabel="time (s)", ylabel="score (0-1)", title=title)
     ax.legend(ncol=6, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()

@@ -2,7 +2,8 @@
 
 Frames and audio chunks are pushed as they arrive (from any thread); :meth:`LiveSession.predict` scores the
 last ``window_seconds``; successive scores pass through the same exponential moving average as clip timelines
-(:data:`~tailor_core.scoring.SMOOTHING_SECONDS`), and the labels are decided on the smoothed scores. If a
+(:data:`~tailor_core.scoring.SMOOTHING_SECONDS`) into ``Prediction.smoothed``, and the labels are decided on
+those. Settings: :class:`~tailor_core.options.LiveOptions`. If a
 prediction is already running, a new request returns None at once instead of
 queueing: under load a session drops updates rather than falls behind. No UI types here: the app turns its
 widgets' values into arrays first.
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 
+from .options import LiveOptions
 from .predictor import Predictor
 from .scoring import Prediction, decide, ema
 
@@ -22,11 +25,13 @@ from .scoring import Prediction, decide, ema
 class LiveSession:
     """One viewer's live stream: a :class:`~tailor_core.features.StreamExtractor` plus a short score history."""
 
-    def __init__(self, predictor: Predictor, window_seconds: float = 6.0, history_seconds: float = 60.0) -> None:
+    def __init__(self, predictor: Predictor, window_seconds: float | None = None,
+                 options: LiveOptions | None = None) -> None:
         self.predictor = predictor
-        self.window_seconds = float(window_seconds)
-        self.history_seconds = float(history_seconds)
-        self._stream = predictor.extractor.stream(window_seconds=window_seconds)
+        self.options = options or LiveOptions()
+        self.window_seconds = float(self.options.window_seconds if window_seconds is None else window_seconds)
+        self.history_seconds = float(self.options.history_seconds)
+        self._stream = predictor.extractor.stream(window_seconds=self.window_seconds, options=self.options)
         self._busy = threading.Lock()  # held while predicting: a second caller skips instead of waiting
         self._framing = threading.Lock()  # held while a frame is analysed: frames arriving meanwhile are dropped
         self.reset()
@@ -98,18 +103,17 @@ class LiveSession:
             if len(bundle) == 0 or not bundle.valid.any():
                 return None
             pred = self.predictor.predict_bundle(bundle, timeline=False)
-            pred.transcript = self._stream.transcript
-            pred.readouts = self.predictor.read_encoders(bundle)  # of the window, not smoothed
-            pred.timings = {"features": t1 - t0, **pred.timings, "total": time.perf_counter() - t0}
+            readouts = self.predictor.read_encoders(bundle)  # of the window, not smoothed
             now = self.elapsed()
             last = self.history[-1] if self.history else None
             # the first update starts from "no emotion", moved by the seconds of input it has seen
             dt = now - last[0] if last else len(bundle) * float(bundle.step_seconds)
-            pred.scores = ema(last[1] if last else None, pred.scores, dt)
-            pred.labels = decide(pred.scores, pred.thresholds)
+            smoothed = ema(last[1] if last else None, pred.scores, dt)
             self.history = [(t, s) for t, s in self.history if now - t <= self.history_seconds]
-            self.history.append((now, dict(pred.scores)))
-            return pred
+            self.history.append((now, dict(smoothed)))
+            return replace(pred, smoothed=smoothed, labels=decide(smoothed, pred.thresholds),
+                           transcript=self._stream.transcript, readouts=readouts,
+                           timings={"features": t1 - t0, **pred.timings, "total": time.perf_counter() - t0})
         finally:
             self._busy.release()
 

@@ -73,7 +73,7 @@ def scores_figure(pred: Prediction, title: str = "Scores · dashes = each label'
     so nothing is clipped at 1.0, nothing sits on the dashes, and it reads the same at phone width. Labels over
     their threshold are drawn solid and outlined.
     """
-    scores = pred.scores
+    scores = pred.shown_scores
     if not scores:
         return empty_figure("No scores yet", height)
     labels = list(scores)
@@ -119,14 +119,14 @@ def timeline_figure(pred: Prediction, title: str = "Scores over time", height: i
     if not timeline:
         return empty_figure("No timeline yet", height)
     return timeline_from_points(
-        [0.5 * (float(p["start"]) + float(p["end"])) for p in timeline],
-        [p["scores"] for p in timeline],
+        [p.centre for p in timeline],
+        [p.scores for p in timeline],
         title=title, height=height, markers=len(timeline) < 40, x_range=(0.0, _duration(pred)),
     )
 
 
 def _duration(pred: Prediction) -> float:
-    ends = [float(p["end"]) for p in pred.timeline] + ([pred.step_times[-1] + 0.5] if pred.step_times else [])
+    ends = [p.end for p in pred.timeline] + ([pred.step_times[-1] + 0.5] if pred.step_times else [])
     return max([float(pred.duration), *ends]) if (pred.duration or ends) else 1.0
 
 
@@ -183,7 +183,7 @@ def _word_ticks(pred: Prediction, times: Sequence[float]) -> tuple[list[float], 
     """Tick positions/labels for the words on the text heatmap (one tick per step that has words)."""
     per_step: dict[int, list[str]] = {}
     for w in pred.words:
-        step, text = int(w["step"]), str(w["text"])
+        step, text = w.step, w.text
         if 0 <= step < len(times) and text.strip():
             per_step.setdefault(step, []).append(text.strip())
     steps = sorted(per_step)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,8 @@ import torch
 from . import resources, scoring
 from .config import MODALITIES
 from .features import AUDIO_DIM, IMAGE_STEPS, TEXT_DIM, VISUAL_DIM, FeatureBundle, FeatureError, FeatureExtractor
-from .limits import DEFAULT_LIMITS, Limits
 from .model import TAILOR
+from .options import DEFAULT_LIMITS, Limits
 from .progress import ProgressFn, report, scaled
 from .readouts import VoiceReadout, read_encoders
 from .scoring import Prediction, Span
@@ -41,6 +43,16 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record in ``timings[name]`` the seconds the ``with`` block took."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - start
+
+
 def _given(value: object) -> bool:
     if value is None:
         return False
@@ -50,7 +62,9 @@ def _given(value: object) -> bool:
 
 
 class Predictor:
-    """One TAILOR model and one feature extractor, shared by every caller (thread-safe for inference)."""
+    """One TAILOR model and one feature extractor, shared by every caller (thread-safe for inference).
+
+    :meth:`close` (or a ``with`` block) releases what the extractor holds open (the face landmarkers)."""
 
     def __init__(self, model: TAILOR, extractor: FeatureExtractor, device: str | torch.device | None = None,
                  timeline_steps: int = scoring.TIMELINE_STEPS, timeline_hop: int = scoring.TIMELINE_HOP,
@@ -63,8 +77,8 @@ class Predictor:
         self.labels: tuple[str, ...] = tuple(self.config.labels)
         self.thresholds: dict[str, float] = dict(zip(self.labels, self.config.label_thresholds(), strict=True))
         # Never score windows longer than the sequences the model was trained on.
-        self.window_steps = max(1, int(self.config.text_len))
-        self.timeline_steps = max(1, min(int(timeline_steps), self.window_steps))
+        self.max_window_steps = max(1, min(self.config.text_len, self.config.audio_len, self.config.visual_len))
+        self.timeline_steps = max(1, min(int(timeline_steps), self.max_window_steps))
         self.timeline_hop = max(1, int(timeline_hop))
         self.batch_size = int(batch_size)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
@@ -75,6 +89,16 @@ class Predictor:
     def limits(self) -> Limits:
         """The input caps (the extractor enforces them)."""
         return self.extractor.limits
+
+    def close(self) -> None:
+        """Release the extractor's face landmarkers (they load again if the predictor is used later)."""
+        self.extractor.close()
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ public API
     def predict(self, video: str | Path | None = None, audio: str | Path | np.ndarray | None = None,
@@ -101,41 +125,35 @@ class Predictor:
         bundles: list[FeatureBundle] = []
         report(progress, 0.0, "Reading the input")
         if _given(video):
-            t = time.perf_counter()
-            bundles.append(fx.clip(video, progress=scaled(progress, 0.0, 0.8)))
-            timings["video"] = time.perf_counter() - t
+            with _timed(timings, "video"):
+                bundles.append(fx.clip(video, progress=scaled(progress, 0.0, 0.8)))
         if isinstance(audio, np.ndarray):
             if sample_rate is None:
                 raise FeatureError("audio samples need their sample_rate")
-            t = time.perf_counter()
-            bundles.append(fx.audio(audio, int(sample_rate)))
-            timings["audio"] = time.perf_counter() - t
+            with _timed(timings, "audio"):
+                bundles.append(fx.audio(audio, int(sample_rate)))
         elif _given(audio):
-            t = time.perf_counter()
-            bundles.append(fx.clip(audio, progress=scaled(progress, 0.0, 0.8)))
-            timings["audio"] = time.perf_counter() - t
+            with _timed(timings, "audio"):
+                bundles.append(fx.clip(audio, progress=scaled(progress, 0.0, 0.8)))
         length = max((len(b) for b in bundles), default=0)
         if _given(image):
-            t = time.perf_counter()
             report(progress, 0.8, "Looking for a face")
-            bundles.append(fx.image(image, n_steps=length or IMAGE_STEPS))
-            timings["image"] = time.perf_counter() - t
+            with _timed(timings, "image"):
+                bundles.append(fx.image(image, n_steps=length or IMAGE_STEPS))
             length = max(length, len(bundles[-1]))
         if _given(text):
-            t = time.perf_counter()
             report(progress, 0.85, "Reading the text")
-            # Typed text goes first: it takes precedence over a transcript on the same steps.
-            bundles.insert(0, fx.text(str(text), n_steps=length or None))
-            timings["text"] = time.perf_counter() - t
+            with _timed(timings, "text"):
+                # Typed text goes first: it takes precedence over a transcript on the same steps.
+                bundles.insert(0, fx.text(str(text), n_steps=length or None))
         bundle = bundles[0] if len(bundles) == 1 else FeatureBundle.merge(*bundles)
         report(progress, 0.9, "Scoring")
         pred = self.predict_bundle(bundle)
-        t = time.perf_counter()
-        pred.readouts = self.read_encoders(bundle)
-        timings["readouts"] = time.perf_counter() - t
-        pred.timings = {**timings, **pred.timings, "total": time.perf_counter() - t0}
+        with _timed(timings, "readouts"):
+            readouts = self.read_encoders(bundle)
         report(progress, 1.0, "Done")
-        return pred
+        return replace(pred, readouts=readouts,
+                       timings={**timings, **pred.timings, "total": time.perf_counter() - t0})
 
     def predict_bundle(self, bundle: FeatureBundle, timeline: bool = True) -> Prediction:
         """Score an already-extracted :class:`FeatureBundle` (see :mod:`tailor_core.scoring` for how): one model
@@ -144,7 +162,12 @@ class Predictor:
             raise FeatureError("The input is empty: there is nothing to analyse.")
         if not bundle.valid.any():
             raise FeatureError("No face, voice or words were found in the input, so there is nothing to score.")
-        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        with _timed(timings, "model"):
+            pred = self._score(bundle, timeline)
+        return replace(pred, timings=timings)
+
+    def _score(self, bundle: FeatureBundle, timeline: bool) -> Prediction:
         spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
         scores, attention = self._run(bundle, spans, attention=True)
         width = max(b - a for a, b in spans)
@@ -155,13 +178,11 @@ class Predictor:
             points = scoring.smooth_timeline(scoring.timeline_points(bundle, spans, scores, self.labels))
         notes = [f"Only the first {self.limits.max_seconds:.0f} s were analysed."] if bundle.truncated else []
         notes += bundle.notes
-        pred = scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)
-        pred.timings = {"model": time.perf_counter() - t0}
-        return pred
+        return scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)
 
     def read_encoders(self, bundle: FeatureBundle) -> dict[str, dict[str, float]]:
         """What each encoder alone reads from ``bundle`` (:func:`tailor_core.readouts.read_encoders`)."""
-        return read_encoders(bundle, self.extractor.words, self.voice_readout)
+        return read_encoders(bundle, self.extractor.text_encoder, self.voice_readout)
 
     # ------------------------------------------------------------------ the model, in batches
     def _run(self, bundle: FeatureBundle, spans: Sequence[Span], attention: bool = False
@@ -193,17 +214,20 @@ class Predictor:
         return scores, (np.concatenate(out_attn).astype(np.float64) if attention else None)
 
 
-def load_model(path: str | Path | None = None, device: str | torch.device | None = None, speech: bool = True,
+def load_model(path: str | Path | None = None, device: str | torch.device | None = None, transcribe: bool = True,
                limits: Limits = DEFAULT_LIMITS, **kwargs: object) -> Predictor:
     """Load a checkpoint (default: the shipped one) and the feature extractors, offline.
 
     Args:
         path: a checkpoint directory (``config.json`` + ``model.safetensors``); default :func:`default_checkpoint`.
         device: ``"cuda"`` / ``"cpu"``; default CUDA when available.
-        speech: transcribe speech (False: face and voice only; Whisper still loads, its encoder gives the voice).
-        limits: the input caps (:class:`~tailor_core.limits.Limits`).
-        **kwargs: passed to :class:`Predictor` (``timeline_steps``, ``batch_size``, ...).
+        transcribe: speech to text (False: face and voice only; Whisper still loads, its encoder gives the voice).
+        limits: the input caps (:class:`~tailor_core.options.Limits`).
+        **kwargs: passed to :class:`Predictor` (``timeline_steps``, ``batch_size``, ...); ``speech`` is the former
+            name of ``transcribe``.
     """
+    if "speech" in kwargs:
+        transcribe = bool(kwargs.pop("speech"))
     path = Path(path) if path is not None else default_checkpoint()
     dev = pick_device(device)
     model = TAILOR.from_pretrained(path, device=dev)
@@ -213,7 +237,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device | None
     if dims != expected:
         raise ValueError(f"checkpoint {path} expects feature sizes {dims}, but the extractors give {expected}: "
                          "it was not trained on this project's features")
-    extractor = FeatureExtractor(device=dev.type, speech=speech, limits=limits).load()
+    extractor = FeatureExtractor(device=dev.type, transcribe=transcribe, limits=limits).load()
     return Predictor(model, extractor, device=dev, checkpoint=path, voice_readout=VoiceReadout().load(), **kwargs)
 
 

@@ -20,8 +20,6 @@ Cheap next to the extraction: two small dot products and one MiniLM pass over th
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from pathlib import Path
 
@@ -32,7 +30,8 @@ from .features.errors import FeatureError
 from .features.face_expression import CLASSES as FACE_CLASSES
 from .features.text_emotion import EmotionTextEncoder
 from .features.visual import VISUAL_DIM
-from .resources import check_weights, find
+from .features.weights import load_weights
+from .resources import locate
 
 WEIGHTS_FILENAME: str = "voice_emotion.safetensors"
 CONFIG_FILENAME: str = "voice_emotion.json"
@@ -49,8 +48,7 @@ SHOWN: int = 2  # classes per encoder in the one-line summary
 
 def default_weights_path() -> Path:
     """``$TAILOR_VOICE_READOUT_MODEL`` or the shipped ``assets/voice_emotion.safetensors``."""
-    env = os.environ.get(MODEL_ENV)
-    return Path(env) if env else find("assets", WEIGHTS_FILENAME)
+    return locate(MODEL_ENV, WEIGHTS_FILENAME)
 
 
 def voice_vector(rows: np.ndarray) -> np.ndarray:
@@ -76,15 +74,8 @@ class VoiceReadout:
         with self._lock:
             if self._w is not None:
                 return self
-            cfg_path = check_weights(self.weights_path, CONFIG_FILENAME, self.expected_sha256, MODEL_ENV,
+            w, config = load_weights(self.weights_path, CONFIG_FILENAME, self.expected_sha256, MODEL_ENV,
                                      "voice-readout weights")
-            from safetensors.numpy import load
-
-            try:
-                w = load(self.weights_path.read_bytes())
-            except Exception as e:  # truncated or not a safetensors file
-                raise FeatureError(f"voice-readout weights {self.weights_path} could not be read: {e}") from e
-            config = json.loads(cfg_path.read_text())
             n, d = len(config.get("classes", ())), int(config.get("dim", 0))
             shapes = {"mean": (d,), "scale": (d,), "coef": (n, d), "intercept": (n,)}
             if tuple(config.get("classes", ())) != VOICE_CLASSES or {k: v.shape for k, v in w.items()} != shapes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -37,6 +38,16 @@ def find(*parts: str) -> Path:
     searched = ", ".join(str(r.joinpath(*parts)) for r in roots)
     raise ResourceError(f"{'/'.join(parts)} is missing (searched {searched}); reinstall the package or "
                         f"set ${HOME_ENV} to a folder holding checkpoints/ and assets/")
+
+
+def locate(env: str, shipped: str | Callable[[], Path]) -> Path:
+    """Where a model is: ``$env`` when set (the user's own file or folder, used as it is), else the shipped one:
+    ``shipped`` names a file in ``assets/`` (:func:`find`) or is a function giving a folder inside a model's
+    package."""
+    override = os.environ.get(env)
+    if override:
+        return Path(override)
+    return find("assets", shipped) if isinstance(shipped, str) else shipped()
 
 
 _VERIFIED: set[tuple[str, str]] = set()

@@ -7,15 +7,15 @@ Scoring, stated once (the predictor runs the model on the spans these functions 
   that; windows with no valid step (no modality present) are skipped. Each window is one model pass.
 * **Overall scores** (the summary): the mean of those same windows' scores, **weighted by each window's number of
   valid steps**. So the summary is the average of what the timeline shows, never a reading the timeline
-  contradicts (it used to be one pass over the whole input, which on a short clip could read nothing while the
-  timeline's middle windows read a clear emotion). Thresholds are tuned on validation for this summary
-  (``training.evaluate.summary_scores``).
+  contradicts (a single pass over a whole short clip can read nothing where the timeline's middle windows read a
+  clear emotion). Thresholds are tuned on validation for this summary (``training/evaluate.py``).
 * **Timeline**: one point per window, the model's own output.
 * **Smoothing**: timeline points and live updates pass through an exponential moving average with time
   constant ``SMOOTHING_SECONDS`` (weight ``1 - exp(-dt / tau)`` on a new point ``dt`` seconds after the last),
   so a single 0.5 s step cannot switch a label on and off. It starts from 0 ("no emotion") at the start of the
   input, so the first window is damped too. The same function serves clips, the CLI, the API and the live
-  view; each timeline point keeps its unsmoothed value under ``"raw"``.
+  view; each :class:`TimelinePoint` keeps its unsmoothed value as ``raw``, and a live update its smoothed scores
+  as ``Prediction.smoothed`` beside the window's own ``scores``.
 * **Attention**: the decoder's cross-attention of each label over the fused sequence
   ``[text | audio | visual | common]`` (last decoder layer, averaged over heads). ``modality_attention`` is the
   share of each label's attention on each part (sums to 1), averaged over the windows with the same weights as
@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from .config import MODALITIES, PC_PARTS
-from .features import FeatureBundle
+from .features import FeatureBundle, Word
 
 Span = tuple[int, int]
 
@@ -44,25 +44,41 @@ TIMELINE_STEPS: int = 8
 TIMELINE_HOP: int = 2
 
 
-@dataclass
-class Prediction:
-    """Everything the app, the CLI and the API show about one input. Fields are plain Python values.
+@dataclass(frozen=True)
+class TimelinePoint:
+    """One window of the timeline: ``start``/``end`` in seconds, ``scores`` as shown (smoothed, label -> value)
+    and ``raw``, the model's own output for the window."""
 
-    ``scores``/``thresholds``: label -> value; ``labels``: the labels at or over their threshold;
-    ``timeline``: ``{"start", "end", "scores"}`` points; ``words``: ``{"text", "start", "end", "step"}``;
-    ``face_steps``/``step_times``: per grid step; ``modality_attention``: label -> part -> share;
-    ``attention_maps``: modality -> [labels][steps]; ``present``: modality -> seen anywhere;
-    ``notes``: plain sentences about the input a user should know (cut at the length cap, ...);
-    ``readouts``: modality -> class -> what that encoder alone reads (:mod:`tailor_core.readouts`; live: of the
-    last window, unsmoothed).
+    start: float
+    end: float
+    scores: dict[str, float]
+    raw: dict[str, float]
+
+    @property
+    def centre(self) -> float:
+        return 0.5 * (self.start + self.end)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Everything the app, the CLI and the API show about one input (build a changed copy with
+    ``dataclasses.replace``).
+
+    ``scores``/``thresholds``: label -> value; ``labels``: the labels at or over their threshold (of
+    :attr:`shown_scores`); ``timeline``: one :class:`TimelinePoint` per window; ``words``: the transcript or typed
+    words, each with its grid step; ``face_steps``/``step_times``: per grid step; ``modality_attention``: label ->
+    part -> share; ``attention_maps``: modality -> [labels][steps]; ``present``: modality -> seen anywhere;
+    ``notes``: plain sentences about the input a user should know (cut at the length cap, ...); ``readouts``:
+    modality -> class -> what that encoder alone reads (:mod:`tailor_core.readouts`; live: of the last window,
+    unsmoothed); ``smoothed``: a live update's scores after the moving average (None for a file).
     """
 
     scores: dict[str, float]
     labels: list[str]
     thresholds: dict[str, float]
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[TimelinePoint] = field(default_factory=list)
     transcript: str = ""
-    words: list[dict[str, Any]] = field(default_factory=list)
+    words: list[Word] = field(default_factory=list)
     face_steps: list[bool] = field(default_factory=list)
     step_times: list[float] = field(default_factory=list)
     modality_attention: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -74,10 +90,20 @@ class Prediction:
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
     readouts: dict[str, dict[str, float]] = field(default_factory=dict)
+    smoothed: dict[str, float] | None = None
+
+    @property
+    def shown_scores(self) -> dict[str, float]:
+        """The scores a person is shown and ``labels`` are decided on: ``smoothed`` where there are, else
+        ``scores``."""
+        return self.scores if self.smoothed is None else self.smoothed
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (floats rounded to 6 digits, non-finite values as None)."""
-        return _jsonable(asdict(self))
+        """A JSON-safe dict (floats rounded to 6 digits, non-finite values as None); ``smoothed`` only when set."""
+        out = _jsonable(asdict(self))
+        if self.smoothed is None:
+            del out["smoothed"]
+        return out
 
 
 def _jsonable(x: Any) -> Any:
@@ -159,13 +185,15 @@ def combine(bundle: FeatureBundle, spans: Sequence[Span], scores: np.ndarray, at
 
 
 def timeline_points(bundle: FeatureBundle, spans: Sequence[Span], scores: np.ndarray,
-                    labels: Sequence[str]) -> list[dict[str, Any]]:
-    """Timeline points ``{"start", "end", "scores"}`` (seconds) from per-window scores [W, N]."""
+                    labels: Sequence[str]) -> list[TimelinePoint]:
+    """Unsmoothed timeline points (``scores`` = ``raw``, times in seconds) from per-window scores [W, N]."""
     step = float(bundle.step_seconds)
     t0 = float(bundle.times[0]) if len(bundle) else 0.0
-    return [{"start": t0 + a * step, "end": t0 + b * step,
-             "scores": {k: float(v) for k, v in zip(labels, row, strict=True)}}
-            for (a, b), row in zip(spans, scores, strict=True)]
+    points = []
+    for (a, b), row in zip(spans, scores, strict=True):
+        values = {k: float(v) for k, v in zip(labels, row, strict=True)}
+        points.append(TimelinePoint(t0 + a * step, t0 + b * step, values, values))
+    return points
 
 
 def ema(previous: dict[str, float] | None, current: dict[str, float], dt: float,
@@ -183,22 +211,21 @@ def ema(previous: dict[str, float] | None, current: dict[str, float], dt: float,
     return {k: previous[k] + w * (v - previous[k]) for k, v in current.items()}
 
 
-def smooth_timeline(points: list[dict[str, Any]], tau: float = SMOOTHING_SECONDS) -> list[dict[str, Any]]:
-    """Timeline points (in time order) with ``scores`` smoothed by :func:`ema` over their centre times (starting
-    from 0 at the first point's start) and the model's own values kept as ``raw``."""
+def smooth_timeline(points: Sequence[TimelinePoint], tau: float = SMOOTHING_SECONDS) -> list[TimelinePoint]:
+    """Timeline points (in time order) with ``scores`` the model's ``raw`` values smoothed by :func:`ema` over
+    their centre times (starting from 0 at the first point's start)."""
     out, state = [], None
-    last = float(points[0]["start"]) if points else 0.0
+    last = float(points[0].start) if points else 0.0
     for p in points:
-        t = 0.5 * (p["start"] + p["end"])
-        state = ema(state, p["scores"], t - last, tau)
-        last = t
-        out.append({**p, "scores": state, "raw": p["scores"]})
+        state = ema(state, p.raw, p.centre - last, tau)
+        last = p.centre
+        out.append(replace(p, scores=state))
     return out
 
 
 def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: dict[str, float],
                      overall: np.ndarray, share: np.ndarray, maps: dict[str, np.ndarray],
-                     timeline: list[dict[str, Any]], notes: Sequence[str] = ()) -> Prediction:
+                     timeline: list[TimelinePoint], notes: Sequence[str] = ()) -> Prediction:
     """Assemble the :class:`Prediction` of ``bundle`` from :func:`combine`'s outputs."""
     scores = {k: float(v) for k, v in zip(labels, overall, strict=True)}
     return Prediction(
@@ -207,8 +234,7 @@ def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: d
         thresholds=dict(thresholds),
         timeline=timeline,
         transcript=bundle.transcript,
-        words=[{"text": w.text, "start": float(w.start), "end": float(w.end), "step": int(w.step)}
-               for w in bundle.words],
+        words=[Word(w.text, float(w.start), float(w.end), int(w.step)) for w in bundle.words],
         face_steps=[bool(v) for v in bundle.visual_mask],
         step_times=[float(t) for t in bundle.times],
         modality_attention={k: {p: float(share[i, j]) for j, p in enumerate(PC_PARTS)}
@@ -222,5 +248,6 @@ def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: d
     )
 
 
-__all__ = ["SMOOTHING_SECONDS", "TIMELINE_HOP", "TIMELINE_STEPS", "Prediction", "build_prediction", "combine",
-           "decide", "ema", "smooth_timeline", "timeline_points", "timeline_spans", "window_weights"]
+__all__ = ["SMOOTHING_SECONDS", "TIMELINE_HOP", "TIMELINE_STEPS", "Prediction", "TimelinePoint", "Word",
+           "build_prediction", "combine", "decide", "ema", "smooth_timeline", "timeline_points", "timeline_spans",
+           "window_weights"]

@@ -203,6 +203,8 @@ def test_analyse_ui_keeps_an_error_on_the_page_and_drops_the_bad_file(tmp_path):
 
 
 def test_headline_and_about_read_for_a_visitor():
+    from dataclasses import replace
+
     from app_helpers import get_predictor
 
     import app
@@ -213,8 +215,7 @@ def test_headline_and_about_read_for_a_visitor():
     pred = Prediction(scores={"happy": 0.1, "sad": 0.2, "fear": 0.9, "surprise": 0.7}, labels=["fear", "surprise"],
                       thresholds=th)
     assert plots.headline(pred) == "mostly fear, some surprise"
-    pred.labels = []
-    assert plots.headline(pred) == "no clear emotion"
+    assert plots.headline(replace(pred, labels=[])) == "no clear emotion"
     about = app.about_markdown(get_predictor())
     assert "license:" not in about and "OMP_NUM_THREADS" not in about and "../shared" not in about
     assert "```" not in about and "make decisions about people" not in about  # the warning is shown once, above

@@ -84,7 +84,7 @@ def test_face_weights_missing_or_wrong_give_a_clear_error(tmp_path: Path) -> Non
     shutil.copy(FE.default_weights_path().with_name(FE.CONFIG_FILENAME), tmp_path / FE.CONFIG_FILENAME)
     with pytest.raises(ResourceError, match="damaged"):
         FE.FaceExpressionModel(bad).load()
-    with pytest.raises(FeatureError, match="could not be loaded"):
+    with pytest.raises(FeatureError, match="could not be read"):
         FE.FaceExpressionModel(bad, expected_sha256="").load()  # hash check off: the content is still checked
 
 
@@ -121,30 +121,13 @@ def test_encoder_states_cover_the_real_audio_only(whisper, speech: np.ndarray) -
     assert VS.encoder_states(whisper, np.zeros(100, np.float32)).shape == (0, VS.AUDIO_DIM)
 
 
-def test_shared_encoder_pass_reuses_the_states(whisper, speech: np.ndarray) -> None:
-    class Counting:  # stands for a WhisperModel whose encoder calls are counted
-        feature_extractor = whisper.feature_extractor
-
-        def __init__(self) -> None:
-            self.calls = 0
-
-        def encode(self, features):
-            self.calls += 1
-            return whisper.encode(features)
-
-    model = Counting()
-    VS.share_encoder_pass(model)
-    a = VS.encoder_states(model, speech[:16000])
-    b = VS.encoder_states(model, speech[:16000])  # the same 30 s window: handed out once
-    assert np.allclose(a, b) and model.calls == 1
-    VS.encoder_states(model, speech[:16000])  # taken already: nothing of it stays cached
-    assert model.calls == 2
-    VS.clear_shared_pass(model)
-    VS.encoder_states(model, speech[:16000])
-    assert model.calls == 3
-    VS.encoder_states(model, speech[:16000], pad_seconds=VS.LIVE_PAD_SECONDS)  # a live pass is never kept
-    VS.encoder_states(model, speech[:16000], pad_seconds=VS.LIVE_PAD_SECONDS)
-    assert model.calls == 5
+def test_encoder_pass_offers_the_window_only_when_transcription_starts_with_it(whisper, speech) -> None:
+    states, window = VS.encoder_pass(whisper, speech)
+    assert window is not None and np.allclose(np.asarray(window)[0][: len(states)], states)
+    assert VS.encoder_pass(whisper, speech, pad_seconds=20.0)[1] is None  # a live window is not Whisper's 30 s
+    long = np.concatenate([speech] * 10)[: 31 * 16000]  # its first chunk is cut from the audio
+    assert VS.encoder_pass(whisper, long)[1] is None
+    assert VS.encoder_pass(whisper, np.zeros(100, np.float32))[1] is None
 
 
 def test_voice_probe_pools_only_the_frames_the_vad_calls_speech(speech: np.ndarray) -> None:
@@ -217,12 +200,14 @@ def test_small_still_retries_map_landmarks_back_to_the_image() -> None:
     assert found >= 3
 
 
-def test_transcription_reuses_the_voice_features_encoder_pass(monkeypatch, speech: np.ndarray) -> None:
-    # one real Whisper encoder pass per <= 30 s clip serves both the voice features and the transcript
+def test_listen_encodes_a_short_clip_once_for_voice_and_words(monkeypatch, speech: np.ndarray) -> None:
+    # one Whisper encoder pass per <= 30 s clip serves both the voice features and the transcript, handed to the
+    # decoder explicitly: nothing is cached on the model between calls
     from faster_whisper import WhisperModel
 
     from tailor_core.features.speech import SpeechRecognizer
 
+    sr = SpeechRecognizer().load()
     calls = []
     real = WhisperModel.encode
 
@@ -231,13 +216,21 @@ def test_transcription_reuses_the_voice_features_encoder_pass(monkeypatch, speec
         return real(self, features)
 
     monkeypatch.setattr(WhisperModel, "encode", counting)
-    sr = SpeechRecognizer().load()
-    vecs, mask = VS.clip_voice_features(sr.model, speech)
-    words = sr(speech)
-    assert mask.any() and [w[0].lower() for w in words][:2] == ["kids", "are"]
-    assert len(calls) == 1
-    sr(speech)  # transcribed again: the states were handed out once and not kept, so a pass of its own
-    assert len(calls) == 2
+    heard = sr.listen(speech)
+    assert [w[0].lower() for w in heard.words][:2] == ["kids", "are"] and len(calls) == 1
+    assert np.array_equal(heard.states, VS.encoder_states(sr.model, speech)) and len(calls) == 2
+    assert sr.transcribe(speech) == heard.words and len(calls) == 3  # on its own: a pass of its own, same words
+    assert sr.listen(speech, transcribe=False).words == [] and len(calls) == 4
+    assert not [k for k in vars(sr.model) if "tailor" in k]  # the model object is never changed
+
+
+def test_decoding_options_are_those_of_faster_whispers_transcribe(whisper, speech: np.ndarray) -> None:
+    from tailor_core.features.speech import SpeechRecognizer
+
+    sr = SpeechRecognizer(cpu_threads=1)
+    _segments, info = whisper.transcribe(speech, language="en", beam_size=sr.options.beam_size, word_timestamps=True,
+                                         vad_filter=False, condition_on_previous_text=False, temperature=0.0)
+    assert sr._decoding(whisper)[1] == info.transcription_options
 
 
 # ------------------------------------------------------------------------------------------------------ assets

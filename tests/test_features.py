@@ -26,7 +26,7 @@ from tailor_core.features import (
 )
 from tailor_core.features.media import decode_audio, iter_video_frames
 from tailor_core.features.visual import BASE_DIM
-from tailor_core.limits import Limits
+from tailor_core.options import Limits
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RAVDESS = ["ravdess_happy_kids.mp4", "ravdess_fearful_kids.mp4"]
@@ -238,7 +238,7 @@ def test_empty_audio_raises(fx: FeatureExtractor) -> None:
 
 
 def test_text_bundle_and_word_vectors(fx: FeatureExtractor) -> None:
-    words, vecs = fx.words.word_vectors("I can't believe it, this is wonderful!")
+    words, vecs = fx.text_encoder.word_vectors("I can't believe it, this is wonderful!")
     assert words[1] == "can't" and vecs.shape == (len(words), TEXT_DIM)
     b = fx.text("I can't believe it, this is wonderful!")
     assert len(b) == 3 and b.text_mask.all() and not b.visual_mask.any() and not b.audio_mask.any()
@@ -246,7 +246,7 @@ def test_text_bundle_and_word_vectors(fx: FeatureExtractor) -> None:
     assert len(fx.text("hello", n_steps=10)) == 10
     e = fx.text("   ")
     assert len(e) == 1 and not e.text_mask.any() and e.words == []
-    long_words, long_vecs = fx.words.word_vectors("word " * 700)  # beyond MiniLM's 512 tokens
+    long_words, long_vecs = fx.text_encoder.word_vectors("word " * 700)  # beyond MiniLM's 512 tokens
     assert long_vecs.shape == (700, TEXT_DIM) and np.isfinite(long_vecs).all()
 
 

@@ -1,4 +1,4 @@
-"""Predictor, Prediction, plots and the predict CLI on the shipped checkpoint and real fixture media."""
+"""Predictor, Prediction, plots and the command line (tailor_core.cli) on the shipped checkpoint and real media."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def _check(pred, present: dict[str, bool] | None = None) -> None:
             assert np.allclose(rows, 0.0), f"absent {m} must get no attention"
     assert pred.timeline, "a timeline point at least"
     for p in pred.timeline:
-        assert p["start"] < p["end"]
-        assert all(0.0 <= v <= 1.0 for v in p["scores"].values())
+        assert p.start < p.end
+        assert all(0.0 <= v <= 1.0 for v in p.scores.values())
     if present is not None:
         assert pred.present == present
     json.dumps(pred.to_dict(), allow_nan=False)
@@ -61,7 +61,7 @@ def test_clip_with_speech_and_face(predictor):
     _check(pred, {"text": True, "audio": True, "visual": True})
     assert "door" in pred.transcript.lower()
     assert sum(pred.face_steps) >= len(pred.face_steps) - 1
-    assert pred.words and all(0 <= w["step"] < len(pred.step_times) for w in pred.words)
+    assert pred.words and all(0 <= w.step < len(pred.step_times) for w in pred.words)
     assert 2.5 < pred.duration < 4.5
     assert {"video", "model", "readouts", "total"} <= set(pred.timings)
     # each encoder alone: all three present; the happy face reads happiness (FER+ probabilities summing to 1)
@@ -136,14 +136,14 @@ def test_typed_text_spreads_over_the_clip(predictor):
     pred = predictor.predict(video=str(SILENT), text="what a wonderful surprise")
     _check(pred, {"text": True, "audio": True, "visual": True})
     assert pred.transcript == "what a wonderful surprise"
-    assert max(w["step"] for w in pred.words) > len(pred.step_times) // 2
+    assert max(w.step for w in pred.words) > len(pred.step_times) // 2
 
 
 def test_long_input_is_scored_in_windows(predictor):
     from tailor_core.features import FeatureBundle
 
     one = predictor.extractor.clip(str(SILENT))
-    long = FeatureBundle.merge(one.with_length(predictor.window_steps * 2 + 5))
+    long = FeatureBundle.merge(one.with_length(predictor.max_window_steps * 2 + 5))
     # fill the padding with copies of the real steps so every window has data
     n = len(one)
     for m in ("audio", "visual"):
@@ -164,12 +164,12 @@ def test_summary_is_the_weighted_mean_of_the_timeline(predictor):
     bundle = predictor.extractor.clip(str(SAD))
     pred = predictor.predict_bundle(bundle)
     step = bundle.step_seconds
-    spans = [(round((p["start"] - bundle.times[0]) / step), round((p["end"] - bundle.times[0]) / step))
+    spans = [(round((p.start - bundle.times[0]) / step), round((p.end - bundle.times[0]) / step))
              for p in pred.timeline]
     assert spans == scoring.timeline_spans(bundle.valid, predictor.timeline_steps, predictor.timeline_hop)
     weights = scoring.window_weights(bundle.valid, spans)
     for label in pred.scores:
-        mean = sum(w * p["raw"][label] for w, p in zip(weights, pred.timeline, strict=True))
+        mean = sum(w * p.raw[label] for w, p in zip(weights, pred.timeline, strict=True))
         assert pred.scores[label] == pytest.approx(mean, abs=1e-9)
     assert predictor.predict_bundle(bundle, timeline=False).scores == pytest.approx(pred.scores)
 
@@ -244,7 +244,11 @@ def test_live_session(predictor, monkeypatch):
     (bundle,) = scored
     raw = predictor.predict_bundle(bundle, timeline=False).scores
     w = 1 - np.exp(-len(bundle) * bundle.step_seconds / SMOOTHING_SECONDS)
-    assert pred.scores == pytest.approx({k: w * v for k, v in raw.items()}, abs=1e-4)
+    assert pred.scores == pytest.approx(raw, abs=1e-6)  # the window's own scores, and beside them the smoothed
+    assert pred.smoothed == pytest.approx({k: w * v for k, v in raw.items()}, abs=1e-4)
+    assert pred.shown_scores is pred.smoothed
+    assert pred.labels == [k for k in raw if pred.smoothed[k] >= pred.thresholds[k]]
+    assert "smoothed" in pred.to_dict() and "smoothed" not in predictor.predict_bundle(bundle).to_dict()
     with live._framing:  # a frame still being analysed: the next one is dropped, not queued
         assert live.add_frame(np.zeros((48, 64, 3), np.uint8), block=False) is False
     assert live.dropped_frames == 1
@@ -277,10 +281,10 @@ def test_plots_build(predictor):
 def cli(monkeypatch, predictor):
     """The CLI's main(), with load_model returning the already loaded predictor."""
     import tailor_core.predictor as predictor_module
-    from tailor_core import predict
+    from tailor_core import cli
 
     monkeypatch.setattr(predictor_module, "load_model", lambda *a, **k: predictor)
-    return predict.main
+    return cli.main
 
 
 def test_cli_single_json(cli, capsys):
@@ -316,3 +320,12 @@ def test_cli_batch_jsonl_and_csv(cli, capsys, tmp_path):
 def test_cli_usage_errors(cli, capsys):
     assert cli([]) == 2
     assert cli(["--text", "hi", str(FACE)]) == 2
+
+
+def test_cli_former_module_name_still_runs():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "tailor_core.predict", "--help"], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent).stdout
+    assert "python -m tailor_core.cli" in out

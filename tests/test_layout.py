@@ -50,7 +50,7 @@ def test_features_know_nothing_above_them():
     for m, targets in _imports().items():
         if m.startswith("tailor_core.features"):
             above = {t for t in targets if not t.startswith("tailor_core.features")}
-            assert above <= {"tailor_core.config", "tailor_core.limits", "tailor_core.progress",
+            assert above <= {"tailor_core.config", "tailor_core.options", "tailor_core.progress",
                              "tailor_core.resources"}, (m, above)
 
 
@@ -62,7 +62,7 @@ def test_runtime_does_not_import_training():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
             bad = [n for n in names if n.split(".")[0] in {"training", "sklearn", "librosa", "scripts", "benchmarks"}]
             assert not bad, f"{p.relative_to(PACKAGE.parent)} imports {bad}"
-    code = ("import sys, tailor_core, tailor_core.predictor, tailor_core.live, tailor_core.plots, tailor_core.predict; "
+    code = ("import sys, tailor_core, tailor_core.predictor, tailor_core.live, tailor_core.plots, tailor_core.cli; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('training', 'sklearn', 'librosa')))")
     import subprocess
 
@@ -143,27 +143,31 @@ def test_prediction_json_is_safe():
     assert d["scores"]["happy"] is None and d["timings"]["total"] == 0.25
 
 
+def _point(start: float, scores: dict[str, float]) -> scoring.TimelinePoint:
+    """An unsmoothed 4 s timeline window."""
+    return scoring.TimelinePoint(float(start), start + 4.0, scores, scores)
+
+
 def test_smoothing_damps_a_one_step_spike():
     flat = {"happy": 0.1, "sad": 0.1}
     spike = {"happy": 0.1, "sad": 0.9}
-    points = [{"start": t, "end": t + 4.0, "scores": spike if t == 3 else flat} for t in range(8)]
+    points = [_point(t, spike if t == 3 else flat) for t in range(8)]
     smoothed = scoring.smooth_timeline(points, tau=1.5)
-    assert [p["raw"] for p in smoothed] == [p["scores"] for p in points]  # the model's values are kept
+    assert [p.raw for p in smoothed] == [p.raw for p in points]  # the model's values are kept
     w = 1 - np.exp(-1 / 1.5)  # one step 1 s after the last moves this much of the way
-    before = smoothed[2]["scores"]["sad"]
-    peak = max(p["scores"]["sad"] for p in smoothed)
+    before = smoothed[2].scores["sad"]
+    peak = max(p.scores["sad"] for p in smoothed)
     assert peak == pytest.approx(before + (0.9 - before) * w)
-    assert peak < 0.5 and smoothed[-1]["scores"]["sad"] < 0.15
+    assert peak < 0.5 and smoothed[-1].scores["sad"] < 0.15
     assert scoring.ema(flat, spike, 0.0) == flat
 
 
 def test_smoothing_damps_a_spike_in_the_first_window_too():
     # the first point starts from "no emotion": a 4 s window is 2 s of input at its centre
-    points = [{"start": 0.0, "end": 4.0, "scores": {"sad": 0.9}}] + [
-        {"start": t, "end": t + 4.0, "scores": {"sad": 0.1}} for t in range(1, 6)]
+    points = [_point(0.0, {"sad": 0.9})] + [_point(t, {"sad": 0.1}) for t in range(1, 6)]
     smoothed = scoring.smooth_timeline(points, tau=1.5)
-    assert smoothed[0]["scores"]["sad"] == pytest.approx(0.9 * (1 - np.exp(-2 / 1.5)))
-    assert all(p["scores"]["sad"] < 0.7 for p in smoothed) and smoothed[-1]["scores"]["sad"] < 0.2
+    assert smoothed[0].scores["sad"] == pytest.approx(0.9 * (1 - np.exp(-2 / 1.5)))
+    assert all(p.scores["sad"] < 0.7 for p in smoothed) and smoothed[-1].scores["sad"] < 0.2
     assert scoring.ema(None, {"sad": 0.9}, 0.0) == {"sad": 0.0}  # no input behind it: nothing yet
-    steady = scoring.smooth_timeline([{"start": t, "end": t + 4.0, "scores": {"sad": 0.8}} for t in range(12)])
-    assert steady[-1]["scores"]["sad"] == pytest.approx(0.8, abs=1e-3)  # a lasting reading gets there
+    steady = scoring.smooth_timeline([_point(t, {"sad": 0.8}) for t in range(12)])
+    assert steady[-1].scores["sad"] == pytest.approx(0.8, abs=1e-3)  # a lasting reading gets there

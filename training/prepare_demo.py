@@ -26,8 +26,8 @@ as the app's speech-to-text would give. Validation and test examples use held-ou
 (``train_text --train-subset``) never saw, so their features are no cleaner than unseen sentences' (the "encoder
 leak" of ``training.report_demo``); not how the shipped checkpoint was built (model card). With
 ``--live-voice-share F`` a share F of the training examples' voices come with the features a live update computes
-(Whisper's ``LIVE_PAD_SECONDS`` window, ``items_audio_train_live.npz``) instead of a file's (30 s), drawn by a
-generator of their own, so every other draw is the same as without it; validation and test keep the file's
+(Whisper's ``LiveOptions.voice_pad_seconds`` window, ``items_audio_train_live.npz``) instead of a file's (30 s),
+drawn by a generator of their own, so every other draw is the same as without it; validation and test keep the file's
 features (tried with the 10 s live window of the time: not shipped, model card "Live-window voices").
 
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m training.train``), and
@@ -83,21 +83,22 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
     from tailor_core.features import FeatureExtractor
 
-    _extractor = FeatureExtractor(speech=False)
+    _extractor = FeatureExtractor(transcribe=False)
     _extractor.speech.cpu_threads = 1  # one process per core
 
 
 def _text_chunk(texts: list[str]) -> list[np.ndarray]:
-    return [_extractor.words.word_vectors(t)[1].astype(np.float16) for t in texts]
+    return [_extractor.text_encoder.word_vectors(t)[1].astype(np.float16) for t in texts]
 
 
 def _audio_chunk(paths: list[str], live: bool = False) -> list[np.ndarray]:
     """Voice features of each file; a path "nothing:<seed>" is a generated silence / room-noise clip. ``live``:
-    encoded as a live update encodes audio (``LIVE_PAD_SECONDS`` window) instead of as a file (30 s)."""
+    encoded as a live update encodes audio (``LiveOptions.voice_pad_seconds`` window) instead of as a file (30 s)."""
     import soundfile as sf
 
     from tailor_core.features.audio import resample_to_16k, to_mono_float
-    from tailor_core.features.voice_states import LIVE_PAD_SECONDS, clip_voice_features
+    from tailor_core.features.voice_states import clip_voice_features
+    from tailor_core.options import LiveOptions
 
     out = []
     for p in paths:
@@ -107,7 +108,7 @@ def _audio_chunk(paths: list[str], live: bool = False) -> list[np.ndarray]:
             samples, sr = sf.read(p, dtype="float32")
             y = resample_to_16k(to_mono_float(samples), sr)
         if live:  # as FeatureExtractor.voice, in the live window
-            vecs, mask = clip_voice_features(_extractor.speech.model, y, pad_seconds=LIVE_PAD_SECONDS)
+            vecs, mask = clip_voice_features(_extractor.speech.model, y, pad_seconds=LiveOptions().voice_pad_seconds)
             out.append(vecs[: int(mask.sum())].astype(np.float32))
         else:
             out.append(_extractor.voice(y).astype(np.float32))
@@ -440,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     items = extract_items(root, out, args.workers, limits, args.seed, args.text_unseen_by, args.live_voice_share > 0)
 
     _init_worker()
-    statements = {k: _extractor.words.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}
+    statements = {k: _extractor.text_encoder.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}
     train_faces = np.stack([s[0] for s in items["train"]["visual"]["seqs"] if s is not None])
     noise = 0.1 * train_faces.std(0)
     composed = {}

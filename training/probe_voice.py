@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from tailor_core.features.grid import SAMPLE_RATE
-from tailor_core.features.speech import VAD_PARAMETERS
 from tailor_core.features.voice_states import FRAME_SAMPLES, encoder_states, pool_steps
 from training.acoustic import FRAME_NAMES, acoustic_features
 
@@ -79,12 +78,12 @@ def cache_states(data: Path, cache: Path, modes: list[str]) -> None:
 
 def speech_frames(samples16k: np.ndarray, n_frames: int) -> np.ndarray:
     """[n_frames] bool: the 20 ms encoder frames whose start lies in a speech region of the app's Silero VAD
-    (``VAD_PARAMETERS``, as ``SpeechRecognizer`` decides what to transcribe); all True when it finds none."""
+    (its default options, as ``SpeechRecognizer`` decides what to transcribe); all True when it finds none."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     starts = np.arange(n_frames) * FRAME_SAMPLES
     keep = np.zeros(n_frames, bool)
-    for r in get_speech_timestamps(np.asarray(samples16k, np.float32), VadOptions(**(VAD_PARAMETERS or {}))):
+    for r in get_speech_timestamps(np.asarray(samples16k, np.float32), VadOptions()):
         keep |= (starts >= r["start"]) & (starts < r["end"])
     return keep if keep.any() else np.ones(n_frames, bool)
 

@@ -32,13 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from tailor_core.features.grid import n_steps_for
-from tailor_core.features.voice_states import (
-    HOP_SECONDS,
-    LIVE_PAD_SECONDS,
-    PAD_SECONDS,
-    clip_voice_features,
-    pool_steps,
-)
+from tailor_core.features.voice_states import HOP_SECONDS, PAD_SECONDS, clip_voice_features, pool_steps
+from tailor_core.options import LiveOptions
 from tailor_core.readouts import CONFIG_FILENAME, NO_VOICE, VOICE_CLASSES, WEIGHTS_FILENAME, VoiceReadout, voice_vector
 from tailor_core.readouts import SAME_EMOTION as SAME
 
@@ -49,6 +44,7 @@ NOTHING_CLIPS: dict[str, int] = {"train": 240, "test": 60}  # generated silence 
 NOTHING_SEED: int = 7_000_000  # far from prepare_demo's seeds: other clips than the demo checkpoint's
 # the encoder windows the readout reads: a file's (30 s) and a live update's (README "Encoders": a readout fitted
 # on 30 s states alone read 10 s ones 10 points worse), each clip once in each; keys are probe_voice's cache modes
+LIVE_PAD_SECONDS: float = LiveOptions().voice_pad_seconds
 WINDOWS: dict[str, float] = {"pad30": PAD_SECONDS, f"pad{LIVE_PAD_SECONDS:.0f}": LIVE_PAD_SECONDS}
 
 

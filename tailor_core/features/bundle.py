@@ -26,7 +26,7 @@ from .voice_states import AUDIO_DIM
 DIMS: dict[str, int] = {"text": TEXT_DIM, "audio": AUDIO_DIM, "visual": VISUAL_DIM}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Word:
     """One transcribed or typed word: ``start``/``end`` in seconds, ``step`` = index of its step in the
     bundle."""

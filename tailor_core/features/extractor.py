@@ -3,14 +3,15 @@
 It turns a video or audio file, raw audio samples, a still image or typed text into a
 :class:`~tailor_core.features.bundle.FeatureBundle` on the shared step grid (:mod:`~tailor_core.features.grid`).
 Live input goes through :class:`~tailor_core.features.stream.StreamExtractor`, which is given the same model
-objects (``faces``, ``speech``, ``words``), so a live stream and a file share one set of models.
+objects (``faces``, ``speech``, ``text_encoder``), so a live stream and a file share one set of models.
 
-Every cap of :class:`~tailor_core.limits.Limits` is enforced here, where the input is read: file size before opening,
+Every cap of :class:`~tailor_core.options.Limits` is enforced here, where the input is read: file size before opening,
 duration while decoding (never trusting the container header), image pixels before decoding, text length before
 encoding.
 
 Thread safety: MediaPipe IMAGE mode, Whisper and MiniLM calls are serialised by per-model locks; VIDEO-mode face
-trackers are created per clip or per stream, so concurrent clips never share tracking state.
+trackers are created per clip or per stream, so concurrent clips never share tracking state. The extractor owns
+its MediaPipe landmarkers: :meth:`FeatureExtractor.close` (or a ``with`` block) closes them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..limits import DEFAULT_LIMITS, Limits
+from ..options import DEFAULT_LIMITS, Limits, LiveOptions
 from ..progress import ProgressFn, report
 from .align import assemble
 from .audio import resample_to_16k, to_mono_float
@@ -36,7 +37,7 @@ from .stream import StreamExtractor
 from .text import default_text_steps, even_steps, looks_english, spread_evenly
 from .text_emotion import EmotionTextEncoder
 from .visual import MAX_FACES, Detection, FaceAnalyzer, to_rgb_uint8
-from .voice_states import clear_shared_pass, clip_voice_features
+from .voice_states import pool_steps
 
 DAMAGED_SLACK_SECONDS: float = 1.0  # decoded media this much shorter than the header says: the file is damaged
 CNN_BATCH: int = 8  # aligned face crops per expression-network call in the clip path
@@ -56,32 +57,41 @@ class FeatureExtractor:
     """Loads the face, speech/voice and text models on first use and turns inputs into :class:`FeatureBundle` s.
 
     The models are public (``faces``: landmarks + expression network, ``speech``: Whisper, for the transcript
-    and the voice features, ``words``: the emotion-tuned MiniLM): the live path and the training-data builder
-    use them directly, so training, files and live input share one code path. ``speech=False`` turns
-    speech-to-text off (Whisper's encoder still gives the voice features).
+    and the voice features, ``text_encoder``: the emotion-tuned MiniLM): the live path and the training-data
+    builder use them directly, so training, files and live input share one code path. ``transcribe=False``
+    turns speech-to-text off (Whisper's encoder still gives the voice features).
     """
 
-    def __init__(self, device: str = "cpu", speech: bool = True, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, device: str = "cpu", transcribe: bool = True, limits: Limits = DEFAULT_LIMITS) -> None:
         self.device = device
         self.limits = limits
-        self.transcribe = speech
+        self.transcribe = transcribe
         self.faces = FaceAnalyzer()
         self.speech = SpeechRecognizer(device)
-        self.words = EmotionTextEncoder("cuda" if str(device).startswith("cuda") else "cpu")
+        self.text_encoder = EmotionTextEncoder("cuda" if str(device).startswith("cuda") else "cpu")
 
     def load(self) -> FeatureExtractor:
         """Load every model now (e.g. at app start-up) and run the voice encoder once (its first call is slow)."""
         self.faces.load()
         self.speech.load()
-        self.words.load()
+        self.text_encoder.load()
         self.voice(np.zeros(SAMPLE_RATE, np.float32))
         return self
+
+    def close(self) -> None:
+        """Close the MediaPipe landmarkers (the face models load again if used later)."""
+        self.faces.close()
+
+    def __enter__(self) -> FeatureExtractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def voice(self, samples16k: np.ndarray) -> np.ndarray:
         """[n_steps_for(len / 16k), AUDIO_DIM] voice features of 16 kHz mono float32 audio: Whisper's encoder
         states averaged per step (files and training data compute the same values; live uses a rolling window)."""
-        vecs, mask = clip_voice_features(self.speech.model, samples16k)
-        return vecs[: int(mask.sum())]  # states cover the audio from its start: the mask is a prefix
+        return _voice_steps(self.speech.states(samples16k), len(samples16k))
 
     # ------------------------------------------------------------------ caps
     def _check_file(self, path: Path) -> None:
@@ -119,15 +129,13 @@ class FeatureExtractor:
 
             def run_speech() -> None:
                 try:
-                    speech["voice"] = self.voice(audio16k)
+                    heard = self.speech.listen(audio16k, transcribe=do_words)
+                    speech["voice"] = _voice_steps(heard.states, len(audio16k))
                     if do_words:
-                        words = self.speech(audio16k)
-                        speech["words"] = words
-                        speech["vecs"] = self.words.encode_words([w[0] for w in words])
+                        speech["words"] = heard.words
+                        speech["vecs"] = self.text_encoder.encode_words([w[0] for w in heard.words])
                 except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                     speech["error"] = e
-                finally:
-                    clear_shared_pass(self.speech.model)  # no encoder states of this audio stay cached
 
             speech_thread = threading.Thread(target=run_speech, name="tailor-speech", daemon=False)
             speech_thread.start()
@@ -207,13 +215,11 @@ class FeatureExtractor:
         y = y[:cap]
         if len(y) == 0:
             raise EmptyInputError("the audio is empty (0 samples)")
-        words, vecs = [], None
-        if transcribe and self.transcribe:
-            words = self.speech(y)
-            vecs = self.words.encode_words([w[0] for w in words])
+        heard = self.speech.listen(y, transcribe=transcribe and self.transcribe)
+        vecs = self.text_encoder.encode_words([w[0] for w in heard.words]) if heard.words else None
         duration = len(y) / SAMPLE_RATE
-        return assemble(n_steps_for(duration), audio=self.voice(y), words=words, word_vecs=vecs,
-                        duration=duration, source="audio", truncated=truncated)
+        return assemble(n_steps_for(duration), audio=_voice_steps(heard.states, len(y)), words=heard.words,
+                        word_vecs=vecs, duration=duration, source="audio", truncated=truncated)
 
     def image(self, image: str | Path | np.ndarray, n_steps: int = IMAGE_STEPS) -> FeatureBundle:
         """A still face shown as ``n_steps`` identical steps. No face -> ``visual_mask`` all False."""
@@ -235,7 +241,7 @@ class FeatureExtractor:
     def text(self, text: str, n_steps: int | None = None) -> FeatureBundle:
         """Typed text without timestamps: words spread evenly over ``n_steps`` (default ~2.5 words per step)."""
         self._check_text(text)
-        words, vecs = self.words.word_vectors(text)
+        words, vecs = self.text_encoder.word_vectors(text)
         n = default_text_steps(len(words)) if n_steps is None else int(n_steps)
         if n <= 0:
             raise FeatureError("n_steps must be positive")
@@ -251,11 +257,20 @@ class FeatureExtractor:
                        for i, (w, s) in enumerate(zip(words, steps, strict=True))]
         return b
 
-    def stream(self, window_seconds: float = 6.0, transcribe: bool = True, background: bool = True
-               ) -> StreamExtractor:
-        """A new :class:`StreamExtractor` over these models (rolling window over live frames and audio)."""
-        return StreamExtractor(self.faces, self.speech, self.words, window_seconds=window_seconds,
-                               transcribe=transcribe and self.transcribe, background=background)
+    def stream(self, window_seconds: float = 6.0, transcribe: bool = True, background: bool = True,
+               options: LiveOptions | None = None) -> StreamExtractor:
+        """A new :class:`StreamExtractor` over these models (rolling window over live frames and audio); close it
+        when done (``close()`` or a ``with`` block)."""
+        return StreamExtractor(self.faces, self.speech, self.text_encoder, window_seconds=window_seconds,
+                               transcribe=transcribe and self.transcribe, background=background,
+                               options=options or LiveOptions())
+
+
+def _voice_steps(states: np.ndarray, n_samples: int) -> np.ndarray:
+    """[k, AUDIO_DIM] per-step means of encoder states [n_frames, AUDIO_DIM] that cover ``n_samples`` of audio from
+    its start: one row per step of ``n_steps_for(n_samples / 16k)`` that has a frame (the mask is a prefix)."""
+    vecs, mask = pool_steps(states, n_steps_for(n_samples / SAMPLE_RATE))
+    return vecs[: int(mask.sum())]
 
 
 __all__ = ["FeatureExtractor"]

@@ -18,15 +18,14 @@ overrides the path and skips the check, as for the landmarker). A missing or dam
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from ..resources import check_weights, find
+from ..resources import locate
+from .weights import load_weights
 
 WEIGHTS_FILENAME: str = "face_expression.safetensors"
 CONFIG_FILENAME: str = "face_expression.json"
@@ -52,11 +51,8 @@ MIRROR_AVERAGE: bool = True
 
 
 def default_weights_path() -> Path:
-    """``$TAILOR_FACE_EXPR_MODEL`` or the shipped ``assets/face_expression.safetensors`` (``resources.find``)."""
-    env = os.environ.get(MODEL_ENV)
-    if env:
-        return Path(env)
-    return find("assets", WEIGHTS_FILENAME)
+    """``$TAILOR_FACE_EXPR_MODEL`` or the shipped ``assets/face_expression.safetensors``."""
+    return locate(MODEL_ENV, WEIGHTS_FILENAME)
 
 
 def alignment_matrix(landmarks_px: np.ndarray, side: int = CROP_SIDE, out_side: int | None = None) -> np.ndarray:
@@ -156,16 +152,14 @@ class FaceExpressionModel:
         from .errors import FeatureError
 
         path = self.weights_path
-        cfg_path = check_weights(path, CONFIG_FILENAME, self.expected_sha256, MODEL_ENV, "face-expression weights")
+        state, cfg = load_weights(path, CONFIG_FILENAME, self.expected_sha256, MODEL_ENV, "face-expression weights",
+                                  framework="torch")
         import torch
-        from safetensors.torch import load_file
 
-        cfg = json.loads(cfg_path.read_text())
         net = build_net(width=int(cfg["width"]), embed_dim=int(cfg["embed_dim"]), n_classes=int(cfg["n_classes"]))
         try:
-            state = load_file(str(path))
             missing, unexpected = net.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-        except Exception as e:  # a truncated file or one with other tensors / shapes
+        except RuntimeError as e:  # tensors of other shapes
             raise FeatureError(f"face-expression weights {path} could not be loaded: {e}") from e
         # only BatchNorm's integer step counters are not shipped
         missing = [k for k in missing if not k.endswith("num_batches_tracked")]

@@ -5,12 +5,13 @@ Frames and audio chunks are pushed as they arrive (Gradio delivers RGB frames an
 chunk gives (nearly) the same features as :meth:`FeatureExtractor.clip` on it. Times are seconds since the stream
 started (the bundle's ``times`` are absolute stream times).
 
-Cost is incremental: faces are computed once per sampled frame (at most ``VIDEO_FPS`` per second, big frames
-downscaled), voice features (Whisper encoder states) once per update for the steps not yet final, with up to
-``LIVE_CONTEXT_SECONDS`` of earlier audio as context (one encoder pass; final steps are cached), and
-speech-to-text runs on new audio every ``ASR_EVERY_SECONDS`` in a background thread: words that two passes agree
-on and that end at a pause more than ``ASR_STABLE_SECONDS`` before the newest audio are committed and never
-re-transcribed; the others are shown as tentative until a later pass confirms or corrects them.
+Cost is incremental (the settings are :class:`~tailor_core.options.LiveOptions`): faces are computed once per
+sampled frame (at most ``VIDEO_FPS`` per second, big frames downscaled), voice features (Whisper encoder states)
+once per update for the steps not yet final, with up to ``voice_context_seconds`` of earlier audio as context
+(one encoder pass; final steps are cached), and speech-to-text runs on new audio every ``asr_every_seconds`` in a
+background thread: words that two passes agree on and that end at a pause more than ``asr_stable_seconds``
+before the newest audio are committed and never re-transcribed; the others are shown as tentative until a later
+pass confirms or corrects them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections import deque
 
 import numpy as np
 
+from ..options import LiveOptions
 from .align import assemble
 from .audio import to_mono_float
 from .bundle import FeatureBundle
@@ -30,24 +32,10 @@ from .grid import SAMPLE_RATE, STEP_SECONDS, n_steps_for
 from .speech import SpeechRecognizer
 from .text import TEXT_DIM, TextEncoder
 from .visual import VIDEO_FPS, FaceAnalyzer, FrameSampler, downscale, to_rgb_uint8
-from .voice_states import (
-    AUDIO_DIM,
-    FRAME_SAMPLES,
-    LIVE_CONTEXT_SECONDS,
-    LIVE_PAD_SECONDS,
-    encoder_states,
-    pool_steps,
-)
+from .voice_states import AUDIO_DIM, FRAME_SAMPLES, pool_steps
 
 STEP_SAMPLES: int = int(STEP_SECONDS * SAMPLE_RATE)
-ASR_EVERY_SECONDS: float = 2.0  # transcribe when this much new audio has arrived
-ASR_STABLE_SECONDS: float = 1.0  # words ending this long before the newest audio are final
-ASR_MAX_PENDING_SECONDS: float = 20.0  # never re-transcribe more than this
-ASR_PAUSE_SECONDS: float = 0.3  # a gap this long between words is a safe place to cut the audio
-# audio timestamps ahead of the sample clock by more than this are filled with silence
-GAP_FILL_SECONDS: float = 0.25
-KEEP_EXTRA_SECONDS: float = 2.0  # history kept beyond the window
-TRANSCRIPT_WORDS: int = 60  # committed words kept for the running transcript
+DEFAULT_LIVE = LiveOptions()
 
 
 class StreamExtractor:
@@ -61,23 +49,27 @@ class StreamExtractor:
         self,
         faces: FaceAnalyzer,
         speech: SpeechRecognizer,
-        words: TextEncoder,
+        text_encoder: TextEncoder,
         window_seconds: float = 6.0,
         transcribe: bool = True,
         background: bool = True,
         fps: float = VIDEO_FPS,
+        options: LiveOptions = DEFAULT_LIVE,
     ) -> None:
         if window_seconds <= 0:
             raise FeatureError("window_seconds must be positive")
-        self.faces, self.speech, self.words = faces, speech, words
+        self.faces, self.speech, self.text_encoder = faces, speech, text_encoder
+        self.options = options
         self.window_seconds = float(window_seconds)
         self.transcribe = transcribe
         self.background = background
         self.fps = fps
         self._lock = threading.RLock()
         self._tracker = None
-        self._holder: list = []  # holds the live tracker, for the finaliser (which must not reference self)
-        weakref.finalize(self, _release_all, self._holder)
+        # the open tracker, for the finaliser of a stream dropped unclosed (it must not reference self); at exit
+        # MediaPipe shuts itself down, so the finaliser is not run then
+        self._holder: list = []
+        weakref.finalize(self, _close_soon, self._holder).atexit = False
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -105,7 +97,8 @@ class StreamExtractor:
             self._in_rate: int | None = None
             self._step_cache: dict[int, np.ndarray] = {}
             self._words: list[tuple[str, float, float]] = []  # committed, inside the window
-            self._heard: deque[str] = deque(maxlen=TRANSCRIPT_WORDS)  # committed, for the running transcript
+            # committed, for the running transcript
+            self._heard: deque[str] = deque(maxlen=self.options.transcript_words)
             self._vecs: list[np.ndarray] = []
             self._tentative: list[tuple[str, float, float]] = []
             self._tentative_vecs = np.zeros((0, TEXT_DIM), np.float32)
@@ -184,7 +177,7 @@ class StreamExtractor:
                 self._audio_start = self._audio_end = self._asr_from = self._asr_last_end = lead
             elif t is not None:
                 gap = round(t * SAMPLE_RATE) - self._audio_end
-                if gap > GAP_FILL_SECONDS * SAMPLE_RATE:  # chunks were lost: keep the clock honest
+                if gap > self.options.gap_fill_seconds * SAMPLE_RATE:  # chunks were lost: keep the clock honest
                     self._append(np.zeros(gap, np.float32))
             self._append(y16.astype(np.float32, copy=False))
             self._prune()
@@ -202,15 +195,15 @@ class StreamExtractor:
 
     def _prune(self) -> None:
         end = self._end_time()
-        keep_from = max(0.0, self._window_start_step(end) * STEP_SECONDS - KEEP_EXTRA_SECONDS)
+        keep_from = max(0.0, self._window_start_step(end) * STEP_SECONDS - self.options.keep_extra_seconds)
         while self._faces and self._faces[0][0] < keep_from:
             self._faces.popleft()
         keep_sample = min(int(keep_from * SAMPLE_RATE), self._asr_from if self.transcribe else 1 << 62)
         keep_sample = max(
             keep_sample,
             self._audio_end
-            - int(ASR_MAX_PENDING_SECONDS * SAMPLE_RATE)
-            - int((self.window_seconds + KEEP_EXTRA_SECONDS) * SAMPLE_RATE),
+            - int(self.options.asr_max_pending_seconds * SAMPLE_RATE)
+            - int((self.window_seconds + self.options.keep_extra_seconds) * SAMPLE_RATE),
         )
         drop = keep_sample - self._audio_start
         if drop > 0:
@@ -230,7 +223,7 @@ class StreamExtractor:
 
         Steps whose audio is complete are cached; the others (normally the last one or two) are encoded again
         at the next update with the newer audio, in one Whisper pass that starts up to
-        ``LIVE_CONTEXT_SECONDS`` before them (padded to ``LIVE_PAD_SECONDS``: the pass costs the same for any
+        ``voice_context_seconds`` before them (padded to ``voice_pad_seconds``: the pass costs the same for any
         audio up to that length)."""
         if not self._has_audio:
             return None
@@ -241,10 +234,11 @@ class StreamExtractor:
         todo = [s for s in range(first_step, first_step + k) if s not in self._step_cache]
         if todo:
             start = todo[0] * STEP_SAMPLES
-            a0 = max(self._audio_start, start - int(LIVE_CONTEXT_SECONDS * SAMPLE_RATE),
-                     min(start, self._audio_end - int(LIVE_PAD_SECONDS * SAMPLE_RATE)))
+            pad = self.options.voice_pad_seconds
+            a0 = max(self._audio_start, start - int(self.options.voice_context_seconds * SAMPLE_RATE),
+                     min(start, self._audio_end - int(pad * SAMPLE_RATE)))
             a0 += (-a0) % FRAME_SAMPLES  # frames on the stream's absolute 20 ms grid, as for a file
-            states = encoder_states(self.speech.model, self._audio[a0 - self._audio_start:], LIVE_PAD_SECONDS)
+            states = self.speech.states(self._audio[a0 - self._audio_start:], pad)
             pooled, mask = pool_steps(states, first_step + k, first_frame=a0 // FRAME_SAMPLES)
             for s in todo:
                 out[s - first_step] = pooled[s]
@@ -261,13 +255,13 @@ class StreamExtractor:
             self.transcribe
             and self._has_audio
             and self._asr_thread is None
-            and self._audio_end - self._asr_last_end >= ASR_EVERY_SECONDS * SAMPLE_RATE
+            and self._audio_end - self._asr_last_end >= self.options.asr_every_seconds * SAMPLE_RATE
         )
 
     def _asr_run(self, audio: np.ndarray, start: int, end: int, final: bool, generation: int) -> None:
         try:
-            words = self.speech(audio, offset=start / SAMPLE_RATE)
-            vecs = self.words.encode_words([w[0] for w in words])
+            words = self.speech.transcribe(audio, offset=start / SAMPLE_RATE)
+            vecs = self.text_encoder.encode_words([w[0] for w in words])
         except BaseException as e:  # noqa: BLE001 - reported by bundle()
             with self._lock:
                 if generation == self._generation:
@@ -278,7 +272,7 @@ class StreamExtractor:
             if generation != self._generation:  # the stream was reset meanwhile
                 return
             previous = [w[0] for w in self._tentative]
-            n_commit, cut = self._commit_point(words, start, end, final, previous)
+            n_commit, cut = self._commit_point(words, start, end, final, previous, self.options)
             self._words.extend(words[:n_commit])
             self._heard.extend(w[0] for w in words[:n_commit])
             self._vecs.extend(list(vecs[:n_commit]))
@@ -291,19 +285,19 @@ class StreamExtractor:
     @staticmethod
     def _commit_point(
         words: list[tuple[str, float, float]], start: int, end: int, final: bool,
-        previous: list[str] | None = None,
+        previous: list[str] | None = None, options: LiveOptions = DEFAULT_LIVE,
     ) -> tuple[int, int]:
         """How many words are final, and the sample from which the next pass must re-transcribe.
 
         A word is committed only when (1) the previous pass, which started at the same sample, heard the same words up
         to it (*local agreement*: a word guessed from a chunk cut mid-sentence is not final until the next, longer
-        pass confirms it), and (2) it ends at a pause (>= ``ASR_PAUSE_SECONDS`` between words, or after the last word)
-        at least ``ASR_STABLE_SECONDS`` before the newest audio, so the next pass starts in silence, never inside a
-        word. ``previous=None`` skips the agreement test.
+        pass confirms it), and (2) it ends at a pause (>= ``options.asr_pause_seconds`` between words, or after the
+        last word) at least ``options.asr_stable_seconds`` before the newest audio, so the next pass starts in
+        silence, never inside a word. ``previous=None`` skips the agreement test.
         """
-        if final or end - start >= ASR_MAX_PENDING_SECONDS * SAMPLE_RATE:
+        if final or end - start >= options.asr_max_pending_seconds * SAMPLE_RATE:
             return len(words), end
-        stable = end / SAMPLE_RATE - ASR_STABLE_SECONDS
+        stable = end / SAMPLE_RATE - options.asr_stable_seconds
         if not words:  # silence: skip it, keeping a little audio in case speech is starting
             return 0, max(start, int(stable * SAMPLE_RATE))
         agreed = len(words)
@@ -317,7 +311,7 @@ class StreamExtractor:
         for i, w in enumerate(words[:agreed]):
             nxt = words[i + 1][1] if i + 1 < len(words) else end / SAMPLE_RATE
             pause_end = min(nxt, stable)
-            if w[2] <= stable and pause_end - w[2] >= ASR_PAUSE_SECONDS:
+            if w[2] <= stable and pause_end - w[2] >= options.asr_pause_seconds:
                 best = (i + 1, int(0.5 * (w[2] + pause_end) * SAMPLE_RATE))
         return best
 
@@ -386,7 +380,8 @@ class StreamExtractor:
             )
 
     def close(self) -> None:
-        """Release the face tracker (also done automatically when the stream object is garbage-collected)."""
+        """Close the face tracker and forget the stream (a stream garbage-collected unclosed has its tracker
+        closed from another thread)."""
         self.reset()
 
     def __enter__(self) -> StreamExtractor:
@@ -397,7 +392,7 @@ class StreamExtractor:
 
     @property
     def transcript(self) -> str:
-        """The last ``TRANSCRIPT_WORDS`` committed words, then the tentative ones (each word once)."""
+        """The last ``options.transcript_words`` committed words, then the tentative ones (each word once)."""
         with self._lock:
             return " ".join([*self._heard, *(w[0] for w in self._tentative)])
 
@@ -412,9 +407,9 @@ def _norm_word(word: str) -> str:
     return "".join(c for c in word.lower() if c.isalnum() or c == "'")
 
 
-def _release_all(holder: list) -> None:
+def _close_soon(holder: list) -> None:
     for tracker in holder:
-        tracker.release()
+        tracker.close_soon()
     holder.clear()
 
 

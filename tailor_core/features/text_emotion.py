@@ -11,15 +11,14 @@ carries the emotion. :class:`EmotionTextEncoder` has the same API and ``TEXT_DIM
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from ..resources import check_weights, find
+from ..resources import locate
 from .text import TEXT_DIM, TextEncoder
 from .text import default_model_path as base_model_path
+from .weights import load_weights
 
 WEIGHTS_FILENAME: str = "text_emotion.safetensors"
 CONFIG_FILENAME: str = "text_emotion.json"
@@ -33,11 +32,8 @@ __all__ = ["EmotionTextEncoder", "base_model_path", "build_head", "default_weigh
 
 
 def default_weights_path() -> Path:
-    """``$TAILOR_TEXT_EMOTION_MODEL`` or the shipped ``assets/text_emotion.safetensors`` (``resources.find``)."""
-    env = os.environ.get(MODEL_ENV)
-    if env:
-        return Path(env)
-    return find("assets", WEIGHTS_FILENAME)
+    """``$TAILOR_TEXT_EMOTION_MODEL`` or the shipped ``assets/text_emotion.safetensors``."""
+    return locate(MODEL_ENV, WEIGHTS_FILENAME)
 
 
 def build_head(dim: int = TEXT_DIM, n_labels: int = len(LABELS)):
@@ -77,17 +73,11 @@ class EmotionTextEncoder(TextEncoder):
         if self._model is not None:
             return self
         path = self.weights_path
-        cfg_path = check_weights(path, CONFIG_FILENAME, self.expected_sha256, MODEL_ENV, "text-emotion weights")
-        data = path.read_bytes()
-        from safetensors.torch import load
-
-        try:
-            tensors = load(data)
-        except Exception as e:  # truncated or not a safetensors file
-            raise FeatureError(f"text-emotion weights {path} could not be read: {e}") from e
+        tensors, config = load_weights(path, CONFIG_FILENAME, self.expected_sha256, MODEL_ENV, "text-emotion weights",
+                                       framework="torch")
         super().load()
         with self._lock:
-            self.config = json.loads(cfg_path.read_text())
+            self.config = config
             layer_sd = {k: v.float() for k, v in tensors.items() if k.startswith("encoder.layer.")}
             head_sd = {k[len("head."):]: v.float() for k, v in tensors.items() if k.startswith("head.")}
             own = self._model.state_dict()

@@ -19,14 +19,14 @@ import atexit
 import logging
 import math
 import os
-import queue
 import threading
+import weakref
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from ..resources import ResourceError, check_sha256, find
+from ..resources import ResourceError, check_sha256, locate
 from .face_expression import EXPR_DIM, FaceExpressionModel
 
 MODEL_FILENAME: str = "face_landmarker.task"
@@ -52,11 +52,8 @@ log = logging.getLogger(__name__)
 
 
 def default_model_path() -> Path:
-    """``$TAILOR_FACE_MODEL`` or the shipped ``assets/face_landmarker.task`` (:func:`tailor_core.resources.find`)."""
-    env = os.environ.get(MODEL_ENV)
-    if env:
-        return Path(env)
-    return find("assets", MODEL_FILENAME)
+    """``$TAILOR_FACE_MODEL`` or the shipped ``assets/face_landmarker.task``."""
+    return locate(MODEL_ENV, MODEL_FILENAME)
 
 
 def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
@@ -162,62 +159,25 @@ def largest_face(result, width: int, height: int) -> Detection:
     return Detection(vec, best_xy, len(faces), best_area)
 
 
-# MediaPipe closes a landmarker by submitting to a worker thread and waiting; doing that from ``__del__``
-# during
-# garbage collection can deadlock, and doing it after interpreter shutdown began fails. So every landmarker is
-# kept alive in ``_LIVE`` until it is closed explicitly, by the background closer (for abandoned trackers),
-# or by
-# an exit hook that runs before MediaPipe's worker threads stop.
-_LIVE: set = set()
-_LIVE_LOCK = threading.Lock()
-_CLOSE_QUEUE: queue.SimpleQueue = queue.SimpleQueue()
-_CLOSER: threading.Thread | None = None
-_HOOKED = False
-
-
-def _register(landmarker) -> None:
-    global _HOOKED
-    with _LIVE_LOCK:
-        _LIVE.add(landmarker)
-        if not _HOOKED:
-            _HOOKED = True
-            try:  # threading's exit hooks run before concurrent.futures stops its workers (atexit runs after)
-                threading._register_atexit(_close_all)
-            except (AttributeError, RuntimeError):
-                atexit.register(_close_all)
-
-
-def _close_now(landmarker) -> None:
-    with _LIVE_LOCK:
-        if landmarker not in _LIVE:
-            return
-        _LIVE.discard(landmarker)
+def _close_landmarker(landmarker) -> None:
     try:
         landmarker.close()
     except Exception as e:  # noqa: BLE001 - closing must never raise
         log.debug("closing a FaceLandmarker failed: %s", e)
 
 
-def _close_later(landmarker) -> None:
-    """Close from a background thread (safe to call from ``__del__`` / finalizers)."""
-    global _CLOSER
-    _CLOSE_QUEUE.put(landmarker)
-    with _LIVE_LOCK:
-        if _CLOSER is None or not _CLOSER.is_alive():
-            _CLOSER = threading.Thread(target=_closer_loop, name="tailor-face-closer", daemon=True)
-            _CLOSER.start()
+# What is still open at interpreter exit is closed by one exit hook, registered here, when this module is imported
+# and MediaPipe is not yet: exit hooks run last-registered first, so it runs after MediaPipe's own, once MediaPipe
+# skips its native calls. Closing then only marks the landmarkers closed, and none is left for the garbage
+# collector at shutdown (where MediaPipe's own finaliser would fail). Analyzers are held weakly: each still owns,
+# and closes, its landmarkers.
+_OPEN_AT_EXIT: weakref.WeakSet[FaceAnalyzer] = weakref.WeakSet()
 
 
-def _closer_loop() -> None:
-    while True:
-        _close_now(_CLOSE_QUEUE.get())
-
-
-def _close_all() -> None:
-    with _LIVE_LOCK:
-        live = list(_LIVE)
-    for lm in live:
-        _close_now(lm)
+@atexit.register
+def _close_at_exit() -> None:
+    for analyzer in list(_OPEN_AT_EXIT):
+        analyzer.close()
 
 
 class FaceAnalyzer:
@@ -225,6 +185,11 @@ class FaceAnalyzer:
 
     ``expression`` (default: the shipped FER+ network) turns each detected face's aligned crop into the last
     ``EXPR_DIM`` values of the face vector; stills, clips and live frames all go through :meth:`vector`.
+
+    It owns every landmarker it makes: :meth:`close` (or leaving a ``with`` block) closes its IMAGE-mode one and
+    every tracker not closed yet. Landmarkers are closed explicitly, never by the garbage collector: MediaPipe
+    closes one by handing a call to its worker thread and waiting, which must not happen inside a collection that
+    may run on that very thread; what is still open at interpreter exit is closed then (``_close_at_exit``).
     """
 
     def __init__(self, model_path: str | Path | None = None, expression: FaceExpressionModel | None = None) -> None:
@@ -232,7 +197,9 @@ class FaceAnalyzer:
         self.expression = expression or FaceExpressionModel()
         self._buffer: bytes | None = None
         self._image_landmarker = None
+        self._trackers: set[VideoFaceTracker] = set()  # open ones, kept alive until closed
         self._lock = threading.Lock()
+        _OPEN_AT_EXIT.add(self)
 
     def _model_bytes(self) -> bytes:
         if self._buffer is None:
@@ -256,9 +223,7 @@ class FaceAnalyzer:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        landmarker = vision.FaceLandmarker.create_from_options(opts)
-        _register(landmarker)
-        return landmarker
+        return vision.FaceLandmarker.create_from_options(opts)
 
     def load(self) -> FaceAnalyzer:
         """Load the IMAGE-mode landmarker and the expression network now (otherwise on first use)."""
@@ -276,11 +241,20 @@ class FaceAnalyzer:
         return np.concatenate([det.base, self.expression.features(rgb, det.landmarks)])
 
     def close(self) -> None:
-        """Release the IMAGE-mode landmarker (also done at interpreter exit, before MediaPipe unloads)."""
+        """Close the IMAGE-mode landmarker and every tracker still open (a later call loads them again)."""
         with self._lock:
             lm, self._image_landmarker = self._image_landmarker, None
+            trackers, self._trackers = list(self._trackers), set()
         if lm is not None:
-            _close_now(lm)
+            _close_landmarker(lm)
+        for tracker in trackers:
+            tracker.close()
+
+    def __enter__(self) -> FaceAnalyzer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def detect_image(self, rgb: np.ndarray) -> Detection:
         """Largest face of one still RGB uint8 frame (already downscaled)."""
@@ -349,12 +323,20 @@ class FaceAnalyzer:
         return self.still_faces(image)[0]
 
     def tracker(self) -> VideoFaceTracker:
-        """A new VIDEO-mode tracker (one per clip or live stream; not shared between threads)."""
-        return VideoFaceTracker(self._create(video=True), self)
+        """A new VIDEO-mode tracker (one per clip or live stream; not shared between threads). Close it when done
+        (``close()`` or a ``with`` block); :meth:`close` closes those left open."""
+        tracker = VideoFaceTracker(self._create(video=True), self)
+        with self._lock:
+            self._trackers.add(tracker)
+        return tracker
+
+    def _forget(self, tracker: VideoFaceTracker) -> None:
+        with self._lock:
+            self._trackers.discard(tracker)
 
 
 class VideoFaceTracker:
-    """VIDEO-mode FaceLandmarker for one frame sequence; timestamps must increase."""
+    """VIDEO-mode FaceLandmarker for one frame sequence; timestamps must increase. A context manager."""
 
     def __init__(self, landmarker, analyzer: FaceAnalyzer) -> None:
         self._lm = landmarker
@@ -379,19 +361,22 @@ class VideoFaceTracker:
         return det
 
     def close(self) -> None:
-        """Release the landmarker now."""
+        """Close the landmarker now (idempotent)."""
         lm, self._lm = self._lm, None
         if lm is not None:
-            _close_now(lm)
+            self._analyzer._forget(self)
+            _close_landmarker(lm)
 
-    def release(self) -> None:
-        """Release the landmarker soon, from a background thread (never blocks; safe in finalizers)."""
-        lm, self._lm = self._lm, None
-        if lm is not None:
-            _close_later(lm)
+    def close_soon(self) -> None:
+        """Close the landmarker from a new thread: never blocks, so a finaliser may call it."""
+        if self._lm is not None:
+            threading.Thread(target=self.close, name="tailor-face-closer", daemon=True).start()
 
-    def __del__(self) -> None:
-        self.release()
+    def __enter__(self) -> VideoFaceTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class FrameSampler:
