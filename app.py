@@ -51,8 +51,8 @@ import numpy as np  # noqa: E402
 from tailor_core import plots  # noqa: E402
 from tailor_core.config import DISPLAY_NAMES, MODALITIES  # noqa: E402
 from tailor_core.features import FeatureError  # noqa: E402
-from tailor_core.options import DEFAULT_LIMITS  # noqa: E402
 from tailor_core.live import LiveSession  # noqa: E402
+from tailor_core.options import DEFAULT_LIMITS, LiveOptions  # noqa: E402
 from tailor_core.predictor import Predictor, load_model  # noqa: E402
 from tailor_core.readouts import readout_line  # noqa: E402
 from tailor_core.resources import ResourceError  # noqa: E402
@@ -62,13 +62,15 @@ log = logging.getLogger("tailor.app")
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
-#: Live view: rolling window, how often scores refresh, the chunk sizes the browser sends, session limits.
-LIVE_WINDOW_SECONDS: float = 6.0
-LIVE_UPDATE_SECONDS: float = 0.75
-LIVE_FRAME_EVERY: float = 0.25
-LIVE_AUDIO_EVERY: float = 0.5
-LIVE_TIME_LIMIT: int = int(os.environ.get("TAILOR_LIVE_TIME_LIMIT", "600"))
-LIVE_IDLE_SECONDS: float = 120.0  # a live session with no input for this long is closed
+#: Live view: rolling window, how often scores refresh, the chunk sizes the browser sends, session limits (the
+#: names below are the app's short names for these settings).
+LIVE = LiveOptions()
+LIVE_WINDOW_SECONDS: float = LIVE.window_seconds
+LIVE_UPDATE_SECONDS: float = LIVE.update_seconds
+LIVE_FRAME_EVERY: float = LIVE.frame_every
+LIVE_AUDIO_EVERY: float = LIVE.audio_every
+LIVE_TIME_LIMIT: int = LIVE.time_limit
+LIVE_IDLE_SECONDS: float = LIVE.idle_seconds
 #: Ask the browser for ~640x480 frames (Gradio's default asks for 1920x1440).
 WEBCAM = gr.WebcamOptions(mirror=True, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}})
 
@@ -316,7 +318,7 @@ def live_session(request: gr.Request | None) -> LiveSession:
             if other != key and live.idle() > LIVE_IDLE_SECONDS:
                 _SESSIONS.pop(other).close()
         if key not in _SESSIONS:
-            _SESSIONS[key] = LiveSession(get_predictor(), window_seconds=LIVE_WINDOW_SECONDS)
+            _SESSIONS[key] = LiveSession(get_predictor(), options=LIVE)
         return _SESSIONS[key]
 
 

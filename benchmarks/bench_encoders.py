@@ -95,7 +95,7 @@ def main() -> None:
     res["face_cnn_ms_per_face_incl_align"] = round(1000 * (time.perf_counter() - t) / len(lms), 2)
 
     # ---- words
-    words = [w for w, *_ in sr(y)] or "kids are talking by the door".split()
+    words = [w for w, *_ in sr.transcribe(y)] or "kids are talking by the door".split()
     base, emo = TextEncoder().load(), EmotionTextEncoder().load()
     res["n_words"] = len(words)
     res["text_base_s"] = round(best_of(lambda: base.encode_words(words), args.repeats)[0], 4)

@@ -21,6 +21,7 @@ import torch
 from . import resources, scoring
 from .config import MODALITIES
 from .features import AUDIO_DIM, IMAGE_STEPS, TEXT_DIM, VISUAL_DIM, FeatureBundle, FeatureError, FeatureExtractor
+from .features.lifetime import Closeable
 from .model import TAILOR
 from .options import DEFAULT_LIMITS, Limits
 from .progress import ProgressFn, report, scaled
@@ -61,7 +62,7 @@ def _given(value: object) -> bool:
     return True
 
 
-class Predictor:
+class Predictor(Closeable):
     """One TAILOR model and one feature extractor, shared by every caller (thread-safe for inference).
 
     :meth:`close` (or a ``with`` block) releases what the extractor holds open (the face landmarkers)."""
@@ -93,12 +94,6 @@ class Predictor:
     def close(self) -> None:
         """Release the extractor's face landmarkers (they load again if the predictor is used later)."""
         self.extractor.close()
-
-    def __enter__(self) -> Predictor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ public API
     def predict(self, video: str | Path | None = None, audio: str | Path | np.ndarray | None = None,

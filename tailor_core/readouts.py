@@ -10,8 +10,8 @@ and on its own scale:
 * **voice**: a logistic regression on the mean and standard deviation, over the steps with voice, of the voice
   features (Whisper tiny.en encoder states, one mean per 0.5 s step), fitted on RAVDESS speech and generated
   silence / room noise by ``training/train_voice_readout.py`` (``assets/voice_emotion.safetensors``,
-  31 KB, hash-checked); seven emotions (neutral included) and *no voice*, summing to 1. Its held-out accuracy
-  is in the README ("Encoders").
+  hash-checked); seven emotions (neutral included) and *no voice*, summing to 1. Its held-out accuracy is in
+  docs/encoders.md.
 * **words**: the words encoder's own GoEmotions-Ekman head on the transcript or typed text; one sigmoid per
   class (they need not sum to 1).
 

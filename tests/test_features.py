@@ -225,9 +225,9 @@ def test_stereo_int16_audio_file(fx: FeatureExtractor, speech16k: np.ndarray, tm
 def test_silence_gives_no_words(fx: FeatureExtractor) -> None:
     b = fx.audio(np.zeros(48000 * 3, np.int16), 48000)
     assert len(b) == 6 and b.audio_mask.all() and b.words == [] and not b.text_mask.any()
-    assert fx.speech(np.zeros(16000 * 2, np.float32)) == []
+    assert fx.speech.transcribe(np.zeros(16000 * 2, np.float32)) == []
     noise = (np.random.default_rng(1).standard_normal(16000 * 3) * 0.01).astype(np.float32)
-    assert len(fx.speech(noise)) <= 1
+    assert len(fx.speech.transcribe(noise)) <= 1
 
 
 def test_empty_audio_raises(fx: FeatureExtractor) -> None:

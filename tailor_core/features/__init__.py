@@ -7,8 +7,9 @@ Quick use::
     bundle = fx.clip("talk.mp4")           # video or audio file -> FeatureBundle
     live = fx.stream(window_seconds=6)     # live frames and audio chunks -> FeatureBundle of the last 6 s
 
-Data flows one way: ``media`` decodes; ``visual`` (+ ``face_expression``), ``speech`` (+ ``voice_states``: its
-encoder states are the voice) and ``text`` (+ ``text_emotion``) compute per-frame, per-20 ms or per-word vectors;
+Data flows one way: ``media`` decodes; ``visual`` (+ ``face_expression``), ``speech`` (Whisper: its encoder
+states are the voice, ``voice_states``, and the same pass gives the words) and ``text`` (+ ``text_emotion``)
+compute per-frame, per-20 ms or per-word vectors;
 ``align`` places them on the grid (:mod:`~tailor_core.features.grid`: 0.5 s steps, one mask per modality) as
 a :class:`FeatureBundle`; ``extractor`` (files, stills, text) and ``stream`` (live) drive them.
 """

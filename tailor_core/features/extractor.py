@@ -31,6 +31,7 @@ from .bundle import FeatureBundle, Word
 from .errors import EmptyInputError, FeatureError, TooLongError, display_name
 from .face_expression import align_face
 from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS, n_steps_for
+from .lifetime import Closeable
 from .media import VIDEO_FPS, decode_audio, is_image_path, iter_video_frames, read_image
 from .speech import SpeechRecognizer
 from .stream import StreamExtractor
@@ -53,7 +54,7 @@ def faces_note(most_faces: int) -> list[str]:
     return [f"{many} faces were seen; only the largest one was read."]
 
 
-class FeatureExtractor:
+class FeatureExtractor(Closeable):
     """Loads the face, speech/voice and text models on first use and turns inputs into :class:`FeatureBundle` s.
 
     The models are public (``faces``: landmarks + expression network, ``speech``: Whisper, for the transcript
@@ -81,12 +82,6 @@ class FeatureExtractor:
     def close(self) -> None:
         """Close the MediaPipe landmarkers (the face models load again if used later)."""
         self.faces.close()
-
-    def __enter__(self) -> FeatureExtractor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def voice(self, samples16k: np.ndarray) -> np.ndarray:
         """[n_steps_for(len / 16k), AUDIO_DIM] voice features of 16 kHz mono float32 audio: Whisper's encoder

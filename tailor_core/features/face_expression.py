@@ -46,7 +46,7 @@ EMBED_DIM: int = 128
 TAILOR_FROM_FER: tuple[int, ...] = (1, 3, 4, 2, 5, 6)
 EXPR_DIM: int = EMBED_DIM + N_CLASSES  # what :meth:`FaceExpressionModel.features` returns per face
 # Average the reading of the crop and of its mirror image (one more CNN pass; faces are near-symmetric in
-# expression and training saw both through flip augmentation): README "Encoders" gives what it buys and costs.
+# expression and training saw both through flip augmentation): docs/encoders.md gives what it buys and costs.
 MIRROR_AVERAGE: bool = True
 
 

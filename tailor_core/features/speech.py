@@ -122,10 +122,6 @@ class SpeechRecognizer:
         words, unclear = self._words(samples16k, 0.0, window)
         return Heard(states, words, unclear)
 
-    def __call__(self, samples16k: np.ndarray, offset: float = 0.0) -> list[TimedWord]:
-        """The words of ``samples16k`` (:meth:`transcribe`)."""
-        return self.transcribe(samples16k, offset)
-
     def transcribe(self, samples16k: np.ndarray, offset: float = 0.0, encoder_output: Any = None
                    ) -> list[TimedWord]:
         """Words ``(text, start, end)`` in seconds (+ ``offset``) of 16 kHz mono float32 audio; [] for silence.

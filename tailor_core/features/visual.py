@@ -10,7 +10,8 @@ Per frame, for the LARGEST detected face (``MAX_FACES`` are searched so a bystan
 
 ``VISUAL_DIM = 191``. Frames without a face give ``None`` (masked upstream), never a zero "neutral" face.
 Sequences use VIDEO running mode (tracking, monotonically increasing timestamps); stills use IMAGE mode with small
-crops (e.g. FER2013's 48x48 grey faces) upscaled and bordered first, which lifts detection from ~84% to ~98%.
+crops (e.g. FER2013's 48x48 grey faces) upscaled and bordered first: FaceLandmarker misses most tight crops as
+they are (docs/encoders.md gives what each step finds).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..resources import ResourceError, check_sha256, locate
 from .face_expression import EXPR_DIM, FaceExpressionModel
+from .lifetime import Closeable
 
 MODEL_FILENAME: str = "face_landmarker.task"
 MODEL_SHA256: str = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
@@ -42,8 +44,8 @@ MAX_FRAME_SIDE: int = 960  # frames are downscaled so their longer side is at mo
 SMALL_IMAGE_SIDE: int = 256  # stills smaller than this (longer side) are upscaled to it ...
 BORDER_FRACTION: float = 0.25  # ... and given a black border of 25% on each side
 # Further tries for a small still where the two above find no face: (border fraction, border grey level,
-# equalize the histogram first). Measured on the 106 FER+ test images the two tries miss: each of these finds
-# 26-32 of them, together 51 (found rate 97.0% -> 98.5%); they cost ~20 ms each, and only when no face was found.
+# equalize the histogram first). Each finds faces the others miss; each costs one more detection, and only when no
+# face was found yet.
 SMALL_RETRIES: tuple[tuple[float, int, bool], ...] = ((0.1, 128, False), (0.5, 128, False), (0.1, 128, True))
 MIN_DETECTION_CONFIDENCE: float = 0.5
 MIN_PRESENCE_CONFIDENCE: float = 0.5
@@ -180,7 +182,7 @@ def _close_at_exit() -> None:
         analyzer.close()
 
 
-class FaceAnalyzer:
+class FaceAnalyzer(Closeable):
     """Loads the FaceLandmarker model once; makes IMAGE-mode detections (locked) and VIDEO-mode trackers.
 
     ``expression`` (default: the shipped FER+ network) turns each detected face's aligned crop into the last
@@ -249,12 +251,6 @@ class FaceAnalyzer:
             _close_landmarker(lm)
         for tracker in trackers:
             tracker.close()
-
-    def __enter__(self) -> FaceAnalyzer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def detect_image(self, rgb: np.ndarray) -> Detection:
         """Largest face of one still RGB uint8 frame (already downscaled)."""
@@ -335,7 +331,7 @@ class FaceAnalyzer:
             self._trackers.discard(tracker)
 
 
-class VideoFaceTracker:
+class VideoFaceTracker(Closeable):
     """VIDEO-mode FaceLandmarker for one frame sequence; timestamps must increase. A context manager."""
 
     def __init__(self, landmarker, analyzer: FaceAnalyzer) -> None:
@@ -371,12 +367,6 @@ class VideoFaceTracker:
         """Close the landmarker from a new thread: never blocks, so a finaliser may call it."""
         if self._lm is not None:
             threading.Thread(target=self.close, name="tailor-face-closer", daemon=True).start()
-
-    def __enter__(self) -> VideoFaceTracker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class FrameSampler:

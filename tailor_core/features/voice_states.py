@@ -1,8 +1,8 @@
 """Voice features from Whisper tiny.en's encoder (the model the app already loads for speech to text).
 
 The encoder turns 16 kHz audio into 384-d states every 20 ms (``HOP_SECONDS``), i.e. 25 states per 0.5 s
-grid step. Pooled over a clip they separate emotions far better than hand-made acoustic features (docs/
-"Encoders"). Per step we keep the mean of the states whose 20 ms frame is centred in the step
+grid step. Pooled over a clip they separate emotions far better than hand-made acoustic features
+(docs/encoders.md). Per step we keep the mean of the states whose 20 ms frame is centred in the step
 (``AUDIO_DIM = 384``).
 
 Whisper's 30 s window: audio is encoded in chunks of ``pad_seconds`` (``PAD_SECONDS`` for a file), each
