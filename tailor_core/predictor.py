@@ -164,7 +164,7 @@ class Predictor(Closeable):
 
     def _score(self, bundle: FeatureBundle, timeline: bool) -> Prediction:
         spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
-        scores, attention = self._run(bundle, spans, attention=True)
+        scores, attention = self._score_windows(bundle, spans, attention=True)
         width = max(b - a for a, b in spans)
         overall, share, maps = scoring.combine(bundle, spans, scores, attention,
                                                self.model.modality_slices(width, width, width))
@@ -180,7 +180,7 @@ class Predictor(Closeable):
         return read_encoders(bundle, self.extractor.text_encoder, self.voice_readout)
 
     # ------------------------------------------------------------------ the model, in batches
-    def _run(self, bundle: FeatureBundle, spans: Sequence[Span], attention: bool = False
+    def _score_windows(self, bundle: FeatureBundle, spans: Sequence[Span], attention: bool = False
              ) -> tuple[np.ndarray, np.ndarray | None]:
         """Score windows ``spans`` of ``bundle`` in batches, each padded with masked steps to the longest.
 

@@ -428,3 +428,25 @@ def test_stream_reset_while_transcribing_does_not_block(fx: FeatureExtractor, sp
     b = st.bundle(flush=True)
     assert len(b) == 2 and b.audio_mask.all()
     st.close()
+
+
+def test_the_extractor_owns_and_closes_its_landmarkers() -> None:
+    import ast
+    import inspect
+
+    from tailor_core.features import visual
+    from tailor_core.features.visual import FaceAnalyzer
+
+    with FaceAnalyzer() as faces:
+        faces.load()
+        kept, dropped = faces.tracker(), faces.tracker()
+        with kept:
+            assert faces._trackers == {kept, dropped}
+        assert kept._lm is None and faces._trackers == {dropped}  # a closed tracker is forgotten
+    assert faces._image_landmarker is None and dropped._lm is None and not faces._trackers  # closed with its owner
+    det = faces.still_detection(np.zeros((64, 64, 3), np.uint8))[0]  # used again: it loads again
+    assert det.base is None and faces._image_landmarker is not None
+    faces.close()
+    # no private threading API, no module-level store of landmarkers
+    names = {n.attr for n in ast.walk(ast.parse(inspect.getsource(visual))) if isinstance(n, ast.Attribute)}
+    assert "_register_atexit" not in names

@@ -171,3 +171,28 @@ def test_smoothing_damps_a_spike_in_the_first_window_too():
     assert scoring.ema(None, {"sad": 0.9}, 0.0) == {"sad": 0.0}  # no input behind it: nothing yet
     steady = scoring.smooth_timeline([_point(t, {"sad": 0.8}) for t in range(12)])
     assert steady[-1].scores["sad"] == pytest.approx(0.8, abs=1e-3)  # a lasting reading gets there
+
+
+def test_results_and_settings_are_typed_and_frozen():
+    import dataclasses
+
+    from tailor_core import options
+    from tailor_core.features import speech, stream, voice_states
+
+    p = scoring.Prediction(scores={"sad": 0.5}, labels=["sad"], thresholds={"sad": 0.3},
+                           timeline=[scoring.TimelinePoint(0.0, 4.0, {"sad": 0.4}, {"sad": 0.5})])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.scores = {"sad": 0.1}  # type: ignore[misc]
+    d = p.to_dict()
+    assert d["timeline"] == [{"start": 0.0, "end": 4.0, "scores": {"sad": 0.4}, "raw": {"sad": 0.5}}]
+    assert "smoothed" not in d and p.shown_scores is p.scores
+    live = dataclasses.replace(p, smoothed={"sad": 0.2})
+    assert live.shown_scores == {"sad": 0.2} and live.to_dict()["smoothed"] == {"sad": 0.2}
+    for cls in (options.Limits, options.SpeechOptions, options.LiveOptions):
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
+    # the speech and live settings live in options.py, not as module constants beside the code
+    moved = {"ASR_EVERY_SECONDS", "ASR_STABLE_SECONDS", "ASR_MAX_PENDING_SECONDS", "ASR_PAUSE_SECONDS",
+             "GAP_FILL_SECONDS", "KEEP_EXTRA_SECONDS", "TRANSCRIPT_WORDS", "LIVE_CONTEXT_SECONDS", "LIVE_PAD_SECONDS",
+             "BEAM_SIZE", "COMPUTE_TYPE", "NO_SPEECH_DROP", "LOGPROB_DROP", "MIN_WORD_PROB", "HALLUCINATIONS"}
+    for module in (speech, stream, voice_states):
+        assert not moved & set(vars(module)), module.__name__
