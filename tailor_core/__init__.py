@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import offline as _offline
 from .config import LABELS, MODALITIES, TailorConfig
 from .model import TAILOR, TailorOutput
+
+_offline.disable_library_telemetry()  # before onnxruntime is imported: no native telemetry (offline.py)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .predictor import Predictor

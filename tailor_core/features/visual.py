@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..offline import sealed_call
 from ..resources import ResourceError, check_sha256, locate
 from .face_expression import EXPR_DIM, FaceExpressionModel
 from .lifetime import Closeable
@@ -225,7 +226,8 @@ class FaceAnalyzer(Closeable):
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        return vision.FaceLandmarker.create_from_options(opts)
+        # on a sealed thread: MediaPipe's metrics uploader, started here, can reach no network (offline.py)
+        return sealed_call(vision.FaceLandmarker.create_from_options, opts)
 
     def load(self) -> FaceAnalyzer:
         """Load the IMAGE-mode landmarker and the expression network now (otherwise on first use)."""
