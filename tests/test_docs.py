@@ -19,7 +19,7 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 MODULE = re.compile(r"(?:python3?|torchrun)\b[^\n`]*?\s-m\s+([A-Za-z_][\w.]*)")
 SCRIPT = re.compile(r"\bpython3?\s+((?:[\w-]+/)*[\w-]+\.py)\b")
 #: Top-level folders of this repository: a path in backticks that starts with one of them must exist.
-REPO_PATH = re.compile(r"`((?:tailor_core|training|scripts|benchmarks|tests|docs|assets|checkpoints|configs|web)"
+REPO_PATH = re.compile(r"`((?:tailor_core|training|scripts|benchmarks|tests|docs|assets|checkpoints|configs|web|deploy)"
                        r"/[\w./-]*)`")
 #: Modules run with `-m` that are not this repository's.
 OUTSIDE_MODULES = {"venv", "pip", "pytest"}
