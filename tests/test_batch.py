@@ -19,6 +19,8 @@ from app_helpers import checkpoint_dir, get_predictor
 from tailor_core import batch
 from tailor_core.config import LABELS
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray Data's own settings
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CLIP, PHOTO = FIXTURES / "ravdess_happy_kids.mp4", FIXTURES / "single_face.jpg"
 
