@@ -2,8 +2,9 @@
 
 Data flows one way: media -> ``features`` (a ``FeatureBundle`` on one time grid) -> ``model`` (the whole
 forward pass) -> ``scoring`` (a ``Prediction``) -> ``plots`` / JSON. ``predictor`` ties features, model and
-scoring together for one input, ``live`` for a webcam/microphone stream. ``training`` (not imported here)
-trains and evaluates.
+scoring together for one input, ``live`` for a webcam/microphone stream; ``cli`` is the command line. Settings
+are typed in ``options``. Training, evaluation and checkpoint building live outside the package, in the
+top-level ``training/``.
 """
 
 from __future__ import annotations

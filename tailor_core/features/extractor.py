@@ -252,13 +252,15 @@ class FeatureExtractor(Closeable):
                        for i, (w, s) in enumerate(zip(words, steps, strict=True))]
         return b
 
-    def stream(self, window_seconds: float = 6.0, transcribe: bool = True, background: bool = True,
+    def stream(self, window_seconds: float | None = None, transcribe: bool = True, background: bool = True,
                options: LiveOptions | None = None) -> StreamExtractor:
-        """A new :class:`StreamExtractor` over these models (rolling window over live frames and audio); close it
-        when done (``close()`` or a ``with`` block)."""
-        return StreamExtractor(self.faces, self.speech, self.text_encoder, window_seconds=window_seconds,
-                               transcribe=transcribe and self.transcribe, background=background,
-                               options=options or LiveOptions())
+        """A new :class:`StreamExtractor` over these models (rolling window over live frames and audio, of
+        ``window_seconds``, default ``options.window_seconds``); close it when done (``close()`` or a ``with``
+        block)."""
+        options = options or LiveOptions()
+        return StreamExtractor(self.faces, self.speech, self.text_encoder,
+                               window_seconds=options.window_seconds if window_seconds is None else window_seconds,
+                               transcribe=transcribe and self.transcribe, background=background, options=options)
 
 
 def _voice_steps(states: np.ndarray, n_samples: int) -> np.ndarray:
