@@ -28,9 +28,10 @@ LEGACY_DEFAULTS: dict = {"fusion_positions": "segment"}
 @dataclass
 class TailorConfig:
     # --- inputs: feature sizes and sequence lengths ---
-    text_dim: int = 300
-    audio_dim: int = 74
-    visual_dim: int = 35
+    text_dim: int = 300  # GloVe in the paper; the shipped checkpoint reads 384-d MiniLM word vectors
+    audio_dim: int = 74  # COVAREP; shipped: 384-d Whisper encoder states
+    visual_dim: int = 35  # FACET; shipped: 191-d blendshapes, head pose and the FER+ network's reading
+    # steps per sequence: the longest window the model reads at once
     text_len: int = 60
     audio_len: int = 60
     visual_len: int = 60
@@ -40,7 +41,7 @@ class TailorConfig:
     # --- transformer sizes (one block class everywhere) ---
     hidden: int = 256
     heads: int = 8
-    intermediate: int = 256
+    intermediate: int = 256  # the feed-forward size of each block
     dropout: float = 0.3
     text_layers: int = 6
     audio_layers: int = 4
@@ -78,7 +79,7 @@ class TailorConfig:
     temperatures: list[float] | None = None
     score_offsets: list[float] | None = None
 
-    # --- loss weights (losses.py) ---
+    # --- loss weights (training/losses.py) ---
     common_loss_weight: float = 0.5
     adversarial_loss_weight: float = 0.01
     orthogonal_loss_weight: float = 5e-6
