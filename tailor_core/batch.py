@@ -471,8 +471,9 @@ def _ray_init(opts: RayOptions) -> bool:
     env = {"RAY_USAGE_STATS_ENABLED": "0", "TAILOR_BATCH_ACTOR": "1", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
     quiet = {} if opts.progress else {"logging_level": logging.WARNING}
-    if not opts.progress:
+    if not opts.progress:  # our own progress bar instead of Ray's, without its notice that they are off
         logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data._internal.progress").addFilter(lambda r: "disabled" not in r.getMessage())
     if address:
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False, **quiet)
     else:
@@ -607,7 +608,8 @@ def run(inputs: Sequence[str | Path], out: str | Path, *, engine: str = "auto", 
         _write_json(run_path, manifest)
         _write_json(manifest_path, manifest)
     rate = scored / minutes if minutes > 0 else 0.0
-    manifest["summary"] = (f"{len(items)} files: {counted['ok']} scored, {counted['errors']} errors, "
+    manifest["summary"] = (f"{len(items)} file{'s' if len(items) != 1 else ''}: {counted['ok']} scored, "
+                           f"{counted['errors']} errors, "
                            f"{len(items) - len(todo)} already done; {minutes:.2f} min, {rate:.1f} files/min "
                            f"({engine}) -> {Path(out) / 'results.parquet'}")
     if status == "interrupted":
@@ -642,6 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-file-mb", type=float, default=DEFAULT_LIMITS.max_file_mb,
                    help="refuse files larger than this (default %(default)s, $TAILOR_MAX_FILE_MB)")
     p.add_argument("--flush-every", type=int, default=8, help="write a results part every N files (default 8)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only count the files found and those a run would score (writes nothing)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -652,6 +656,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = RayOptions(address=args.address, cpus=args.cpus, workers=args.workers,
                       cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
                       progress=args.ray_progress)
+    if args.dry_run:
+        items = discover(args.inputs, args.path_column, args.id_column)
+        out = Path(args.out)
+        done = Results(out, "dry-run").done(args.retry_errors) if (out / "parts" / "files").is_dir() else {}
+        todo = sum(file_key(it) not in done for it in items)
+        print(f"{len(items)} files found: {todo} to score, {len(items) - todo} already done in {out}")
+        return 0
     try:
         manifest = run(args.inputs, args.out, engine=args.engine, checkpoint=args.checkpoint, limits=limits,
                        timeline=args.timeline, attention=args.attention, csv_too=args.csv,

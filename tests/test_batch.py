@@ -127,7 +127,7 @@ def test_ray_scores_equal_in_process(ray_run, inputs, tmp_path) -> None:
             assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=1e-5)
 
 
-def test_resume_scores_nothing_new(ray_run, inputs, tmp_path) -> None:
+def test_resume_scores_nothing_new(ray_run, inputs, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     shutil.copytree(ray_run[0], out)
     again = batch.run([inputs], out, engine="ray", checkpoint=str(checkpoint_dir()), quiet=True,
@@ -136,6 +136,8 @@ def test_resume_scores_nothing_new(ray_run, inputs, tmp_path) -> None:
     assert (c["to_score"], c["skipped_already_done"], c["scored_ok"], c["errors"]) == (0, 3, 0, 0)
     assert "workers" not in again  # Ray was not even started: nothing to do
     assert len(_read(out / "results.parquet")) == 3
+    assert batch.main([str(inputs), "--out", str(out), "--dry-run"]) == 0
+    assert "3 files found: 0 to score, 3 already done" in capsys.readouterr().out
 
     # A new file and a changed one are scored; the rest are not. (Local engine: resuming is engine-independent.)
     shutil.copy(PHOTO, inputs / "face2.jpg")
