@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from .config import DISPLAY_NAMES, LABELS, PC_PARTS
 from .scoring import Prediction
+from .summary import headline  # noqa: F401 - re-exported: plots.headline is the app's name for it
 
 #: One colour per label, used by every chart (colour-blind-friendly, after Okabe & Ito).
 LABEL_COLORS: dict[str, str] = {
@@ -237,22 +238,6 @@ def attention_heatmap(pred: Prediction, title: str = "Where each label looks, ov
                          fixedrange=True, row=row, col=1)
     fig.update_layout(**_layout(title, height, margin={**_LAYOUT["margin"], "b": 70, "r": 60}))
     return fig
-
-
-def headline(pred: Prediction | None, span: str = "") -> str:
-    """One sentence a visitor reads first: "mostly fear, some surprise" (labels over threshold, strongest first,
-    by how far over its own threshold each is), or "no clear emotion" when none passes. ``span`` is appended."""
-    if pred is None or not pred.scores:
-        return "no result yet"
-    over = sorted(pred.labels, key=lambda k: pred.scores[k] - pred.thresholds.get(k, 0.0), reverse=True)
-    if not over:
-        text = "no clear emotion"
-    elif len(over) == 1:
-        text = f"mostly {over[0]}"
-    else:
-        text = f"mostly {over[0]}, some {' and '.join(over[1:])}" if len(over) <= 3 else \
-            f"mostly {over[0]}, some {', '.join(over[1:-1])} and {over[-1]}"
-    return f"{text} — {span}" if span else text
 
 
 __all__ = [
