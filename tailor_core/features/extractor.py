@@ -33,7 +33,7 @@ from .face_expression import align_face
 from .grid import IMAGE_STEPS, SAMPLE_RATE, STEP_SECONDS, n_steps_for
 from .lifetime import Closeable
 from .media import VIDEO_FPS, decode_audio, is_image_path, iter_video_frames, read_image
-from .speech import SpeechRecognizer
+from .speech import UNCLEAR_SPEECH_NOTE, SpeechRecognizer
 from .stream import StreamExtractor
 from .text import default_text_steps, even_steps, looks_english, spread_evenly
 from .text_emotion import EmotionTextEncoder
@@ -128,6 +128,7 @@ class FeatureExtractor(Closeable):
                     speech["voice"] = _voice_steps(heard.states, len(audio16k))
                     if do_words:
                         speech["words"] = heard.words
+                        speech["unclear"] = heard.unclear
                         speech["vecs"] = self.text_encoder.encode_words([w[0] for w in heard.words])
                 except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                     speech["error"] = e
@@ -195,6 +196,8 @@ class FeatureExtractor(Closeable):
             bundle.notes.append(f"The file seems cut short or damaged: only {duration:.1f} s of the {claimed:.0f} s "
                                 "it announces could be read, and only that part was analysed.")
         bundle.notes.extend(faces_note(most_faces))
+        if speech.get("unclear"):
+            bundle.notes.append(UNCLEAR_SPEECH_NOTE)
         report(progress, 1.0, "done")
         return bundle
 
@@ -213,8 +216,11 @@ class FeatureExtractor(Closeable):
         heard = self.speech.listen(y, transcribe=transcribe and self.transcribe)
         vecs = self.text_encoder.encode_words([w[0] for w in heard.words]) if heard.words else None
         duration = len(y) / SAMPLE_RATE
-        return assemble(n_steps_for(duration), audio=_voice_steps(heard.states, len(y)), words=heard.words,
-                        word_vecs=vecs, duration=duration, source="audio", truncated=truncated)
+        b = assemble(n_steps_for(duration), audio=_voice_steps(heard.states, len(y)), words=heard.words,
+                     word_vecs=vecs, duration=duration, source="audio", truncated=truncated)
+        if heard.unclear:
+            b.notes.append(UNCLEAR_SPEECH_NOTE)
+        return b
 
     def image(self, image: str | Path | np.ndarray, n_steps: int = IMAGE_STEPS) -> FeatureBundle:
         """A still face shown as ``n_steps`` identical steps. No face -> ``visual_mask`` all False."""
