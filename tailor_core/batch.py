@@ -221,7 +221,7 @@ class Scorer:
             if not kind:
                 raise FeatureError(f"{Path(path).name}: unknown file type '{Path(path).suffix}'.")
             if not os.path.isfile(path):
-                raise FeatureError(f"{path}: no such file.")
+                raise FeatureError(f"{Path(path).name}: no such file.")
             pred = self.predictor.predict(**{kind: path}).to_dict()
         except FeatureError as e:
             error, error_kind = str(e), INPUT_ERROR
