@@ -101,7 +101,8 @@ def _named(probs: dict[str, float]) -> dict[str, float]:
     return {SAME_EMOTION.get(k, k): round(float(v), 4) for k, v in probs.items()}
 
 
-def read_encoders(bundle: FeatureBundle, words: EmotionTextEncoder, voice: VoiceReadout) -> dict[str, dict[str, float]]:
+def read_encoders(bundle: FeatureBundle, text_encoder: EmotionTextEncoder, voice: VoiceReadout
+                  ) -> dict[str, dict[str, float]]:
     """Modality (``"visual"``, ``"audio"``, ``"text"``, only those present) -> class -> what its encoder alone
     reads from ``bundle`` (see the module docstring for each scale)."""
     out: dict[str, dict[str, float]] = {}
@@ -110,9 +111,9 @@ def read_encoders(bundle: FeatureBundle, words: EmotionTextEncoder, voice: Voice
         out["visual"] = _named(dict(zip(FACE_CLASSES, face.tolist(), strict=True)))
     if bundle.audio_mask.any():
         out["audio"] = _named(voice.probs(bundle.audio[bundle.audio_mask]))
-    text = " ".join(w.text for w in bundle.words).strip()
+    text = bundle.transcript.strip()
     if bundle.text_mask.any() and text:
-        out["text"] = _named(words.emotion_probs(text))
+        out["text"] = _named(text_encoder.emotion_probs(text))
     return out
 
 
