@@ -17,18 +17,44 @@ entry (JSON lines) or an ``error`` column (CSV); the run goes on, and the exit s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import json
+import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import summary
 from .config import DISPLAY_NAMES, PC_PARTS
+from .features.errors import display_name
 from .features.media import MEDIA_EXTENSIONS, kind_of
 from .options import DEFAULT_LIMITS
 from .readouts import readout_line
+
+
+@contextlib.contextmanager
+def quiet_native_logs(enabled: bool = True) -> Iterator[None]:
+    """Send what libraries write straight to the error stream (MediaPipe's and TensorFlow Lite's native log
+    lines, the words model's 'Loading weights' bar) to nowhere while models load and run, so the command prints
+    only its own lines. ``--verbose`` keeps them."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def collect(paths: Iterable[str | Path]) -> list[Path]:
@@ -50,8 +76,6 @@ def _format_text(result: dict[str, Any]) -> str:
         lines.append(f"  {label:9s} {score:5.3f} (thr {result['thresholds'][label]:.2f}) {bar}{mark}")
     if result.get("transcript"):
         lines.append(f"transcript: {result['transcript']}")
-    present = [m for m, v in result.get("present", {}).items() if v]
-    lines.append(f"modalities present: {', '.join(present) or 'none'}")
     lines.append("attention share (" + " / ".join(DISPLAY_NAMES[p] for p in PC_PARTS) + "):")
     for label, share in result.get("modality_attention", {}).items():
         lines.append(f"  {label:9s} " + " / ".join(f"{share[p]:.2f}" for p in PC_PARTS))
@@ -91,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analyse at most this many seconds of each clip (default %(default)s, $TAILOR_MAX_SECONDS)")
     p.add_argument("--max-file-mb", type=float, default=DEFAULT_LIMITS.max_file_mb,
                    help="refuse files larger than this (default %(default)s, $TAILOR_MAX_FILE_MB)")
+    p.add_argument("--verbose", action="store_true", help="show the libraries' own log lines and loading bars")
     return p
 
 
@@ -110,19 +135,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         limits = dataclasses.replace(DEFAULT_LIMITS, max_seconds=args.max_seconds, max_file_mb=args.max_file_mb)
-        predictor = load_model(args.checkpoint, device=args.device, limits=limits)
+        with quiet_native_logs(not args.verbose):
+            predictor = load_model(args.checkpoint, device=args.device, limits=limits)
     except (OSError, ValueError) as e:
         print(f"error: cannot load the checkpoint: {e}", file=sys.stderr)
         return 2
 
     if single:
         try:
-            pred = predictor.predict(video=args.video, audio=args.audio, image=args.image, text=args.text)
+            with quiet_native_logs(not args.verbose):
+                pred = predictor.predict(video=args.video, audio=args.audio, image=args.image, text=args.text)
         except FeatureError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
         result = pred.to_dict()
-        print(json.dumps(result, indent=1) if args.json else _format_text(result))
+        if args.json:
+            print(json.dumps(result, indent=1))
+        else:  # the headline and what was read, as the app words them, then the details
+            timed = bool(args.video or args.audio)
+            print(f"{summary.headline(pred).capitalize()}\nused: {summary.inputs_line(pred, timed)}\n"
+                  f"{_format_text(result)}")
         return 0
 
     from tqdm import tqdm
@@ -145,17 +177,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             kind = kind_of(path)
             try:
                 if kind is None:
-                    raise FeatureError(f"{path.name}: unknown file type '{path.suffix}'")
+                    raise FeatureError(f"{display_name(path)}: unknown file type")
                 if not path.is_file():
-                    raise FeatureError(f"{path}: no such file")
-                result = predictor.predict(**{kind: str(path)}).to_dict()
+                    raise FeatureError(f"{display_name(path)}: no such file")
+                with quiet_native_logs(not args.verbose):
+                    result = predictor.predict(**{kind: str(path)}).to_dict()
             except FeatureError as e:
                 error = str(e)
             except Exception as e:  # noqa: BLE001 - one bad file must not stop a batch
                 error = f"{type(e).__name__}: {e}"
             if error:
                 failures += 1
-                tqdm.write(f"{path}: {error}", file=sys.stderr)
+                tqdm.write(f"{display_name(path)}: {error}", file=sys.stderr)
             if writer is not None:
                 writer.writerow(_csv_row(str(path), result, error, labels))
                 out_csv.flush()

@@ -39,8 +39,8 @@ def inputs_line(pred: Any, timed: bool, seconds: float | None = None) -> str:
     if timed:
         parts.append(f"face seen in {faces}/{len(pred.face_steps)} steps" if faces else "no face seen")
         parts.append(f"{pred.duration:.1f} s of input")
-    elif pred.present.get("visual") or pred.face_steps:
-        parts.append("face found" if faces else "no face found")
+    elif pred.present.get("visual"):
+        parts.append("face found")
     if seconds is not None:
         parts.append(f"analysed in {seconds:.1f} s")
     return " · ".join(parts)

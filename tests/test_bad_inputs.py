@@ -7,6 +7,7 @@ app's caps; the last test checks the server still serves a normal clip after a b
 from __future__ import annotations
 
 import dataclasses
+import json
 import struct
 import wave
 import zlib
@@ -252,3 +253,75 @@ def test_server_still_serves_after_a_batch_of_bad_uploads(tmp_path):
     assert _upload_files() <= before, "uploads of failed and successful requests must all be deleted"
     result = client.predict(handle_file(str(HAPPY)), api_name="/predict_clip")
     assert result["present"] == {"text": True, "audio": True, "visual": True}
+
+
+def _zip_named_jpg(path: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes.txt", "not a photo\n" * 100)
+    return path
+
+
+def test_images_gradio_cannot_open_get_the_apps_own_sentence(tmp_path):
+    """A 30000² PNG and a zip named .jpg used to fail inside Gradio (it opened every photo with Pillow before the
+    app ran), with Gradio's generic "upstream app raised an exception". Now the app reads them and says why."""
+    from gradio_client import Client, handle_file
+
+    client = Client(get_server(), verbose=False)
+    for path, expect in ((_png_bomb(tmp_path / "bomb.png"), "megapixels"),
+                         (_zip_named_jpg(tmp_path / "holiday.jpg"), "cannot read holiday.jpg as an image")):
+        with pytest.raises(Exception) as err:
+            client.predict(None, None, handle_file(str(path)), "", api_name="/analyse")
+        message = str(err.value)
+        assert expect in message and "upstream" not in message.lower(), message
+
+
+def test_long_text_is_refused_with_a_sentence_not_cut():
+    """The text box does not cut a long text in the browser without a word: the app says how long it may be."""
+    import app
+
+    with pytest.raises(app.gr.Error, match="characters long"):
+        app.analyse(None, None, None, "so happy " * 300)
+
+
+def test_a_hostile_file_name_is_not_echoed(tmp_path):
+    """A file named like HTML (or with terminal escapes) is shown with those characters replaced, by the
+    Predictor and by the CLI; the CLI prints only its own lines (no native log lines, no loading bars)."""
+    import subprocess
+    import sys
+
+    from app_helpers import ROOT
+
+    name = "<img src=x onerror=alert(1)>\x1b[31m.mp4"
+    bad = tmp_path / name
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 80)
+    with pytest.raises(FeatureError) as err:
+        get_predictor().predict(video=str(bad))
+    message = str(err.value)
+    assert "<" not in message and ">" not in message and "\x1b" not in message, message
+    run = subprocess.run([sys.executable, "-m", "tailor_core.cli", str(bad)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 1, run.stderr
+    line = json.loads(run.stdout.splitlines()[0])  # the input's own path stays in "file" (JSON-escaped data)
+    assert "<" not in line["error"] and "\x1b" not in run.stdout, run.stdout
+    assert "<img" not in run.stderr and "\x1b" not in run.stderr, run.stderr
+    for noise in ("Loading weights", "W0000", "INFO: Created TensorFlow Lite"):
+        assert noise not in run.stderr, run.stderr  # only the command's own lines
+
+
+def test_speech_that_is_not_english_is_not_scored_as_words(tmp_path):
+    """Whisper tiny.en turns speech in another language into English-sounding nonsense. Such words are not
+    scored, and the result says the words model reads English only. (Stand-in for a foreign language: the happy
+    clip's speech played backwards, which Whisper hears as speech it cannot read.)"""
+    with av.open(str(HAPPY)) as c:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SR)
+        y = np.concatenate([r.to_ndarray().reshape(-1) for f in c.decode(c.streams.audio[0])
+                            for r in resampler.resample(f)]).astype(np.float32) / 32768
+    backwards = _wav(tmp_path / "backwards.wav", y[::-1].copy(), SR)
+    pred = get_predictor().predict(audio=str(backwards))
+    assert pred.transcript == "" and not pred.present["text"], pred.transcript
+    assert any("English only" in n for n in pred.notes), pred.notes
+    assert pred.present["audio"]  # the voice itself is still read
+    forward = get_predictor().predict(audio=str(_wav(tmp_path / "forward.wav", y, SR)))
+    assert "door" in forward.transcript.lower() and not any("English only" in n for n in forward.notes)
