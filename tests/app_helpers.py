@@ -63,11 +63,23 @@ def free_port() -> int:
 
 
 @functools.lru_cache(maxsize=1)
+def get_demo():
+    """The app's Blocks, built once per test process (its examples cached in a fresh folder: never the outputs
+    of an older code's run)."""
+    import tempfile
+
+    import app as app_module
+
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", tempfile.mkdtemp(prefix="tailor-test-examples-"))
+    return app_module.build_app(get_predictor())
+
+
+@functools.lru_cache(maxsize=1)
 def get_server() -> str:
     """Launch the app (in this process, in a thread) once; returns its URL."""
     import app as app_module
 
-    demo = app_module.build_app(get_predictor())
+    demo = get_demo()
     port = free_port()
     app_module.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
@@ -139,5 +151,5 @@ def make_fake_media(src: Path, y4m: Path, wav: Path, width: int = 640, height: i
         w.writeframes(pcm.tobytes())
 
 
-__all__ = ["ARTIFACTS", "ASSETS", "FACE", "HAPPY", "SAD", "SILENT", "checkpoint_dir", "free_port",
+__all__ = ["ARTIFACTS", "ASSETS", "FACE", "HAPPY", "SAD", "SILENT", "checkpoint_dir", "free_port", "get_demo",
            "get_predictor", "get_server", "make_fake_media", "make_no_face_clip"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,7 @@ def test_analyse_photo_and_text_gives_charts_and_json(client):
     out = client.predict(None, None, handle_file(str(FACE)), "what a lovely surprise", api_name="/analyse")
     summary, scores, timeline, transcript, modality, heatmap, data = out
     assert "Predicted" in summary
+    assert "no time axis" in timeline["plot"]  # a photo and a sentence have no timeline
     for fig in (scores, timeline, modality, heatmap):
         assert fig and "plot" in fig  # gr.Plot payload (a Plotly JSON string)
         json.loads(fig["plot"])
@@ -96,8 +98,11 @@ def test_too_long_clip_is_cut_at_the_cap(client, monkeypatch):
     assert result["notes"] == ["Only the first 2 s were analysed."]
 
 
-def test_uploads_are_deleted_after_the_request(client, tmp_path):
+def test_uploads_are_not_kept_after_the_request(client, tmp_path):
+    """An API upload is deleted by the next sweep once the request is answered (after the grace that covers a
+    request still waiting in the queue)."""
     import shutil
+    import time
 
     import app
 
@@ -105,7 +110,27 @@ def test_uploads_are_deleted_after_the_request(client, tmp_path):
     shutil.copy(make_no_face_clip(tmp_path / "clip.mp4"), mine)
     client.predict(handle_file(str(mine)), api_name="/predict_clip")
     cache = Path(app.gr.utils.get_upload_folder())
+    assert list(cache.rglob("my_private_clip.mp4")), "kept until the grace has passed"
+    app.uploads().sweep(now=time.time() + app.uploads().grace + 1)
     assert not list(cache.rglob("my_private_clip.mp4")), "the upload must not be kept"
+
+
+def test_identical_uploads_at_once_all_succeed(client, tmp_path):
+    """Gradio stores uploads by their bytes: four clients sending the same file share one path. Every one of
+    them gets its result (before, the first to finish deleted the file under the others)."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    same = tmp_path / "same_clip.mp4"
+    shutil.copy(make_no_face_clip(tmp_path / "clip.mp4", seconds=2.0), same)
+
+    def one(_: int) -> dict:
+        return Client(get_server(), verbose=False).predict(handle_file(str(same)), api_name="/predict_clip")
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, range(4)))
+    for result in results:
+        _check_result(result)
 
 
 # ------------------------------------------------------------------------------------------------ handlers
@@ -134,24 +159,120 @@ def test_handlers_without_a_server(tmp_path):
         app.analyse(None, None, None, "")
 
 
-def test_uploads_are_deleted_by_ownership_not_name(tmp_path):
+def _upload(root: Path, name: str, src: Path, folder: str = "0123456789abcdef-test") -> Path:
     import shutil
+
+    path = root / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, path)
+    return path
+
+
+def test_a_file_on_the_page_stays_analysable(tmp_path):
+    """A photo on the page: analysed, then again with text typed beside it (Enter), then again (Analyse), and
+    the same bytes on a second page. It is deleted only once no page shows it: replaced or cleared, or the page
+    closed, then swept."""
+    import time
+
+    from app_helpers import get_predictor
 
     import app
 
-    root = Path(app.gr.utils.get_upload_folder())
-    folder = root / "0123456789abcdef-test"
-    folder.mkdir(parents=True, exist_ok=True)
-    upload = folder / "ravdess_happy.mp4"  # the name of an example, someone else's bytes: deleted
-    shutil.copy(make_no_face_clip(tmp_path / "private.mp4"), upload)
-    app.predict_clip(str(upload))
-    assert not upload.exists() and not folder.exists()
-    copy = root / "example-copy" / "anything.mp4"  # a shipped example's bytes (public): kept for other visitors
-    copy.parent.mkdir(exist_ok=True)
-    shutil.copy(HAPPY, copy)
-    app.predict_clip(str(copy))
-    assert copy.exists()
-    shutil.rmtree(copy.parent)
+    app.set_predictor(get_predictor())
+    store = app.uploads()
+    later = time.time() + store.grace + 1
+    photo = _upload(store.root, "holiday.jpg", FACE, "photo-on-page-test")
+    a, b = _Request(), _Request()
+    a.session_hash, b.session_hash = "page-a", "page-b"
+    for text in ("", "what a lovely day", "what a lovely day"):
+        *_, last = app.analyse_ui(None, None, str(photo), text, request=a)
+        assert "Predicted" in last[0], last[0]
+    *_, last = app.analyse_ui(None, None, str(photo), "", request=b)  # same bytes, another visitor
+    assert "Predicted" in last[0]
+    store.sweep(now=later)
+    assert photo.exists(), "a file on a page was deleted"
+    app.forget_page(a)  # page a closed; page b still shows it
+    store.sweep(now=later)
+    assert photo.exists(), "a file another page shows was deleted"
+    *_, last = app.analyse_ui(None, None, None, "only words now", request=b)  # page b clears the photo
+    assert "Predicted" in last[0]
+    store.sweep(now=later)
+    assert not photo.exists() and not photo.parent.exists(), "a file no page shows was kept"
+
+
+def test_uploads_are_deleted_by_ownership_not_name(tmp_path):
+    """The example files' own copies are kept (every page offers them); an upload named like an example but with
+    other bytes is deleted, and so is one with an example's bytes under the visitor's own name."""
+    import time
+
+    import app
+
+    store = app.uploads()
+    later = time.time() + store.grace + 1
+    other_bytes = _upload(store.root, "ravdess_happy.mp4", make_no_face_clip(tmp_path / "private.mp4"), "x1-test")
+    own_name = _upload(store.root, "my_birthday.mp4", HAPPY, "x2-test")
+    app.predict_clip(str(other_bytes))
+    app.predict_clip(str(own_name))
+    deleted = store.sweep(now=later)
+    assert not other_bytes.exists() and not own_name.exists(), deleted
+    example_copy = _upload(store.root, "ravdess_happy.mp4", HAPPY, "x3-test")  # as Gradio copies an example
+    store.sweep(now=later)
+    assert example_copy.exists()
+    import shutil
+
+    shutil.rmtree(example_copy.parent)
+
+
+def test_a_stray_partial_upload_is_swept():
+    """An aborted upload leaves Gradio's temp file (often 0 bytes) directly in the upload folder: swept once it
+    has not changed for a while."""
+    import os
+    import time
+
+    import app
+
+    store = app.uploads()
+    store.root.mkdir(parents=True, exist_ok=True)
+    stray = store.root / "tmpabc123-test"
+    stray.write_bytes(b"")
+    old = time.time() - store.stray_age - 5
+    os.utime(stray, (old, old))
+    store.sweep()
+    assert not stray.exists()
+
+
+def test_examples_read_as_their_buttons_say():
+    """Each example's button says what the model reads in it: the shipped model must still read exactly that."""
+    from app_helpers import get_predictor
+
+    import app
+    from tailor_core import summary
+
+    predictor = get_predictor()
+    for (video, audio, image, text), (what, reads) in zip(app.EXAMPLES, app.EXAMPLE_READINGS):
+        pred = predictor.predict(video=video, audio=audio, image=image, text=text or None)
+        assert summary.headline(pred) == reads, what
+    assert len(app.EXAMPLE_LABELS) == len(app.EXAMPLES)
+    assert all(f"“{reads}”" in label and len(label) <= 50
+               for label, (_, reads) in zip(app.EXAMPLE_LABELS, app.EXAMPLE_READINGS))  # Gradio cuts longer ones
+
+
+def test_photo_and_text_show_no_timeline_or_duration():
+    """A photo or typed text has no time axis: no 'scores over time' chart, no 'N s of input'."""
+    from app_helpers import get_predictor
+
+    import app
+
+    app.set_predictor(get_predictor())
+    def no_timeline(fig) -> bool:
+        return not fig.data and app.NO_TIMELINE in str(fig.layout.annotations)
+
+    summary_md, _scores, timeline, *_ = app.analyse(None, None, str(FACE), "what a lovely day")
+    assert no_timeline(timeline) and "s of input" not in summary_md and "face found" in summary_md
+    summary_md, _scores, timeline, *_ = app.analyse(None, None, None, "what a lovely day")
+    assert no_timeline(timeline) and "s of input" not in summary_md
+    summary_md, _scores, timeline, *_ = app.analyse(None, str(FACE.parent / "ravdess_fearful.wav"), None, "")
+    assert timeline.data and "s of input" in summary_md and "click to seek" not in str(timeline.layout.title)
 
 
 def test_live_handlers_in_process():
@@ -168,17 +289,147 @@ def test_live_handlers_in_process():
         resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
         pcm = np.concatenate([r.to_ndarray().reshape(-1) for f in c.decode(c.streams.audio[0])
                               for r in resampler.resample(f)])
-    live = app.live_session(request)
+    headline, *_rest = app.on_start(request)
+    assert app.LIVE_LOOKING in headline  # Start answers at once: the page says it is looking and listening
+    live = app._SESSIONS[request.session_hash]
     with av.open(str(HAPPY)) as c:
-        for i, frame in enumerate(c.decode(c.streams.video[0])):
-            if i % 15 == 0:
-                live.add_frame(frame.to_ndarray(format="rgb24"), t=frame.time)
-    outputs = app.on_audio((48000, pcm), request)
-    headline, _bars, status, _transcript, _timeline = outputs
-    assert "labels:" in status and "last 6 s" in headline
+        frames = [f.to_ndarray(format="rgb24") for i, f in enumerate(c.decode(c.streams.video[0])) if i % 15 == 0]
+    first = app.on_frame(frames[0], request)  # the frame goes to the face thread; the call does not wait for it
+    assert first[2].startswith("**Looking:**") and "Waiting" not in first[2], first[2]
+    for frame in frames[1:]:
+        app.on_frame(frame, request)
+    app.on_audio((48000, pcm), request)
+    deadline, status = time.monotonic() + 60, ""
+    while time.monotonic() < deadline and "labels:" not in status:  # the update comes from the session's thread
+        time.sleep(0.1)
+        headline, _bars, status, _transcript, _timeline = app.on_frame(None, request)
+        status = status if isinstance(status, str) else ""
+    assert "labels:" in status and "last 6 s" in headline, status
+    assert all(app._is_skip(x) for x in app.on_frame(None, request)), "an update is shown once"
+    assert live.frames + live.dropped_frames == len(frames)
     assert app._SESSIONS[request.session_hash] is live
     app.on_reset(request)
     assert request.session_hash not in app._SESSIONS
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (live._updater is not None or live._framer is not None):
+        time.sleep(0.05)
+    assert live._updater is None and live._framer is None, "Stop leaves no live thread behind"
+
+
+class _SlowSpeech:
+    """The shared speech model for one session, slowed down: its transcription or its voice encoder pass."""
+
+    def __init__(self, speech, transcribe: float = 0.0, states: float = 0.0) -> None:
+        self._speech, self._transcribe, self._states = speech, transcribe, states
+
+    def __getattr__(self, name):
+        return getattr(self._speech, name)
+
+    def transcribe(self, *args, **kwargs):
+        time.sleep(self._transcribe)
+        return self._speech.transcribe(*args, **kwargs)
+
+    def states(self, *args, **kwargs):
+        time.sleep(self._states)
+        return self._speech.states(*args, **kwargs)
+
+
+def _feed_live(live, seconds: float, start: float = 0.0) -> None:
+    """``seconds`` of the happy clip (from ``start``) into a live session: 4 frames and 2 audio chunks a second."""
+    import av
+    import numpy as np
+
+    with av.open(str(HAPPY)) as c:
+        frames = [(float(f.time), f.to_ndarray(format="rgb24")) for f in c.decode(c.streams.video[0])]
+        c.seek(0)
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        pcm = np.concatenate([r.to_ndarray().reshape(-1) for f in c.decode(c.streams.audio[0])
+                              for r in resampler.resample(f)])
+    duration = len(pcm) / 48000
+    t = start
+    while t < start + seconds - 1e-9:
+        for k in range(2):
+            ft = (t + 0.25 * k) % duration
+            live.add_frame(min(frames, key=lambda f: abs(f[0] - ft))[1], t=t + 0.25 * k)
+        a = int((t % duration) * 48000)
+        live.add_audio(pcm[a: a + 24000], 48000, t=t)
+        t += 0.5
+
+
+def test_live_scores_never_wait_for_speech_to_text():
+    """A transcription that takes 4 s: updates keep coming meanwhile (they never join it), each within a second."""
+    from app_helpers import get_predictor
+
+    from tailor_core.live import LiveSession
+
+    live = LiveSession(get_predictor(), window_seconds=6.0)
+    live._stream.speech = _SlowSpeech(live._stream.speech, transcribe=4.0)
+    try:
+        _feed_live(live, 3.0)
+        assert live.predict(block=True) is not None
+        assert live._stream._asr_thread is not None, "the update should have started a transcription after it"
+        costs = []
+        for step in range(3):
+            _feed_live(live, 0.5, start=3.0 + 0.5 * step)
+            t = time.perf_counter()
+            assert live.predict(block=True) is not None
+            costs.append(time.perf_counter() - t)
+        assert live._stream._asr_thread is not None, "the slow transcription is still running"
+        assert max(costs) < 2.0, costs
+    finally:
+        live.close()
+
+
+def test_live_update_waits_for_its_voice_pass_only_so_long():
+    """A voice encoder pass slower than the update's bound: the update comes without the newest steps' voice,
+    and the next one has them."""
+    from app_helpers import get_predictor
+
+    from tailor_core.live import VOICE_WAIT_SECONDS, LiveSession
+
+    live = LiveSession(get_predictor(), window_seconds=6.0)
+    try:
+        _feed_live(live, 3.0)
+        fresh = live.predict(block=True)
+        assert fresh is not None and fresh.present["audio"]
+        live._stream.speech = _SlowSpeech(live._stream.speech, states=2.0)
+        _feed_live(live, 1.0, start=3.0)
+        t = time.perf_counter()
+        late = live.predict(block=True)
+        cost = time.perf_counter() - t
+        assert late is not None and cost < VOICE_WAIT_SECONDS + 1.0, cost
+        live._stream.speech = live._stream.speech._speech
+        time.sleep(2.5)  # the slow pass finishes
+        bundle = live._stream.bundle(transcribe=False, voice_wait=VOICE_WAIT_SECONDS)
+        assert bundle.audio_mask.all(), bundle.audio_mask  # the next update has every step's voice again
+    finally:
+        live.close()
+
+
+def test_live_offered_frames_keep_only_the_newest():
+    """Frames offered while the face thread is busy: only the newest waits for it, the others are dropped."""
+    import numpy as np
+    from app_helpers import get_predictor
+
+    from tailor_core.live import LiveSession
+
+    live = LiveSession(get_predictor(), window_seconds=6.0)
+    try:
+        frame = np.zeros((48, 64, 3), np.uint8)
+        with live._framing:  # the face thread is busy with a frame
+            live.offer_frame(frame)
+            deadline = time.monotonic() + 5
+            while live._offered is not None and time.monotonic() < deadline:  # the thread took it
+                time.sleep(0.01)
+            for _ in range(3):
+                live.offer_frame(frame)
+            assert live.dropped_frames == 2
+        deadline = time.monotonic() + 10
+        while live.frames < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert live.frames == 2  # the first and the newest
+    finally:
+        live.close()
 
 
 def test_analyse_ui_keeps_an_error_on_the_page_and_drops_the_bad_file(tmp_path):
@@ -219,3 +470,24 @@ def test_headline_and_about_read_for_a_visitor():
     about = app.about_markdown(get_predictor())
     assert "license:" not in about and "OMP_NUM_THREADS" not in about and "../shared" not in about
     assert "```" not in about and "make decisions about people" not in about  # the warning is shown once, above
+
+
+def test_about_is_one_screen_with_figures_from_results_json():
+    """About: what it does, how well (the held-out figures, read from the checkpoint's results.json), what it
+    can't do, privacy, licences and the full card's place; no version history, seeds, flags or dates."""
+    import re
+
+    from app_helpers import get_predictor
+
+    import app
+
+    predictor = get_predictor()
+    about = app.about_markdown(predictor)
+    assert len(about) < 4000, len(about)
+    for heading in ("What it does", "How well", "What it can't do", "Privacy", "Licences", "checkpoints/README.md"):
+        assert heading in about, heading
+    results = json.loads((predictor.checkpoint / "results.json").read_text())
+    assert f"{results['fused_app_summary']['tuned']['micro_f1']:.2f}" in about
+    assert f"{results['single_modality']['audio']['tailor']['tuned']['micro_f1']:.2f}" in about
+    assert not re.search(r"\bv\d\.\d|seed|--[a-z]|20\d\d-\d\d|target", about, re.I), "history or build details"
+    assert "not read right" in about and "English only" in about

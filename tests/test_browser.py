@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from app_helpers import ARTIFACTS, HAPPY, get_server, make_fake_media
+from app_helpers import ARTIFACTS, HAPPY, ROOT, get_server, make_fake_media
 
 CHROMIUM = Path(os.environ.get("TAILOR_CHROMIUM", "/usr/bin/chromium"))
 
@@ -27,11 +27,39 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: apt-get install chromium")]
 sync_api = pytest.importorskip("playwright.sync_api")
 
-# Every track getUserMedia hands the page, recorded before any page script runs (to see whether the page ends them).
-RECORD_TRACKS = """(() => { window.__testTracks = []; const md = navigator.mediaDevices; if (!md) return;
+# Every track getUserMedia hands the page, recorded before any page script runs (to see whether the page ends them),
+# and when the first camera track of a Start opened (performance.now(); the live test resets it before Start).
+RECORD_TRACKS = """(() => { window.__testTracks = []; window.__testCameraAt = null; const md = navigator.mediaDevices;
+  if (!md) return;
   const orig = md.getUserMedia.bind(md);
-  md.getUserMedia = async (c) => { const s = await orig(c); window.__testTracks.push(...s.getTracks()); return s; };
+  md.getUserMedia = async (c) => { const s = await orig(c); window.__testTracks.push(...s.getTracks());
+    if (window.__testCameraAt === null && s.getVideoTracks().length) window.__testCameraAt = performance.now();
+    return s; };
 })();"""
+# The Live tab's timing as the page shows it, from the DOM itself (a MutationObserver: no polling delay): when
+# Start was pressed, when the headline first said it is looking/listening, when the status first reflected the
+# stream (what the camera and the microphone gave, or scores), when the first scores showed, and every time the
+# status's update stamp ("t = 12.3 s") changed.
+LIVE_CLOCK = """() => { const m = window.__liveClock = {start: performance.now(), looking: null, feedback: null,
+    scores: null, stamps: []}; window.__testCameraAt = null;
+  let last = null;
+  const check = () => {
+    const now = performance.now();
+    const head = document.getElementById('live-headline-text');
+    const status = (document.getElementById('live-status') || {}).textContent || '';
+    if (m.looking === null && head && /looking|listening|starting/i.test(head.textContent)) m.looking = now;
+    if (m.feedback === null && /face seen|no face|s heard|t = [0-9]/.test(status)) m.feedback = now;
+    if (m.scores === null && document.getElementById('live-values')) m.scores = now;
+    const stamp = /t = ([0-9.]+) s/.exec(status);
+    if (stamp && stamp[1] !== last) { last = stamp[1]; m.stamps.push(now); }
+  };
+  if (window.__liveObserver) window.__liveObserver.disconnect();
+  window.__liveObserver = new MutationObserver(check);
+  window.__liveObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+# What the live test asserts of the timing (issue 31): first feedback within 1.5 s of the camera opening, the
+# update gap's 95th percentile within 1.5 s, no gap over 3 s.
+LIVE_FIRST_FEEDBACK_S, LIVE_GAP_P95_S, LIVE_GAP_MAX_S = 1.5, 1.5, 3.0
 TRACKS = "() => window.__testTracks.map(t => t.kind + ':' + t.readyState)"
 # What the browser did to the microphone's sound: its processing switches, as the live audio track reports them.
 MIC_PROCESSING = """() => window.__testTracks.filter(t => t.kind === 'audio').map(t => { const s = t.getSettings();
@@ -39,6 +67,7 @@ MIC_PROCESSING = """() => window.__testTracks.filter(t => t.kind === 'audio').ma
 VIDEO_TRACKS = """() => Array.from(document.querySelectorAll('#live-cam video')).flatMap(v => v.srcObject ?
     v.srcObject.getTracks().map(t => t.kind + ':' + t.readyState) : [])"""
 PHONE = {"width": 390, "height": 844}
+FIXTURES = ROOT / "tests" / "fixtures"
 BROKEN_NAME = "holiday.mp4"
 
 
@@ -109,6 +138,26 @@ def _stop_live(page) -> None:
             page.locator(sel).first.click()
 
 
+def _live_server_timing() -> dict:
+    """The server's side of the newest live session (the app runs in this process): what each update cost and how
+    far apart updates were computed and taken for showing."""
+    import app
+
+    sessions = [live for live in list(app._SESSIONS.values()) if getattr(live, "update_log", None)]
+    if not sessions:
+        return {}
+    live = max(sessions, key=lambda s: s.update_log[-1][0])
+    done = [t for t, _ in live.update_log]
+    cost = sorted(c for _, c in live.update_log)
+    spread = lambda xs: sorted(b - a for a, b in zip(xs, xs[1:]))  # noqa: E731
+    pct = lambda xs, q: round(xs[min(len(xs) - 1, int(q * len(xs)))], 3) if xs else None  # noqa: E731
+    computed, shown = spread(done), spread(list(live.shown_log))
+    return {"updates": len(cost), "update_cost_s": {"p50": pct(cost, 0.5), "p95": pct(cost, 0.95), "max": pct(cost, 1)},
+            "computed_gap_s": {"p50": pct(computed, 0.5), "p95": pct(computed, 0.95), "max": pct(computed, 1)},
+            "shown_gap_s": {"p50": pct(shown, 0.5), "p95": pct(shown, 0.95), "max": pct(shown, 1)},
+            "frames": live.frames, "dropped_frames": live.dropped_frames, "audio_chunks": live.audio_chunks}
+
+
 def _values(page) -> str:
     loc = page.locator("#live-values")
     return loc.inner_text() if loc.count() else ""
@@ -150,6 +199,7 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     never falls back to waiting); the transcript reads as the clip's words; Stop ends every camera/microphone
     track the page opened."""
     page.wait_for_timeout(1000)  # a visitor reads the page before pressing Start
+    page.evaluate(LIVE_CLOCK)
     t0 = time.monotonic()
     _start_live(page)
     page.wait_for_selector("#live-values", timeout=30_000)
@@ -168,8 +218,17 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
         seen_status.add(status)
         seen_values.add(_values(page))
         page.wait_for_timeout(100)
-    gaps = sorted(b - a for a, b in zip(changes, changes[1:]))
+    clock = page.evaluate("() => ({...window.__liveClock, camera: window.__testCameraAt})")
+    page.evaluate("() => window.__liveObserver.disconnect()")
+    server = _live_server_timing()
+    # the update gaps as the page saw them (the DOM's own clock); the 100 ms polling above only as a fallback
+    stamps = [t / 1000 for t in clock["stamps"]] or changes
+    gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]))
     p95 = gaps[min(len(gaps) - 1, int(0.95 * len(gaps)))] if gaps else float("inf")
+    since = {k: (round((clock[k] - clock["start"]) / 1000, 2) if clock[k] is not None else None)
+             for k in ("camera", "looking", "feedback", "scores")}
+    feedback = (round((clock["feedback"] - clock["camera"]) / 1000, 2)
+                if clock["feedback"] is not None and clock["camera"] is not None else None)
     deadline = time.monotonic() + 25
     while time.monotonic() < deadline and "door" not in page.input_value("#live-transcript textarea").lower():
         page.wait_for_timeout(500)
@@ -177,7 +236,12 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     page.screenshot(path=str(ARTIFACTS / "live.png"), full_page=True)
     values = _values(page)
     (ARTIFACTS / "live_metrics.json").write_text(json.dumps(
-        {"first_scores_s": round(first, 2), "update_gaps_s": [round(g, 2) for g in gaps], "update_p95_s": p95,
+        {"first_scores_s": round(first, 2), "since_start_s": since, "first_feedback_after_camera_s": feedback,
+         "update_gaps_s": [round(g, 2) for g in gaps], "update_p95_s": round(p95, 2),
+         "update_max_s": round(gaps[-1], 2) if gaps else None, "updates": len(stamps),
+         "targets": {"first_feedback_after_camera_s": LIVE_FIRST_FEEDBACK_S, "update_p95_s": LIVE_GAP_P95_S,
+                     "update_max_s": LIVE_GAP_MAX_S},
+         "server": server, "load_average": os.getloadavg(), "cpus": os.cpu_count(),
          "status_fallbacks": fallbacks, "transcript": transcript, "last_scores": values}, indent=1))
 
     assert all(k in values for k in ("happy", "sad", "anger", "surprise", "disgust", "fear")), values
@@ -225,26 +289,128 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
 # ------------------------------------------------------------------------------------------------ Clip
 
 
-def test_every_example_shows_a_result(page):
-    _clip_tab(page)
-    examples = page.locator("#clip-examples .gallery-item, table[role=grid] tr.tr-body")  # buttons, or a table
+def _age_the_server() -> None:
+    """What hours of uptime do to the server's files: every time-based sweep, Gradio's (``delete_cache``) and the
+    app's own, runs now as if its age limit had long passed. A file a page still offers must survive it."""
+    from app_helpers import get_demo
+    from gradio.route_utils import delete_files_created_by_app
+
     import app
 
-    n = examples.count()
-    assert n == len(app.EXAMPLES), f"{n} examples shown, {len(app.EXAMPLES)} defined"
-    previous = _summary(page)
-    for i in range(n):
-        examples.nth(i).click()
+    demo = get_demo()
+    if getattr(demo, "delete_cache", None):
+        delete_files_created_by_app(demo, age=0)
+    if hasattr(app, "uploads"):
+        app.uploads().sweep(now=time.time() + 3600)
+
+
+def _wait_for_new_result(page, previous: str, timeout: float = 30_000) -> str:
+    page.wait_for_function(  # a new result, not the old one under Gradio's progress text
+        "(prev) => { const t = document.querySelector('#clip-summary').innerText;"
+        " return t !== prev && !/processing|queue|Analysing|^\\s*[0-9.]+s$/m.test(t)"
+        " && (t.includes('Predicted') || t.includes('Could not') || t.includes('rror')); }",
+        arg=previous, timeout=timeout)
+    page.wait_for_timeout(500)
+    return _summary(page)
+
+
+def test_every_example_shows_a_result(browser):
+    """Every example, on fresh pages of a server that has been up for hours, shows a result (its media loads:
+    no 403, no "file not found"), and its button says what it is and what the model reads, which is what the
+    page then shows. Every fault is collected, then reported together."""
+    import app
+
+    _age_the_server()
+    problems: list[str] = []
+    for visit in (1, 2):  # the second page gets the cached results
+        context, page = _open(browser)
+        failed: list[str] = []
+        page.on("response", lambda r, failed=failed: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         try:
-            page.wait_for_function(
-                "(prev) => { const t = document.querySelector('#clip-summary').innerText;"
-                " return t !== prev && t.includes('Predicted'); }", arg=previous, timeout=20_000)
-        except sync_api.TimeoutError:
-            page.screenshot(path=str(ARTIFACTS / f"example_{i}.png"), full_page=True)
-            pytest.fail(f"example {i} showed no result: {_summary(page)!r}")
-        page.wait_for_selector("#clip-scores .js-plotly-plot")
-        previous = _summary(page)
-        assert "Error" not in page.inner_text("#clip-result" if page.locator("#clip-result").count() else "body")
+            _clip_tab(page)
+            examples = page.locator("#clip-examples .gallery-item, table[role=grid] tr.tr-body")
+            n = examples.count()
+            assert n == len(app.EXAMPLES), f"{n} examples shown, {len(app.EXAMPLES)} defined"
+            previous = ""
+            for i in range(n):
+                button = examples.nth(i).inner_text().strip()
+                reads = re.search(r"“([^”]+)”", button)
+                want = reads.group(1) if reads else ""
+                examples.nth(i).click()
+                try:  # this example's answer (the promised headline, or any new one), no progress text over it
+                    page.wait_for_function(
+                        "([want, prev]) => { const h = document.querySelector('#clip-summary .headline');"
+                        " const t = document.querySelector('#clip-summary').innerText;"
+                        " if (/processing|queue|Analysing|^\\s*[0-9.]+s$/m.test(t)) return false;"
+                        " if (/rror|Could not/.test(t)) return true;"
+                        " const head = h ? h.innerText.trim().toLowerCase() : '';"
+                        " return want ? head === want : (head && t !== prev); }",
+                        arg=[want, previous], timeout=30_000)
+                except sync_api.TimeoutError:
+                    page.screenshot(path=str(ARTIFACTS / f"example_{i}.png"), full_page=True)
+                result = page.inner_text("#clip-result")
+                previous = _summary(page)
+                if "Predicted" not in previous or "Error" in result or "Could not" in previous:
+                    problems.append(f"visit {visit}, example {i} ({button}) shows no result: {previous[:200]!r}")
+                    continue
+                if not reads:
+                    problems.append(f"example {i}: the button does not say what the model reads: {button!r}")
+                    continue
+                headline = page.inner_text("#clip-summary .headline").strip().lower()
+                if headline != want:
+                    problems.append(f"visit {visit}, example {i} ({button}) reads {headline!r}")
+            page.wait_for_timeout(1000)
+            if failed:
+                problems.append(f"visit {visit}: requests failed: {failed}")
+        finally:
+            context.close()
+    assert not problems, "\n".join(problems)
+
+
+def _load_file(page, elem: str, path: Path) -> None:
+    """Put ``path`` in the file input ``elem`` (#clip-video, #clip-image, ...), replacing what is there."""
+    clear = page.locator(f"{elem} button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    if not page.locator(f"{elem} input[type=file]").count():
+        page.locator(f"{elem} button[aria-label='Upload file']").first.click()
+    page.locator(f"{elem} input[type=file]").set_input_files(str(path))
+
+
+def _press_analyse(page) -> str:
+    """Press Analyse; returns the summary once this analysis has answered (the old result goes at once)."""
+    page.locator("#clip-run").click()
+    page.wait_for_function("!document.querySelector('#clip-summary').innerText.includes('Predicted')"
+                           " || document.querySelector('#clip-summary').innerText.includes('Analysing')",
+                           timeout=20_000)
+    return _wait_for_new_result(page, "", timeout=60_000)
+
+
+def test_a_file_on_the_page_can_be_analysed_again(page):
+    """A photo on the page, then a sentence typed beside it (Enter), then Analyse again; a clip, then Analyse
+    again: every analysis of a file still on screen gives a result (before, the first result deleted the file:
+    the next gave a bare "Error" and FileNotFoundError, or "file not found")."""
+    _clip_tab(page)
+    previous = _summary(page)
+    _load_file(page, "#clip-image", FIXTURES / "single_face.jpg")  # not an example's bytes: a visitor's own
+    text = _wait_for_new_result(page, previous)
+    assert "Predicted" in text, text
+    _age_the_server()  # the photo is on the page: no sweep may take it
+    page.locator("#clip-text textarea, #clip-text input").first.fill("what a lovely day")
+    page.locator("#clip-text textarea, #clip-text input").first.press("Enter")
+    text = _wait_for_new_result(page, text)
+    assert "Predicted" in text and "face" in text and "words" in text, text
+    text = _press_analyse(page)
+    assert "Predicted" in text, text
+    pills = page.locator("#clip-result .error:visible")
+    assert not pills.count(), "an error pill is shown"
+    page.locator("#clip-text textarea, #clip-text input").first.fill("")
+    previous = _summary(page)
+    _load_file(page, "#clip-video", FIXTURES / "ravdess_happy_kids.mp4")
+    text = _wait_for_new_result(page, previous, timeout=60_000)
+    assert "Predicted" in text, text
+    text = _press_analyse(page)
+    assert "Predicted" in text and "file not found" not in text, text
 
 
 def test_upload_shows_the_whole_result_quickly(page):
