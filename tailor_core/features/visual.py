@@ -190,9 +190,9 @@ class FaceAnalyzer(Closeable):
     ``EXPR_DIM`` values of the face vector; stills, clips and live frames all go through :meth:`vector`.
 
     It owns every landmarker it makes: :meth:`close` (or leaving a ``with`` block) closes its IMAGE-mode one and
-    every tracker not closed yet. Landmarkers are closed explicitly, never by the garbage collector: MediaPipe
-    closes one by handing a call to its worker thread and waiting, which must not happen inside a collection that
-    may run on that very thread; what is still open at interpreter exit is closed then (``_close_at_exit``).
+    every tracker not closed yet; what is still open at interpreter exit is closed then (``_close_at_exit``).
+    Close it rather than drop it: MediaPipe's own finaliser closes a collected landmarker by handing a call to
+    its worker thread and waiting, inside whatever collection runs it.
     """
 
     def __init__(self, model_path: str | Path | None = None, expression: FaceExpressionModel | None = None) -> None:
