@@ -35,6 +35,11 @@ from .visual import VIDEO_FPS, FaceAnalyzer, FrameSampler, downscale, to_rgb_uin
 from .voice_states import AUDIO_DIM, FRAME_SAMPLES, pool_steps
 
 STEP_SAMPLES: int = int(STEP_SECONDS * SAMPLE_RATE)
+# Background speech to text takes at most this share of the wall clock: after a pass of d seconds the next one
+# starts no sooner than d / ASR_MAX_SHARE after the last one began. A quiet 2-core machine transcribes 2 s of
+# speech in ~0.5 s, so nothing changes there; under load passes slow down and come less often, leaving the CPU
+# to the score updates (the transcript lags more, the scores keep their pace).
+ASR_MAX_SHARE: float = 0.5
 DEFAULT_LIVE = LiveOptions()
 
 
@@ -64,7 +69,9 @@ class StreamExtractor:
         self.transcribe = transcribe
         self.background = background
         self.fps = fps
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the buffers; never held while a model runs
+        # the face tracker: one frame at a time, in arrival order (taken before _lock, never after it)
+        self._face_lock = threading.Lock()
         self._tracker = None
         # the open tracker, for the finaliser of a stream dropped unclosed (it must not reference self); at exit
         # MediaPipe shuts itself down, so the finaliser is not run then
@@ -74,8 +81,9 @@ class StreamExtractor:
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
-        """Forget everything (new stream, time restarts at 0)."""
-        with self._lock:
+        """Forget everything (new stream, time restarts at 0). Waits for a face being analysed (not for speech to
+        text)."""
+        with self._face_lock, self._lock:
             # a speech-to-text pass still running belongs to the old stream: its result is dropped (never join
             # it here: it needs this lock to finish)
             self._generation = getattr(self, "_generation", 0) + 1
@@ -92,10 +100,14 @@ class StreamExtractor:
             self._audio = np.zeros(0, np.float32)  # 16 kHz samples from absolute sample _audio_start
             self._audio_start = 0
             self._audio_end = 0  # absolute index one past the newest sample
+            self._audio_first = 0  # absolute index of the first sample
             self._has_audio = False
             self._resampler = None
             self._in_rate: int | None = None
             self._step_cache: dict[int, np.ndarray] = {}
+            self._step_partial: dict[int, np.ndarray] = {}  # the last pass's steps whose audio was not complete
+            self._voice_thread: threading.Thread | None = None  # a voice encoder pass running (bundle's voice_wait)
+            self._voice_error: BaseException | None = None
             self._words: list[tuple[str, float, float]] = []  # committed, inside the window
             # committed, for the running transcript
             self._heard: deque[str] = deque(maxlen=self.options.transcript_words)
@@ -106,13 +118,22 @@ class StreamExtractor:
             self._asr_last_end = 0
             self._asr_thread: threading.Thread | None = None
             self._asr_error: BaseException | None = None
+            self._asr_next = 0.0  # monotonic time before which no background pass starts (ASR_MAX_SHARE)
 
     def prepare(self) -> None:
         """Create the face tracker now (a live view calls this on Start, so the first frame is not slowed by it)."""
-        with self._lock:
-            if self._tracker is None:
-                self._tracker = self.faces.tracker()
-                self._holder.append(self._tracker)
+        with self._face_lock:
+            self._ensure_tracker()
+
+    def _ensure_tracker(self):
+        """The face tracker, created if needed (with ``_face_lock`` held: creating one takes a while, and audio
+        chunks and updates must not wait for it)."""
+        if self._tracker is None:
+            tracker = self.faces.tracker()
+            with self._lock:
+                self._tracker = tracker
+                self._holder.append(tracker)
+        return self._tracker
 
     def _now(self, t: float | None) -> float:
         if t is not None:
@@ -124,25 +145,37 @@ class StreamExtractor:
             self._t0 = now
         return now - self._t0
 
+    def clock(self) -> float:
+        """Stream time now: seconds since the stream started (what a frame or chunk pushed now with ``t=None``
+        gets; starts the clock if nothing has arrived yet)."""
+        with self._lock:
+            return self._now(None)
+
     # ------------------------------------------------------------------ input
     def add_frame(self, rgb: np.ndarray, t: float | None = None) -> None:
         """Push one RGB (or gray) frame taken at ``t`` seconds since the stream start (None: wall clock)."""
         if rgb is None:
             return
-        with self._lock:
-            t = self._now(t)
-            if self._n_frames and t > self._last_frame_t:
-                self._frame_dt = min(t - self._last_frame_t, 1.0 / self.fps)
-            self._n_frames += 1
-            self._last_frame_t = max(self._last_frame_t, t)
-            if not self._sampler.take(t):
-                return
-            frame = downscale(to_rgb_uint8(rgb))
-            if self._tracker is None:
-                self._tracker = self.faces.tracker()
-                self._holder.append(self._tracker)
-            self._faces.append((t, self._tracker(frame, t)))
-            self._prune()
+        # The face is found outside the buffer lock, so audio chunks and updates never wait for it; the frame
+        # joins the stream (its time and its face together) once its face is known.
+        with self._face_lock:
+            with self._lock:
+                t = self._now(t)
+                generation = self._generation
+                take = self._sampler.take(t)
+            face = None
+            if take:
+                face = self._ensure_tracker()(downscale(to_rgb_uint8(rgb)), t)
+            with self._lock:
+                if generation != self._generation:  # reset meanwhile
+                    return
+                if self._n_frames and t > self._last_frame_t:
+                    self._frame_dt = min(t - self._last_frame_t, 1.0 / self.fps)
+                self._n_frames += 1
+                self._last_frame_t = max(self._last_frame_t, t)
+                if take:
+                    self._faces.append((t, face))
+                    self._prune()
 
     def add_audio(self, chunk: np.ndarray, sample_rate: int, t: float | None = None) -> None:
         """Push an audio chunk (any rate; [n], [n, ch] or [ch, n]; int16/int32/float) starting at ``t``
@@ -175,6 +208,7 @@ class StreamExtractor:
                 self._has_audio = True
                 lead = round((t or 0.0) * SAMPLE_RATE)
                 self._audio_start = self._audio_end = self._asr_from = self._asr_last_end = lead
+                self._audio_first = lead
             elif t is not None:
                 gap = round(t * SAMPLE_RATE) - self._audio_end
                 if gap > self.options.gap_fill_seconds * SAMPLE_RATE:  # chunks were lost: keep the clock honest
@@ -218,36 +252,109 @@ class StreamExtractor:
             self._vecs = [self._vecs[i] for i in keep]
 
     # ------------------------------------------------------------------ audio features
-    def _voice(self, first_step: int, n_steps: int) -> np.ndarray | None:
-        """[k, AUDIO_DIM] for steps first_step.. (k <= n_steps: only steps that have audio).
-
-        Steps whose audio is complete are cached; the others (normally the last one or two) are encoded again
-        at the next update with the newer audio, in one Whisper pass that starts up to
-        ``voice_context_seconds`` before them (padded to ``voice_pad_seconds``: the pass costs the same for any
-        audio up to that length)."""
+    def _voice_plan(self, first_step: int, n_steps: int, encode: bool = True) -> tuple | None:
+        """What :meth:`_voice` needs, taken under the lock: None when no step has audio, else (first step, k
+        steps, the cached vectors, the steps to encode, the audio to encode from absolute sample a0, a0, the
+        newest sample). ``encode=False``: no encoder pass; the steps the passes so far gave are reused (complete
+        or not) and the steps after them are left out."""
         if not self._has_audio:
             return None
         k = min(n_steps, n_steps_for(self._audio_end / SAMPLE_RATE) - first_step)
         if k <= 0:
             return None
-        out = np.zeros((k, AUDIO_DIM), np.float32)
-        todo = [s for s in range(first_step, first_step + k) if s not in self._step_cache]
+        if not encode:
+            known = {**self._step_partial, **self._step_cache}
+            cached = {}
+            for s in range(first_step, first_step + k):
+                if s not in known:
+                    break
+                cached[s] = known[s]
+            return (first_step, len(cached), cached, [], None, 0, self._audio_end) if cached else None
+        cached = {s: self._step_cache[s] for s in range(first_step, first_step + k) if s in self._step_cache}
+        todo = [s for s in range(first_step, first_step + k) if s not in cached]
+        audio, a0 = None, 0
         if todo:
             start = todo[0] * STEP_SAMPLES
             pad = self.options.voice_pad_seconds
             a0 = max(self._audio_start, start - int(self.options.voice_context_seconds * SAMPLE_RATE),
                      min(start, self._audio_end - int(pad * SAMPLE_RATE)))
             a0 += (-a0) % FRAME_SAMPLES  # frames on the stream's absolute 20 ms grid, as for a file
-            states = self.speech.states(self._audio[a0 - self._audio_start:], pad)
+            audio = self._audio[a0 - self._audio_start:]  # never written in place: appends make a new array
+        return first_step, k, cached, todo, audio, a0, self._audio_end
+
+    def _voice(self, plan: tuple | None, generation: int) -> np.ndarray | None:
+        """[k, AUDIO_DIM] for steps first_step.. (k <= n_steps: only steps that have audio), run without the lock.
+
+        Steps whose audio is complete are cached; the others (normally the last one or two) are encoded again
+        at the next update with the newer audio, in one Whisper pass that starts up to
+        ``voice_context_seconds`` before them (padded to ``voice_pad_seconds``: the pass costs the same for any
+        audio up to that length)."""
+        if plan is None:
+            return None
+        first_step, k, cached, todo, audio, a0, audio_end = plan
+        out = np.zeros((k, AUDIO_DIM), np.float32)
+        if todo:
+            states = self.speech.states(audio, self.options.voice_pad_seconds)
             pooled, mask = pool_steps(states, first_step + k, first_frame=a0 // FRAME_SAMPLES)
+            final, partial = {}, {}
             for s in todo:
                 out[s - first_step] = pooled[s]
-                if mask[s] and (s + 1) * STEP_SAMPLES <= self._audio_end:
-                    self._step_cache[s] = pooled[s]
-        for s in range(first_step, first_step + k):
-            if s in self._step_cache:
-                out[s - first_step] = self._step_cache[s]
+                if mask[s] and (s + 1) * STEP_SAMPLES <= audio_end:
+                    final[s] = pooled[s]
+                else:
+                    partial[s] = pooled[s]
+            with self._lock:
+                if generation == self._generation:
+                    self._step_cache.update(final)
+                    self._step_partial = partial
+        for s, vec in cached.items():
+            out[s - first_step] = vec
         return out
+
+    def _voice_within(self, first_step: int, n_steps: int, generation: int, wait: float) -> np.ndarray | None:
+        """The voice of steps first_step.. with an encoder pass in a thread, waited for at most ``wait`` s (see
+        :meth:`bundle`); a pass still running from an earlier call is waited for first, then one for the newest
+        audio if time is left."""
+        deadline = time.monotonic() + max(0.0, wait)
+        mine = None
+        while True:
+            with self._lock:
+                if generation != self._generation:
+                    return None
+                if self._voice_error is not None:
+                    err, self._voice_error = self._voice_error, None
+                    raise FeatureError(f"live voice features failed: {err}") from err
+                running = self._voice_thread
+                if running is None and mine is None:
+                    plan = self._voice_plan(first_step, n_steps)
+                    if plan is not None and plan[3]:  # steps to encode
+                        running = mine = self._voice_thread = threading.Thread(
+                            target=self._voice_background, args=(plan, generation),
+                            daemon=False,  # a native Whisper call killed mid-way at exit aborts the process
+                            name="tailor-stream-voice")
+                        mine.start()
+                if running is None:
+                    break
+            running.join(max(0.0, deadline - time.monotonic()))
+            if running.is_alive() or running is mine:
+                break
+        with self._lock:
+            if generation != self._generation:
+                return None
+            plan = self._voice_plan(first_step, n_steps, encode=False)
+        return self._voice(plan, generation)
+
+    def _voice_background(self, plan: tuple, generation: int) -> None:
+        try:
+            self._voice(plan, generation)
+        except BaseException as e:  # noqa: BLE001 - reported by the next bundle()
+            with self._lock:
+                if generation == self._generation:
+                    self._voice_error = e
+        finally:
+            with self._lock:
+                if self._voice_thread is threading.current_thread():
+                    self._voice_thread = None
 
     # ------------------------------------------------------------------ speech
     def _asr_due(self) -> bool:
@@ -256,9 +363,20 @@ class StreamExtractor:
             and self._has_audio
             and self._asr_thread is None
             and self._audio_end - self._asr_last_end >= self.options.asr_every_seconds * SAMPLE_RATE
+            and (not self.background or time.monotonic() >= self._asr_next)
         )
 
+    def transcribe_if_due(self) -> bool:
+        """Start a background speech-to-text pass if one is due (enough new audio, none running, and the last
+        one's share of the clock allows it); True if one started. A live view calls this right after an update,
+        so the pass runs between updates and an update never starts behind it."""
+        with self._lock:
+            if not self._asr_due():
+                return False
+            return self._start_asr(final=False) is not None
+
     def _asr_run(self, audio: np.ndarray, start: int, end: int, final: bool, generation: int) -> None:
+        began = time.monotonic()
         try:
             words = self.speech.transcribe(audio, offset=start / SAMPLE_RATE)
             vecs = self.text_encoder.encode_words([w[0] for w in words])
@@ -281,6 +399,7 @@ class StreamExtractor:
             self._asr_from = max(self._asr_from, cut)
             self._asr_last_end = end
             self._asr_thread = None
+            self._asr_next = began + (time.monotonic() - began) / ASR_MAX_SHARE
 
     @staticmethod
     def _commit_point(
@@ -336,10 +455,18 @@ class StreamExtractor:
         return None
 
     # ------------------------------------------------------------------ output
-    def bundle(self, flush: bool = False) -> FeatureBundle:
+    def bundle(self, flush: bool = False, transcribe: bool = True, voice_wait: float | None = None) -> FeatureBundle:
         """Features of the last ``window_seconds``. ``flush=True`` (end of stream) waits for and finalises the
         transcript synchronously; otherwise speech-to-text results appear when the background pass
-        finishes."""
+        finishes. ``transcribe=False``: start no speech-to-text pass here (the caller calls
+        :meth:`transcribe_if_due` after its update). The voice features' encoder pass runs without the lock:
+        frames and audio chunks keep arriving meanwhile.
+
+        ``voice_wait`` (seconds; a live view's bound): the voice encoder pass runs in a thread and the bundle
+        waits for it at most this long. A pass that takes longer (a busy machine, or the Whisper model busy with
+        a transcription) goes on, and the bundle has the voice of the steps encoded so far (the newest steps
+        without voice); the next bundle takes its result. A quiet machine encodes within the bound, so the
+        features are the same as without it. None: wait for the pass, however long."""
         th = self._asr_thread
         if flush and th is not None:
             th.join()
@@ -355,7 +482,7 @@ class StreamExtractor:
                     self._append(tail.astype(np.float32, copy=False))
             if flush and self.transcribe and self._has_audio and self._audio_end > self._asr_from:
                 self._start_asr(final=True)
-            elif self._asr_due():
+            elif transcribe and self._asr_due():
                 self._start_asr(final=False)
             end = self._end_time()
             if end <= 0:
@@ -368,16 +495,23 @@ class StreamExtractor:
                 if words
                 else np.zeros((0, TEXT_DIM), np.float32)
             )
-            return assemble(
-                n,
-                first_step=first,
-                audio=self._voice(first, n),
-                faces=list(self._faces),
-                words=words,
-                word_vecs=vecs,
-                duration=end - first * STEP_SECONDS,
-                source="stream",
-            )
+            faces = list(self._faces)
+            generation = self._generation
+            plan = self._voice_plan(first, n) if voice_wait is None or flush else None
+        if voice_wait is None or flush:
+            audio = self._voice(plan, generation)
+        else:
+            audio = self._voice_within(first, n, generation, voice_wait)
+        return assemble(
+            n,
+            first_step=first,
+            audio=audio,
+            faces=faces,
+            words=words,
+            word_vecs=vecs,
+            duration=end - first * STEP_SECONDS,
+            source="stream",
+        )
 
     def close(self) -> None:
         """Close the face tracker and forget the stream (a stream garbage-collected unclosed has its tracker
@@ -395,6 +529,18 @@ class StreamExtractor:
         """The last ``options.transcript_words`` committed words, then the tentative ones (each word once)."""
         with self._lock:
             return " ".join([*self._heard, *(w[0] for w in self._tentative)])
+
+    @property
+    def face_in_view(self) -> bool | None:
+        """Whether the newest analysed frame shows a face (None: no frame analysed yet)."""
+        with self._lock:
+            return None if not self._faces else self._faces[-1][1] is not None
+
+    @property
+    def heard_seconds(self) -> float:
+        """Seconds of audio received so far."""
+        with self._lock:
+            return (self._audio_end - self._audio_first) / SAMPLE_RATE if self._has_audio else 0.0
 
     @property
     def seconds(self) -> float:
