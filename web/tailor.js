@@ -33,6 +33,9 @@
   async function start() {
     if (running) return;
     running = true; showButtons();
+    // at once, before the server answers: the page is starting the camera and the microphone
+    const head = q('#live-headline-text');
+    if (head) { head.className = 'headline muted'; head.textContent = 'Starting the camera and the microphone…'; }
     const cam = q('#live-cam');
     const access = byText(cam, /access webcam/i);
     if (access) access.click();
