@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from app_helpers import ARTIFACTS, HAPPY, SAD, get_server, make_fake_media  # noqa: E402
+from app_helpers import ARTIFACTS, HAPPY, SAD, age_the_server, get_server, make_fake_media  # noqa: E402
 
 CLIP = ROOT / "tests" / "fixtures" / "ravdess_fearful_kids.mp4"  # never used by the demo itself
 SIZES = {"": (1400, 1000), "-phone": (390, 844)}
@@ -191,6 +191,61 @@ class Tour:
         pg.get_by_role("tab", name="About").click()
         pg.wait_for_timeout(800)
         shot(pg, self.out, self.name(9, "about"), full=True)
+
+    # ---- second look (issue 31): what a new visitor and a hostile client tripped over
+    def example(self, pg, i: int, wait_ms: int = 8000) -> None:
+        clip_tab(pg)
+        ex = pg.locator("#clip-examples .gallery-item, table[role=grid] tr.tr-body")
+        ex.nth(i).scroll_into_view_if_needed()
+        ex.nth(i).click()
+        pg.wait_for_timeout(wait_ms)
+
+    def item11(self, pg) -> None:  # the examples say what they are and what the model reads
+        self.example(pg, 1)
+        shot(pg, self.out, self.name(11, "example-readings"), full=True)
+
+    def item12(self, pg) -> None:  # the audio example on a server that has been up for hours
+        age_the_server()
+        self.example(pg, 2)
+        banner(pg, "server aged: every time-based sweep ran as if hours had passed; then a fresh page")
+        shot(pg, self.out, self.name(12, "fearful-example-aged"), full=True)
+
+    def item13(self, pg) -> None:  # a photo, then a sentence typed beside it (Enter)
+        clip_tab(pg)
+        from PIL import Image
+
+        photo = self.bad.parent / "my_photo.jpg"  # a visitor's own photo (not an example's bytes)
+        Image.open(ROOT / "tests" / "fixtures" / "single_face.jpg").convert("RGB").save(photo, quality=85)
+        pg.locator("#clip-image input[type=file]").set_input_files(str(photo))
+        pg.wait_for_timeout(6000)
+        box = pg.locator("#clip-text textarea, #clip-text input").first
+        box.fill("what a lovely day")
+        box.press("Enter")
+        pg.wait_for_timeout(6000)
+        banner(pg, "a photo, its result, then 'what a lovely day' typed beside it and Enter")
+        shot(pg, self.out, self.name(13, "photo-then-text"), full=True)
+
+    def item14(self, pg) -> None:  # a zip named .jpg as the photo
+        clip_tab(pg)
+        pg.locator("#clip-image input[type=file]").set_input_files(str(self.zip_jpg()))
+        pg.wait_for_timeout(6000)
+        banner(pg, "a zip file named holiday.jpg uploaded as the photo")
+        shot(pg, self.out, self.name(14, "zip-as-photo"), full=not self.phone)
+
+    def item15(self, pg) -> None:  # About: one screen, not the model card
+        pg.get_by_role("tab", name="About").click()
+        pg.wait_for_timeout(1000)
+        chars = len(pg.inner_text("body"))
+        banner(pg, f"About tab: {chars:,} characters on the page")
+        shot(pg, self.out, self.name(15, "about-one-screen"), full=True)
+
+    def zip_jpg(self) -> Path:
+        import zipfile
+
+        path = self.bad.parent / "holiday.jpg"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("notes.txt", "not a photo\n" * 100)
+        return path
 
 
 def run(tag: str, items: list[int], out: Path, sizes: str = "desktop,phone") -> None:

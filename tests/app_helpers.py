@@ -87,6 +87,20 @@ def get_server() -> str:
     return url
 
 
+def age_the_server() -> None:
+    """What hours of uptime do to the server's files: every time-based sweep, Gradio's (``delete_cache``) and the
+    app's own, runs now as if its age limit had long passed. A file a page still offers must survive it."""
+    from gradio.route_utils import delete_files_created_by_app
+
+    import app
+
+    demo = get_demo()
+    if getattr(demo, "delete_cache", None):
+        delete_files_created_by_app(demo, age=0)
+    if hasattr(app, "uploads"):
+        app.uploads().sweep(now=time.time() + 3600)
+
+
 def _wait_http(url: str, timeout: float = 60) -> None:
     import urllib.request
 
@@ -151,5 +165,6 @@ def make_fake_media(src: Path, y4m: Path, wav: Path, width: int = 640, height: i
         w.writeframes(pcm.tobytes())
 
 
-__all__ = ["ARTIFACTS", "ASSETS", "FACE", "HAPPY", "SAD", "SILENT", "checkpoint_dir", "free_port", "get_demo",
+__all__ = ["ARTIFACTS", "ASSETS", "FACE", "HAPPY", "SAD", "SILENT", "age_the_server", "checkpoint_dir", "free_port",
+           "get_demo",
            "get_predictor", "get_server", "make_fake_media", "make_no_face_clip"]

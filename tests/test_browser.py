@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from app_helpers import ARTIFACTS, HAPPY, ROOT, get_server, make_fake_media
+from app_helpers import ARTIFACTS, HAPPY, ROOT, age_the_server, get_server, make_fake_media
 
 CHROMIUM = Path(os.environ.get("TAILOR_CHROMIUM", "/usr/bin/chromium"))
 
@@ -299,21 +299,6 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
 # ------------------------------------------------------------------------------------------------ Clip
 
 
-def _age_the_server() -> None:
-    """What hours of uptime do to the server's files: every time-based sweep, Gradio's (``delete_cache``) and the
-    app's own, runs now as if its age limit had long passed. A file a page still offers must survive it."""
-    from app_helpers import get_demo
-    from gradio.route_utils import delete_files_created_by_app
-
-    import app
-
-    demo = get_demo()
-    if getattr(demo, "delete_cache", None):
-        delete_files_created_by_app(demo, age=0)
-    if hasattr(app, "uploads"):
-        app.uploads().sweep(now=time.time() + 3600)
-
-
 def _wait_for_new_result(page, previous: str, timeout: float = 30_000) -> str:
     page.wait_for_function(  # a new result, not the old one under Gradio's progress text
         "(prev) => { const t = document.querySelector('#clip-summary').innerText;"
@@ -330,7 +315,7 @@ def test_every_example_shows_a_result(browser):
     page then shows. Every fault is collected, then reported together."""
     import app
 
-    _age_the_server()
+    age_the_server()
     problems: list[str] = []
     for visit in (1, 2):  # the second page gets the cached results
         context, page = _open(browser)
@@ -405,7 +390,7 @@ def test_a_file_on_the_page_can_be_analysed_again(page):
     _load_file(page, "#clip-image", FIXTURES / "single_face.jpg")  # not an example's bytes: a visitor's own
     text = _wait_for_new_result(page, previous)
     assert "Predicted" in text, text
-    _age_the_server()  # the photo is on the page: no sweep may take it
+    age_the_server()  # the photo is on the page: no sweep may take it
     page.locator("#clip-text textarea, #clip-text input").first.fill("what a lovely day")
     page.locator("#clip-text textarea, #clip-text input").first.press("Enter")
     text = _wait_for_new_result(page, text)
