@@ -28,8 +28,27 @@ from typing import Any
 
 from tailor_core import offline
 
-if __name__ == "__main__":  # `python app.py`: the switches must be set before Gradio and huggingface_hub read them
+
+def _own_temp_folder() -> tuple[Path, bool]:
+    """Give this process a temp folder of its own (``TMPDIR``: libraries' stray files, e.g. ONNX Runtime's
+    ``.ses``, land there) with the uploads and the examples' cache inside it, unless ``GRADIO_TEMP_DIR`` /
+    ``GRADIO_EXAMPLES_CACHE`` name other folders. Returns the folder and whether the upload folder is its own."""
+    work = Path(tempfile.mkdtemp(prefix="tailor-server-"))
+    os.environ["TMPDIR"] = str(work)
+    tempfile.tempdir = None  # Python's own temp files follow TMPDIR too
+    own_uploads = "GRADIO_TEMP_DIR" not in os.environ
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(work / "uploads"))
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(work / "examples"))  # this run's code, never a stale cache
+    return work, own_uploads or Path(os.environ["GRADIO_TEMP_DIR"]).name.startswith("tailor-uploads-")
+
+
+#: `python app.py`: the offline switches and the temp folder must be in place before Gradio and huggingface_hub
+#: are imported (they read both at import); main() does the rest. Importing this module sets nothing.
+_SERVER_TEMP: tuple[Path, bool] | None = None
+if __name__ == "__main__":
     offline.disable_telemetry()
+    _SERVER_TEMP = _own_temp_folder()
+
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
@@ -756,19 +775,6 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-def _own_temp_folder() -> tuple[Path, bool]:
-    """Give this process a temp folder of its own (``TMPDIR``: libraries' stray files, e.g. ONNX Runtime's
-    ``.ses``, land there) with the uploads and the examples' cache inside it, unless ``GRADIO_TEMP_DIR`` /
-    ``GRADIO_EXAMPLES_CACHE`` name other folders. Returns the folder and whether the upload folder is its own."""
-    work = Path(tempfile.mkdtemp(prefix="tailor-server-"))
-    os.environ["TMPDIR"] = str(work)
-    tempfile.tempdir = None  # Python's own temp files follow TMPDIR too
-    own_uploads = "GRADIO_TEMP_DIR" not in os.environ
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(work / "uploads"))
-    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(work / "examples"))  # this run's code, never a stale cache
-    return work, own_uploads or Path(os.environ["GRADIO_TEMP_DIR"]).name.startswith("tailor-uploads-")
-
-
 def _housekeeping(every: float = 10.0) -> None:
     """Every ``every`` seconds: delete the uploads nothing needs any more, close live sessions left idle."""
     while True:
@@ -789,7 +795,7 @@ def main() -> None:
     offline.disable_telemetry()
     offline.block_name_lookups()  # MediaPipe's native telemetry has no switch: no process thread can resolve hosts
     _limit_malloc_arenas()
-    work, own_uploads = _own_temp_folder()
+    work, own_uploads = _SERVER_TEMP or _own_temp_folder()
 
     def cleanup(*_: Any) -> None:
         if own_uploads:

@@ -489,3 +489,37 @@ def test_about_is_one_screen_with_figures_from_results_json():
     assert f"{results['single_modality']['audio']['tailor']['tuned']['micro_f1']:.2f}" in about
     assert not re.search(r"\bv\d\.\d|seed|--[a-z]|20\d\d-\d\d|target", about, re.I), "history or build details"
     assert "not read right" in about and "English only" in about
+
+
+def test_a_stopped_server_leaves_nothing_in_the_temp_folder(tmp_path):
+    """``python app.py`` keeps every temp file in a folder of its own (uploads, the examples' cache, libraries'
+    stray files such as ONNX Runtime's ``.ses``) and removes it when stopped (SIGTERM)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from app_helpers import ROOT, _wait_http, free_port
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(temp), "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    for name in ("GRADIO_TEMP_DIR", "GRADIO_EXAMPLES_CACHE"):
+        env.pop(name, None)
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http(url, timeout=300)
+        result = Client(url, verbose=False).predict(handle_file(str(make_no_face_clip(tmp_path / "clip.mp4"))),
+                                                    api_name="/predict_clip")
+        assert result["present"]["audio"]
+        (own,) = list(temp.glob("tailor-server-*"))  # everything the server writes in temp is in its own folder
+        assert not [p for p in temp.iterdir() if p != own], list(temp.iterdir())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    time.sleep(0.5)
+    assert not list(temp.rglob("*")), f"left in the temp folder: {list(temp.rglob('*'))[:10]}"
