@@ -136,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         limits = dataclasses.replace(DEFAULT_LIMITS, max_seconds=args.max_seconds, max_file_mb=args.max_file_mb)
         with quiet_native_logs(not args.verbose):
-            predictor = load_model(args.checkpoint, device=args.device, limits=limits)
+            # each feature model loads when an input first needs it: a photo or a sentence alone loads less
+            predictor = load_model(args.checkpoint, device=args.device, limits=limits, preload=False)
     except (OSError, ValueError) as e:
         print(f"error: cannot load the checkpoint: {e}", file=sys.stderr)
         return 2

@@ -210,7 +210,7 @@ class Predictor(Closeable):
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device | None = None, transcribe: bool = True,
-               limits: Limits = DEFAULT_LIMITS, **kwargs: object) -> Predictor:
+               limits: Limits = DEFAULT_LIMITS, preload: bool = True, **kwargs: object) -> Predictor:
     """Load a checkpoint (default: the shipped one) and the feature extractors, offline.
 
     Args:
@@ -218,6 +218,8 @@ def load_model(path: str | Path | None = None, device: str | torch.device | None
         device: ``"cuda"`` / ``"cpu"``; default CUDA when available.
         transcribe: speech to text (False: face and voice only; Whisper still loads, its encoder gives the voice).
         limits: the input caps (:class:`~tailor_core.options.Limits`).
+        preload: load every feature model now (a server's start-up); False loads each on its first use, so a run
+            that reads only a photo never loads the speech and words models (the CLI).
         **kwargs: passed to :class:`Predictor` (``timeline_steps``, ``batch_size``, ...); ``speech`` is the former
             name of ``transcribe``.
     """
@@ -232,7 +234,9 @@ def load_model(path: str | Path | None = None, device: str | torch.device | None
     if dims != expected:
         raise ValueError(f"checkpoint {path} expects feature sizes {dims}, but the extractors give {expected}: "
                          "it was not trained on this project's features")
-    extractor = FeatureExtractor(device=dev.type, transcribe=transcribe, limits=limits).load()
+    extractor = FeatureExtractor(device=dev.type, transcribe=transcribe, limits=limits)
+    if preload:
+        extractor.load()
     return Predictor(model, extractor, device=dev, checkpoint=path, voice_readout=VoiceReadout().load(), **kwargs)
 
 
