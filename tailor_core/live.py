@@ -12,8 +12,9 @@ The app scores in the background (:meth:`LiveSession.start_updates`): one thread
 every ``update_seconds`` (or right after the last one, when that took longer) while input keeps arriving, and
 the widgets' handlers only add what arrived and show the newest update (:meth:`LiveSession.take_update`), so a
 frame or an audio chunk never waits for a score, and a score never waits for a frame's face or for speech to
-text: each update starts the next speech-to-text pass only when it is done, and that pass runs beside the
-updates (its words reach the scores when it finishes).
+text: an update starts a transcription due only after its own voice encoder pass is on its way, waits for that
+pass at most ``VOICE_WAIT_SECONDS``, and the transcription runs beside the updates (its words reach the scores
+when it finishes).
 """
 
 from __future__ import annotations
@@ -240,17 +241,18 @@ class LiveSession:
     def predict(self, block: bool = False) -> Prediction | None:
         """Score the rolling window. None when nothing usable has arrived yet, when the session was reset
         meanwhile, or (``block=False``) when another thread is predicting right now. It never waits for speech to
-        text: the next pass starts when the update is done; and it waits for its voice encoder pass at most
-        ``VOICE_WAIT_SECONDS`` (a slower pass goes on, the newest steps' voice follows at the next update)."""
+        text: a transcription due starts once its voice encoder pass is on its way (so the pass reaches the shared
+        Whisper model first), and it waits for that pass at most ``VOICE_WAIT_SECONDS`` (a slower pass goes on,
+        the newest steps' voice follows at the next update)."""
         if not self._busy.acquire(blocking=block):
             return None
         try:
             t0 = time.perf_counter()
             generation = self._generation
             self.last_predict_at = time.monotonic()
-            # no transcription starts before it, and its voice encoder pass is waited for at most VOICE_WAIT_SECONDS
-            # (a pass behind a transcription on the shared Whisper model, or on a busy machine, finishes later)
-            bundle = self._stream.bundle(transcribe=False, voice_wait=VOICE_WAIT_SECONDS)
+            # its voice encoder pass is waited for at most VOICE_WAIT_SECONDS (a pass behind a transcription on the
+            # shared Whisper model, or on a busy machine, finishes later); a transcription due starts beside it
+            bundle = self._stream.bundle(voice_wait=VOICE_WAIT_SECONDS)
             t1 = time.perf_counter()
             if len(bundle) == 0 or not bundle.valid.any():
                 return None
@@ -271,7 +273,6 @@ class LiveSession:
                            timings={"features": t1 - t0, **pred.timings, "total": time.perf_counter() - t0})
         finally:
             self._busy.release()
-            self._stream.transcribe_if_due()
 
     @property
     def transcript(self) -> str:

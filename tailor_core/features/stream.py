@@ -311,10 +311,13 @@ class StreamExtractor:
             out[s - first_step] = vec
         return out
 
-    def _voice_within(self, first_step: int, n_steps: int, generation: int, wait: float) -> np.ndarray | None:
+    def _voice_within(self, first_step: int, n_steps: int, generation: int, wait: float,
+                      transcribe: bool = False) -> np.ndarray | None:
         """The voice of steps first_step.. with an encoder pass in a thread, waited for at most ``wait`` s (see
         :meth:`bundle`); a pass still running from an earlier call is waited for first, then one for the newest
-        audio if time is left."""
+        audio if time is left. ``transcribe``: once the pass is on its way, start a speech-to-text pass if one is
+        due (its voice activity detection comes first, so the voice pass reaches the shared Whisper model
+        first, and the transcription has the time until the next update)."""
         deadline = time.monotonic() + max(0.0, wait)
         mine = None
         while True:
@@ -333,8 +336,11 @@ class StreamExtractor:
                             daemon=False,  # a native Whisper call killed mid-way at exit aborts the process
                             name="tailor-stream-voice")
                         mine.start()
-                if running is None:
-                    break
+            if transcribe:
+                transcribe = False
+                self.transcribe_if_due()
+            if running is None:
+                break
             running.join(max(0.0, deadline - time.monotonic()))
             if running.is_alive() or running is mine:
                 break
@@ -369,7 +375,7 @@ class StreamExtractor:
     def transcribe_if_due(self) -> bool:
         """Start a background speech-to-text pass if one is due (enough new audio, none running, and the last
         one's share of the clock allows it); True if one started. A live view calls this right after an update,
-        so the pass runs between updates and an update never starts behind it."""
+        so that the pass runs beside the update and never before it."""
         with self._lock:
             if not self._asr_due():
                 return False
@@ -458,9 +464,8 @@ class StreamExtractor:
     def bundle(self, flush: bool = False, transcribe: bool = True, voice_wait: float | None = None) -> FeatureBundle:
         """Features of the last ``window_seconds``. ``flush=True`` (end of stream) waits for and finalises the
         transcript synchronously; otherwise speech-to-text results appear when the background pass
-        finishes. ``transcribe=False``: start no speech-to-text pass here (the caller calls
-        :meth:`transcribe_if_due` after its update). The voice features' encoder pass runs without the lock:
-        frames and audio chunks keep arriving meanwhile.
+        finishes. ``transcribe=False``: start no speech-to-text pass here (see :meth:`transcribe_if_due`). The
+        voice features' encoder pass runs without the lock: frames and audio chunks keep arriving meanwhile.
 
         ``voice_wait`` (seconds; a live view's bound): the voice encoder pass runs in a thread and the bundle
         waits for it at most this long. A pass that takes longer (a busy machine, or the Whisper model busy with
@@ -482,7 +487,7 @@ class StreamExtractor:
                     self._append(tail.astype(np.float32, copy=False))
             if flush and self.transcribe and self._has_audio and self._audio_end > self._asr_from:
                 self._start_asr(final=True)
-            elif transcribe and self._asr_due():
+            elif transcribe and voice_wait is None and self._asr_due():
                 self._start_asr(final=False)
             end = self._end_time()
             if end <= 0:
@@ -501,7 +506,7 @@ class StreamExtractor:
         if voice_wait is None or flush:
             audio = self._voice(plan, generation)
         else:
-            audio = self._voice_within(first, n, generation, voice_wait)
+            audio = self._voice_within(first, n, generation, voice_wait, transcribe)
         return assemble(
             n,
             first_step=first,
