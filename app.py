@@ -216,11 +216,11 @@ NO_TIMELINE = "No timeline: a photo or typed text has no time axis"
 RESULTS_PLACEHOLDER = "Results appear here: upload a clip, a voice recording or a photo, type text, or pick an example."
 
 
-def clip_outputs(pred: Prediction, timed: bool = True) -> tuple[Any, ...]:
+def clip_outputs(pred: Prediction, timed: bool = True, video: bool = False) -> tuple[Any, ...]:
     """The Clip tab's seven outputs for one prediction (the JSON is handed over as data, not a kept file). A photo
     or typed text alone (``timed`` False) has no time axis: a one-line note instead of a timeline (a figure, not
     None: Gradio cannot read an empty plot back from the examples' cache)."""
-    seek = " · click to seek the video" if timed and pred.present.get("visual") else ""
+    seek = " · click to seek the video" if video else ""
     return (
         labels_markdown(pred, timed),
         plots.scores_figure(pred),
@@ -253,7 +253,8 @@ def analyse(video: str | None, audio: str | None, image: str | None, text: str |
             uploads().reading(video, audio, image):
         if not any([video, audio, image, (text or "").strip()]):
             raise gr.Error("Give a clip, a voice recording, a photo or some text first.")
-        return clip_outputs(_predict(video, audio, image, text, progress=progress), timed=bool(video or audio))
+        pred = _predict(video, audio, image, text, progress=progress)
+        return clip_outputs(pred, timed=bool(video or audio), video=bool(video))
 
 
 def analyse_ui(video: str | None, audio: str | None, image: str | None, text: str | None,

@@ -490,8 +490,8 @@ def test_about_reads_for_a_visitor(page):
     for attempt in range(3):  # a click that lands while the page is still wiring its tabs is lost: click again
         page.get_by_role("tab", name="About").click()
         try:
-            page.wait_for_function("document.body.innerText.includes('Measured results')", timeout=20_000)
-            break  # the model card is drawn
+            page.wait_for_function("document.body.innerText.includes('How well')", timeout=20_000)
+            break  # the About text is drawn
         except Exception:
             if attempt == 2:
                 raise
@@ -501,6 +501,9 @@ def test_about_reads_for_a_visitor(page):
     assert "license: cc-by" not in body, "the model card's YAML front matter is shown"
     assert "OMP_NUM_THREADS" not in body and "shared/data" not in body, "build instructions are shown"
     assert body.count("make decisions about people") <= 2, "the ethics warning is repeated"
+    about = page.inner_text("#about")
+    assert len(about) < 4000 and "What it can't do" in about and "Licences" in about, len(about)
+    assert page.locator("#model-card").count() == 1, "the full model card is one click away"
     outside = [u for u in page.requested if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
     assert not outside, f"the page loaded resources from elsewhere: {outside[:5]}"
     page.screenshot(path=str(ARTIFACTS / "about.png"), full_page=True)
