@@ -249,12 +249,13 @@ class LiveSession:
         try:
             t0 = time.perf_counter()
             generation = self._generation
-            self.last_predict_at = time.monotonic()
+            previous, self.last_predict_at = self.last_predict_at, time.monotonic()
             # its voice encoder pass is waited for at most VOICE_WAIT_SECONDS (a pass behind a transcription on the
             # shared Whisper model, or on a busy machine, finishes later); a transcription due starts beside it
             bundle = self._stream.bundle(voice_wait=VOICE_WAIT_SECONDS)
             t1 = time.perf_counter()
             if len(bundle) == 0 or not bundle.valid.any():
+                self.last_predict_at = previous  # nothing to score yet: the first usable input is scored at once
                 return None
             pred = self.predictor.predict_bundle(bundle, timeline=False)
             readouts = self.predictor.read_encoders(bundle)  # of the window, not smoothed
