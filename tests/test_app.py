@@ -294,7 +294,8 @@ def test_live_handlers_in_process():
     with av.open(str(HAPPY)) as c:
         frames = [f.to_ndarray(format="rgb24") for i, f in enumerate(c.decode(c.streams.video[0])) if i % 15 == 0]
     first = app.on_frame(frames[0], request)  # the frame goes to the face thread; the call does not wait for it
-    assert first[2].startswith("**Looking:**") and "Waiting" not in first[2], first[2]
+    # what is seen and heard so far, or already the first scores (the handler waits up to LIVE_SHOW_WAIT for them)
+    assert first[2].startswith("**Looking:**") or "labels:" in first[2], first[2]
     for frame in frames[1:]:
         app.on_frame(frame, request)
     app.on_audio((48000, pcm), request)
@@ -388,6 +389,7 @@ def test_live_update_waits_for_its_voice_pass_only_so_long():
     live = LiveSession(get_predictor(), window_seconds=6.0)
     try:
         _feed_live(live, 3.0)
+        live._stream.bundle(transcribe=False)  # every step encoded, however long it takes
         fresh = live.predict(block=True)
         assert fresh is not None and fresh.present["audio"]
         live._stream.speech = _SlowSpeech(live._stream.speech, states=2.0)
