@@ -272,6 +272,8 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
         problems.append(f"the displayed scores should change as the clip plays: {seen_values}")
     if first > 6.0:
         problems.append(f"first scores after {first:.1f} s")
+    if since["looking"] is None or since["looking"] > 1.0:
+        problems.append(f"the page said it is starting/looking only {since['looking']} s after Start (target 1 s)")
     if feedback is None or feedback > LIVE_FIRST_FEEDBACK_S:
         problems.append(f"first feedback {feedback} s after the camera opened (target {LIVE_FIRST_FEEDBACK_S} s)")
     if len(changes) < 6 or not gaps or gaps[-1] > LIVE_GAP_MAX_S or (assert_p95 and p95 > LIVE_GAP_P95_S):

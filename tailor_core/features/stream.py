@@ -12,6 +12,11 @@ once per update for the steps not yet final, with up to ``voice_context_seconds`
 background thread: words that two passes agree on and that end at a pause more than ``asr_stable_seconds``
 before the newest audio are committed and never re-transcribed; the others are shown as tentative until a later
 pass confirms or corrects them.
+
+Threads: the buffers are guarded by one lock that no model call holds, so a frame's face, a voice encoder pass
+and a transcription never hold up an audio chunk. A live view bounds the voice pass (``bundle(voice_wait=...)``):
+the pass runs in a thread, a slower one is taken up by the next bundle; speech to text never runs more than
+``ASR_MAX_SHARE`` of the time.
 """
 
 from __future__ import annotations
