@@ -148,7 +148,9 @@ class LiveSession:
                 with self._updates:
                     self._scored_input = self.last_input
                 try:
-                    pred = self.predict(block=True)
+                    # the voice pass is waited for only so long (a pass behind a transcription on the shared
+                    # Whisper model, or on a busy machine, finishes later and the next update takes it up)
+                    pred = self.predict(block=True, voice_wait=VOICE_WAIT_SECONDS)
                 except Exception as e:  # noqa: BLE001 - an update that fails is skipped; the next one may work
                     log.warning("live update failed: %s", e)
                     self._closed.wait(every)
@@ -238,21 +240,21 @@ class LiveSession:
         """True when the last prediction is at least ``every`` seconds old."""
         return time.monotonic() - self.last_predict_at >= every
 
-    def predict(self, block: bool = False) -> Prediction | None:
+    def predict(self, block: bool = False, voice_wait: float | None = None) -> Prediction | None:
         """Score the rolling window. None when nothing usable has arrived yet, when the session was reset
         meanwhile, or (``block=False``) when another thread is predicting right now. It never waits for speech to
-        text: a transcription due starts once its voice encoder pass is on its way (so the pass reaches the shared
-        Whisper model first), and it waits for that pass at most ``VOICE_WAIT_SECONDS`` (a slower pass goes on,
-        the newest steps' voice follows at the next update)."""
+        text (a background transcription runs beside it). ``voice_wait`` (the background updates use
+        ``VOICE_WAIT_SECONDS``): wait for the voice encoder pass at most this long (a slower pass goes on, the
+        newest steps' voice follows at the next update), and start a transcription due only once the pass is
+        on its way, so that the pass reaches the shared Whisper model first; None: wait for the pass (replaying
+        a file faster than real time gives the same features on any machine)."""
         if not self._busy.acquire(blocking=block):
             return None
         try:
             t0 = time.perf_counter()
             generation = self._generation
             previous, self.last_predict_at = self.last_predict_at, time.monotonic()
-            # its voice encoder pass is waited for at most VOICE_WAIT_SECONDS (a pass behind a transcription on the
-            # shared Whisper model, or on a busy machine, finishes later); a transcription due starts beside it
-            bundle = self._stream.bundle(voice_wait=VOICE_WAIT_SECONDS)
+            bundle = self._stream.bundle(voice_wait=voice_wait)
             t1 = time.perf_counter()
             if len(bundle) == 0 or not bundle.valid.any():
                 self.last_predict_at = previous  # nothing to score yet: the first usable input is scored at once

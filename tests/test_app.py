@@ -390,12 +390,12 @@ def test_live_update_waits_for_its_voice_pass_only_so_long():
     try:
         _feed_live(live, 3.0)
         live._stream.bundle(transcribe=False)  # every step encoded, however long it takes
-        fresh = live.predict(block=True)
+        fresh = live.predict(block=True, voice_wait=VOICE_WAIT_SECONDS)
         assert fresh is not None and fresh.present["audio"]
         live._stream.speech = _SlowSpeech(live._stream.speech, states=2.0)
         _feed_live(live, 1.0, start=3.0)
         t = time.perf_counter()
-        late = live.predict(block=True)
+        late = live.predict(block=True, voice_wait=VOICE_WAIT_SECONDS)  # as the background updates do
         cost = time.perf_counter() - t
         assert late is not None and cost < VOICE_WAIT_SECONDS + 1.0, cost
         live._stream.speech = live._stream.speech._speech
