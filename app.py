@@ -75,8 +75,8 @@ LIVE_FRAME_EVERY: float = LIVE.frame_every
 LIVE_AUDIO_EVERY: float = LIVE.audio_every
 LIVE_TIME_LIMIT: int = LIVE.time_limit
 LIVE_IDLE_SECONDS: float = LIVE.idle_seconds
-LIVE_TIMELINE_EVERY: float = 2.0  # the live "last minute" chart is redrawn this often
-LIVE_SHOW_WAIT: float = 0.2  # a frame's handler waits this long for an update to show
+LIVE_TIMELINE_EVERY: float = LIVE.timeline_every
+LIVE_SHOW_WAIT: float = LIVE.show_wait
 #: What the Live tab promises, as measured (docs/speed.md#live): updates are due every LIVE_UPDATE_SECONDS; in the
 #: browser on a shared 2-core machine at load 9-20 they came ~0.9 s apart (median), the slowest few up to ~2 s.
 LIVE_PROMISE: str = "about once a second (up to 2 s apart when the server is busy)"

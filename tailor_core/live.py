@@ -13,7 +13,7 @@ every ``update_seconds`` (or right after the last one, when that took longer) wh
 the widgets' handlers only add what arrived and show the newest update (:meth:`LiveSession.take_update`), so a
 frame or an audio chunk never waits for a score, and a score never waits for a frame's face or for speech to
 text: an update starts a transcription due only after its own voice encoder pass is on its way, waits for that
-pass at most ``VOICE_WAIT_SECONDS``, and the transcription runs beside the updates (its words reach the scores
+pass at most ``voice_wait_seconds``, and the transcription runs beside the updates (its words reach the scores
 when it finishes).
 """
 
@@ -33,12 +33,6 @@ from .scoring import Prediction, decide, ema
 
 log = logging.getLogger(__name__)
 
-#: The background updater stops after this long without input (the next frame or chunk starts it again), so a
-#: session nobody feeds holds no thread.
-UPDATER_IDLE_SECONDS: float = 2.0
-#: An update waits this long at most for its voice encoder pass (~0.15-0.3 s on a quiet 2-core machine, so there
-#: the voice is always the newest; a busy machine, or the Whisper model busy transcribing, makes it slower).
-VOICE_WAIT_SECONDS: float = 0.5
 
 
 class LiveSession:
@@ -101,7 +95,7 @@ class LiveSession:
     def start_updates(self, every: float | None = None, prepare: bool = True) -> None:
         """Score in a background thread from now on: an update every ``every`` s (default: the options'
         ``update_seconds``), or right after the previous one when that took longer, whenever input arrived since
-        the last one. Take them with :meth:`take_update`. The thread stops after ``UPDATER_IDLE_SECONDS`` without
+        the last one. Take them with :meth:`take_update`. The thread stops after ``updater_idle_seconds`` without
         input and starts again with the next frame or chunk; ``prepare``: it first creates the face tracker (so
         that neither Start nor the first frame waits for it)."""
         with self._updates:
@@ -135,7 +129,7 @@ class LiveSession:
             while not self._closed.is_set():
                 with self._updates:
                     every, generation, scored = self._update_every, self._generation, self._scored_input
-                    if every is None or self.idle() > UPDATER_IDLE_SECONDS:
+                    if every is None or self.idle() > self.options.updater_idle_seconds:
                         self._updater = None
                         return
                 if self.last_input <= scored:  # nothing new since the last update
@@ -150,7 +144,7 @@ class LiveSession:
                 try:
                     # the voice pass is waited for only so long (a pass behind a transcription on the shared
                     # Whisper model, or on a busy machine, finishes later and the next update takes it up)
-                    pred = self.predict(block=True, voice_wait=VOICE_WAIT_SECONDS)
+                    pred = self.predict(block=True, voice_wait=self.options.voice_wait_seconds)
                 except Exception as e:  # noqa: BLE001 - an update that fails is skipped; the next one may work
                     log.warning("live update failed: %s", e)
                     self._closed.wait(every)
@@ -212,7 +206,7 @@ class LiveSession:
                 with self._updates:
                     self._frame_ready.clear()
                     offered, self._offered = self._offered, None
-                    if offered is None and self.idle() > UPDATER_IDLE_SECONDS:
+                    if offered is None and self.idle() > self.options.updater_idle_seconds:
                         self._framer = None
                         return
                 if offered is not None:
@@ -244,7 +238,7 @@ class LiveSession:
         """Score the rolling window. None when nothing usable has arrived yet, when the session was reset
         meanwhile, or (``block=False``) when another thread is predicting right now. It never waits for speech to
         text (a background transcription runs beside it). ``voice_wait`` (the background updates use
-        ``VOICE_WAIT_SECONDS``): wait for the voice encoder pass at most this long (a slower pass goes on, the
+        ``voice_wait_seconds``): wait for the voice encoder pass at most this long (a slower pass goes on, the
         newest steps' voice follows at the next update), and start a transcription due only once the pass is
         on its way, so that the pass reaches the shared Whisper model first; None: wait for the pass (replaying
         a file faster than real time gives the same features on any machine)."""

@@ -113,6 +113,11 @@ class LiveOptions:
     gap_fill_seconds: float = 0.25  # audio timestamps this far ahead of the sample clock: filled with silence
     keep_extra_seconds: float = 2.0  # history kept beyond the window
     transcript_words: int = 60  # committed words kept for the running transcript
+    voice_wait_seconds: float = 0.5  # a background update waits this long for its voice pass (the next takes it up)
+    updater_idle_seconds: float = 2.0  # the background scorer stops after this long without input
+    asr_max_share: float = 0.5  # background transcription takes at most this share of the wall clock
+    timeline_every: float = 2.0  # the app redraws the live "last minute" chart this often
+    show_wait: float = 0.2  # the app's frame handler waits this long for an update to show
 
 
 __all__ = ["DEFAULT_LIMITS", "HALLUCINATIONS", "Limits", "LiveOptions", "SpeechOptions"]

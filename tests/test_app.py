@@ -384,23 +384,26 @@ def test_live_update_waits_for_its_voice_pass_only_so_long():
     and the next one has them."""
     from app_helpers import get_predictor
 
-    from tailor_core.live import VOICE_WAIT_SECONDS, LiveSession
+    from tailor_core.live import LiveSession
+    from tailor_core.options import LiveOptions
+
+    voice_wait = LiveOptions().voice_wait_seconds
 
     live = LiveSession(get_predictor(), window_seconds=6.0)
     try:
         _feed_live(live, 3.0)
         live._stream.bundle(transcribe=False)  # every step encoded, however long it takes
-        fresh = live.predict(block=True, voice_wait=VOICE_WAIT_SECONDS)
+        fresh = live.predict(block=True, voice_wait=voice_wait)
         assert fresh is not None and fresh.present["audio"]
         live._stream.speech = _SlowSpeech(live._stream.speech, states=2.0)
         _feed_live(live, 1.0, start=3.0)
         t = time.perf_counter()
-        late = live.predict(block=True, voice_wait=VOICE_WAIT_SECONDS)  # as the background updates do
+        late = live.predict(block=True, voice_wait=voice_wait)  # as the background updates do
         cost = time.perf_counter() - t
-        assert late is not None and cost < VOICE_WAIT_SECONDS + 1.0, cost
+        assert late is not None and cost < voice_wait + 1.0, cost
         live._stream.speech = live._stream.speech._speech
         time.sleep(2.5)  # the slow pass finishes
-        bundle = live._stream.bundle(transcribe=False, voice_wait=VOICE_WAIT_SECONDS)
+        bundle = live._stream.bundle(transcribe=False, voice_wait=voice_wait)
         assert bundle.audio_mask.all(), bundle.audio_mask  # the next update has every step's voice again
     finally:
         live.close()

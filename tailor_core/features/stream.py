@@ -16,7 +16,7 @@ pass confirms or corrects them.
 Threads: the buffers are guarded by one lock that no model call holds, so a frame's face, a voice encoder pass
 and a transcription never hold up an audio chunk. A live view bounds the voice pass (``bundle(voice_wait=...)``):
 the pass runs in a thread, a slower one is taken up by the next bundle; speech to text never runs more than
-``ASR_MAX_SHARE`` of the time.
+``LiveOptions.asr_max_share`` of the time.
 """
 
 from __future__ import annotations
@@ -40,11 +40,6 @@ from .visual import VIDEO_FPS, FaceAnalyzer, FrameSampler, downscale, to_rgb_uin
 from .voice_states import AUDIO_DIM, FRAME_SAMPLES, pool_steps
 
 STEP_SAMPLES: int = int(STEP_SECONDS * SAMPLE_RATE)
-# Background speech to text takes at most this share of the wall clock: after a pass of d seconds the next one
-# starts no sooner than d / ASR_MAX_SHARE after the last one began. A quiet 2-core machine transcribes 2 s of
-# speech in ~0.5 s, so nothing changes there; under load passes slow down and come less often, leaving the CPU
-# to the score updates (the transcript lags more, the scores keep their pace).
-ASR_MAX_SHARE: float = 0.5
 DEFAULT_LIVE = LiveOptions()
 
 
@@ -123,7 +118,7 @@ class StreamExtractor:
             self._asr_last_end = 0
             self._asr_thread: threading.Thread | None = None
             self._asr_error: BaseException | None = None
-            self._asr_next = 0.0  # monotonic time before which no background pass starts (ASR_MAX_SHARE)
+            self._asr_next = 0.0  # monotonic time before which no background pass starts (options.asr_max_share)
 
     def prepare(self) -> None:
         """Create the face tracker now (a live view calls this on Start, so the first frame is not slowed by it)."""
@@ -410,7 +405,7 @@ class StreamExtractor:
             self._asr_from = max(self._asr_from, cut)
             self._asr_last_end = end
             self._asr_thread = None
-            self._asr_next = began + (time.monotonic() - began) / ASR_MAX_SHARE
+            self._asr_next = began + (time.monotonic() - began) / self.options.asr_max_share
 
     @staticmethod
     def _commit_point(
