@@ -130,6 +130,23 @@ def test_encoder_pass_offers_the_window_only_when_transcription_starts_with_it(w
     assert VS.encoder_pass(whisper, np.zeros(100, np.float32))[1] is None
 
 
+def test_two_phase_states_keep_a_10_ms_shift_from_moving_the_voice(whisper, speech: np.ndarray) -> None:
+    y = speech[: 2 * 16000]
+    shifted = np.concatenate([np.zeros(VS.HALF_STATE, np.float32), y])  # 10 ms of silence in front
+    one, one_shifted = VS.encoder_states(whisper, y), VS.encoder_states(whisper, shifted)
+    two, two_shifted = VS.two_phase_states(whisper, y), VS.two_phase_states(whisper, shifted)
+    assert two.shape == one.shape and two.dtype == np.float32 and np.isfinite(two).all()
+    assert np.allclose(VS.two_phase_states(whisper, y, one), two)  # the first pass can be handed in
+
+    def moved(a: np.ndarray, b: np.ndarray) -> float:  # step means, 4 steps, relative change
+        pa, pb = VS.pool_steps(a, 4)[0], VS.pool_steps(b, 4)[0]
+        return float(np.linalg.norm(pa - pb) / np.linalg.norm(pa))
+
+    assert moved(two, two_shifted) < 0.6 * moved(one, one_shifted)
+    assert VS.two_phase_states(whisper, np.zeros(100, np.float32)).shape == (0, VS.AUDIO_DIM)
+    assert VS.FILE_PHASES == 2 and np.allclose(VS.file_states(whisper, y, one), two)
+
+
 def test_voice_probe_pools_only_the_frames_the_vad_calls_speech(speech: np.ndarray) -> None:
     from training.probe_voice import speech_frames
 

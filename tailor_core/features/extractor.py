@@ -38,7 +38,7 @@ from .stream import StreamExtractor
 from .text import default_text_steps, even_steps, looks_english, spread_evenly
 from .text_emotion import EmotionTextEncoder
 from .visual import MAX_FACES, Detection, FaceAnalyzer, to_rgb_uint8
-from .voice_states import pool_steps
+from .voice_states import file_states, pool_steps
 
 DAMAGED_SLACK_SECONDS: float = 1.0  # decoded media this much shorter than the header says: the file is damaged
 CNN_BATCH: int = 8  # aligned face crops per expression-network call in the clip path
@@ -85,8 +85,9 @@ class FeatureExtractor(Closeable):
 
     def voice(self, samples16k: np.ndarray) -> np.ndarray:
         """[n_steps_for(len / 16k), AUDIO_DIM] voice features of 16 kHz mono float32 audio: Whisper's encoder
-        states averaged per step (files and training data compute the same values; live uses a rolling window)."""
-        return _voice_steps(self.speech.states(samples16k), len(samples16k))
+        states (two phases, ``voice_states.file_states``) averaged per step (files and training data compute the
+        same values; live uses a rolling window of one pass)."""
+        return _voice_steps(file_states(self.speech.model, samples16k), len(samples16k))
 
     # ------------------------------------------------------------------ caps
     def _check_file(self, path: Path) -> None:
@@ -125,7 +126,8 @@ class FeatureExtractor(Closeable):
             def run_speech() -> None:
                 try:
                     heard = self.speech.listen(audio16k, transcribe=do_words)
-                    speech["voice"] = _voice_steps(heard.states, len(audio16k))
+                    speech["voice"] = _voice_steps(file_states(self.speech.model, audio16k, heard.states),
+                                                   len(audio16k))
                     if do_words:
                         speech["words"] = heard.words
                         speech["unclear"] = heard.unclear
@@ -216,7 +218,8 @@ class FeatureExtractor(Closeable):
         heard = self.speech.listen(y, transcribe=transcribe and self.transcribe)
         vecs = self.text_encoder.encode_words([w[0] for w in heard.words]) if heard.words else None
         duration = len(y) / SAMPLE_RATE
-        b = assemble(n_steps_for(duration), audio=_voice_steps(heard.states, len(y)), words=heard.words,
+        voice = _voice_steps(file_states(self.speech.model, y, heard.states), len(y))
+        b = assemble(n_steps_for(duration), audio=voice, words=heard.words,
                      word_vecs=vecs, duration=duration, source="audio", truncated=truncated)
         if heard.unclear:
             b.notes.append(UNCLEAR_SPEECH_NOTE)
