@@ -1,6 +1,6 @@
 """Re-encode the example clips in ``assets/`` from ``../shared/data/clips`` (run once; output is committed).
 
-    python assets/make_examples.py ../shared/data/clips
+    python scripts/make_examples.py ../shared/data/clips
 
 RAVDESS clips (1280x720, ~4 MB) become 640x360 H.264 + AAC (~0.3 MB); the silent Pexels clip is cut to 6 s.
 """

@@ -92,7 +92,7 @@ class LiveOptions:
 
     Voice features: each update encodes only the steps not yet final, with up to ``voice_context_seconds`` of
     earlier audio as context, in one Whisper pass padded to ``voice_pad_seconds`` (a longer window reads a voice
-    better and costs more per update; the voice readout is fitted on this window too, see docs/). Speech to
+    better and costs more per update; the voice readout is fitted on this window too, see docs/encoders.md). Speech to
     text runs on new audio every ``asr_every_seconds``; words two passes agree on that end at a pause
     (``asr_pause_seconds``) at least ``asr_stable_seconds`` before the newest audio are final.
     """

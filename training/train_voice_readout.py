@@ -42,7 +42,7 @@ from .synthetic import nothing_audio
 
 NOTHING_CLIPS: dict[str, int] = {"train": 240, "test": 60}  # generated silence / room noise: class NO_VOICE
 NOTHING_SEED: int = 7_000_000  # far from prepare_demo's seeds: other clips than the demo checkpoint's
-# the encoder windows the readout reads: a file's (30 s) and a live update's (README "Encoders": a readout fitted
+# the encoder windows the readout reads: a file's (30 s) and a live update's (docs/encoders.md: a readout fitted
 # on 30 s states alone read 10 s ones 10 points worse), each clip once in each; keys are probe_voice's cache modes
 LIVE_PAD_SECONDS: float = LiveOptions().voice_pad_seconds
 WINDOWS: dict[str, float] = {"pad30": PAD_SECONDS, f"pad{LIVE_PAD_SECONDS:.0f}": LIVE_PAD_SECONDS}
