@@ -316,3 +316,46 @@ def test_words_corpora_loaders_map_meld_and_semeval_to_the_seven_ids(tmp_path):
     p[0, 3] = p[1, 6] = p[2, 4] = p[3, 1] = 0.9  # anger item read as surprise
     s = domain_scores("meld", p, y, 0.5)
     assert s["n_with_emotion"] == 3 and s["headline"] == s["top_emotion_6"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_train_text_runs_both_recipes_end_to_end_on_tiny_data(tmp_path):
+    """``train_text`` (the words encoder's training) on a few sentences, the GoEmotions-only recipe and the
+    ``--corpora`` one: each trains one tuned layer for an epoch and writes weights named as the runtime loads them
+    (the tuned top layer and the head) with their JSON config."""
+    import json as _json
+
+    from safetensors.torch import load_file
+
+    from training import train_text
+
+    rng = np.random.default_rng(0)
+    vocab = "so happy great awful scared angry gross wow sad crying today really".split()
+    go = tmp_path / "goemotions_ekman"
+    go.mkdir()
+    for split, n in (("train", 28), ("dev", 14), ("test", 14)):
+        (go / f"{split}.tsv").write_text("".join(f"{' '.join(rng.choice(vocab, 5))}\t{i % 7}\tid{i}\n"
+                                                 for i in range(n)))
+    meld = tmp_path / "meld"
+    meld.mkdir()
+    emotions = ["joy", "neutral", "anger", "disgust", "fear", "sadness", "surprise"]
+    rows = ["Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID"] + [
+        f"{i},{' '.join(rng.choice(vocab, 4))},Ross,{emotions[i % 7]},neutral,{i // 2},{i % 2}" for i in range(28)]
+    for split in ("train", "dev"):
+        (meld / f"{split}_sent_emo.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cols = "anger anticipation disgust fear joy love optimism pessimism sadness surprise trust".split()
+    sem = tmp_path / "semeval2018_ec"
+    sem.mkdir()
+    (sem / "train.txt").write_text("ID\tTweet\t" + "\t".join(cols) + "\n" + "".join(
+        f"2018-En-{i:03d}\t{' '.join(rng.choice(vocab, 5))}\t" + "\t".join("1" if j == i % 11 else "0"
+                                                                           for j in range(11)) + "\n"
+        for i in range(40)))
+    for name, extra in (("go", []), ("all", ["--corpora", "goemotions,meld,semeval", "--meld", str(meld),
+                                             "--semeval", str(sem)])):
+        out = tmp_path / name
+        train_text.main(["--data", str(go), "--cache", str(tmp_path / f"cache-{name}"), "--out", str(out),
+                         "--layers", "1", "--epochs", "1", "--batch", "8", *extra])
+        weights = load_file(str(out / "text_emotion.safetensors"))
+        assert {k.split(".")[0] for k in weights} == {"encoder", "head"}
+        assert {k.split(".")[2] for k in weights if k.startswith("encoder.")} == {"5"}  # only the top layer
+        cfg = _json.loads((out / "text_emotion.json").read_text())
+        assert cfg["fine_tuned_layers"] == [5] and len(cfg["thresholds"]) == 7

@@ -292,6 +292,33 @@ def save_encoder(top: Top, first: int, out: Path, config: dict) -> None:
     (out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
 
 
+def train_epoch(top: Top, opt: torch.optim.Optimizer, sched, states: list[np.ndarray], y: torch.Tensor,
+                lens: np.ndarray, batch: int, gen: np.random.Generator, pos_weight: torch.Tensor,
+                weights: torch.Tensor | None, epoch: int, t0: float) -> None:
+    """One epoch over ``states`` (per text [tokens, 384]) with targets ``y`` [N, 7]: class-weighted BCE, each text
+    weighted by ``weights`` [N] when given (its corpus' weight), gradients clipped to norm 1."""
+    n_batches = len(batches(lens, batch, None))
+    tot = 0.0
+    for bi, idx in enumerate(batches(lens, batch, gen)):
+        h, m = collate(states, idx)
+        _, logit = top(h, m)
+        if weights is None:
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, y[idx], pos_weight=pos_weight)
+        else:
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, y[idx], pos_weight=pos_weight,
+                                                                        reduction="none")
+            loss = (loss.mean(1) * weights[idx]).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        tot += loss.item()
+        if bi % 200 == 0:
+            print(f"  epoch {epoch + 1} batch {bi}/{n_batches} loss {tot / (bi + 1):.4f} "
+                  f"{time.time() - t0:.0f}s", flush=True)
+
+
 def batches(lens: np.ndarray, bs: int, gen: np.random.Generator | None) -> list[np.ndarray]:
     """Length-bucketed batches (little padding); shuffled when ``gen`` is given."""
     order = np.argsort(lens + (gen.random(len(lens)) * 3 if gen is not None else 0), kind="stable")
@@ -388,20 +415,7 @@ def main(argv: list[str] | None = None) -> None:
     best, best_state, best_thr, t0 = -1.0, None, None, time.time()
     for ep in range(args.epochs):
         top.train()
-        tot = 0.0
-        for bi, idx in enumerate(batches(lens, args.batch, gen)):
-            h, m = collate(st["train"], idx)
-            _, logit = top(h, m)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, ytr[idx], pos_weight=pos_weight)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            tot += loss.item()
-            if bi % 200 == 0:
-                print(f"  epoch {ep + 1} batch {bi}/{n_batches} loss {tot / (bi + 1):.4f} "
-                      f"{time.time() - t0:.0f}s", flush=True)
+        train_epoch(top, opt, sched, st["train"], ytr, lens, args.batch, gen, pos_weight, None, ep, t0)
         pdv = predict(top, st["dev"])
         thr = tune_thresholds(pdv, ys["dev"])
         m = macro_f1(pdv, ys["dev"], thr)
@@ -566,22 +580,7 @@ def main_corpora(args: argparse.Namespace) -> None:
     best, best_state, t0, history = -1.0, None, time.time(), []
     for ep in range(args.epochs):
         top.train()
-        tot = 0.0
-        for bi, idx in enumerate(batches(lens, args.batch, gen)):
-            h, m = collate(st_tr, idx)
-            _, logit = top(h, m)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, ytr[idx], pos_weight=pos_weight,
-                                                                        reduction="none")
-            loss = (loss.mean(1) * wtr[idx]).mean()  # weight 1 everywhere = the default recipe's loss
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            tot += loss.item()
-            if bi % 200 == 0:
-                print(f"  epoch {ep + 1} batch {bi}/{n_batches} loss {tot / (bi + 1):.4f} "
-                      f"{time.time() - t0:.0f}s", flush=True)
+        train_epoch(top, opt, sched, st_tr, ytr, lens, args.batch, gen, pos_weight, wtr, ep, t0)
         pv = {k: predict(top, st[k]) for k in val_keys}
         score, parts, _ = corpus_selection_score(pv, ys, corpora)
         history.append({"epoch": ep + 1, "val_score": round(score, 4), "val": parts})
