@@ -77,8 +77,8 @@ LIVE_TIME_LIMIT: int = LIVE.time_limit
 LIVE_IDLE_SECONDS: float = LIVE.idle_seconds
 LIVE_TIMELINE_EVERY: float = LIVE.timeline_every
 LIVE_SHOW_WAIT: float = LIVE.show_wait
-#: What the Live tab promises, as measured (docs/speed.md#live): updates are due every LIVE_UPDATE_SECONDS; in the
-#: browser on a shared 2-core machine at load 9-20 they came ~0.9 s apart (median), the slowest few up to ~2 s.
+#: What the Live tab promises: updates are due every LIVE_UPDATE_SECONDS, but a busy server spaces them out, so the
+#: page states what a visitor actually sees (measured in docs/speed.md#live), not the setting.
 LIVE_PROMISE: str = "about once a second (up to 2 s apart when the server is busy)"
 #: Ask the browser for ~640x480 frames (Gradio's default asks for 1920x1440).
 WEBCAM = gr.WebcamOptions(mirror=True, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}})
@@ -335,7 +335,7 @@ def close_idle_sessions(idle_seconds: float = LIVE_IDLE_SECONDS) -> int:
 
 
 def close_live(request: gr.Request | None) -> None:
-    """Forget this browser session's live state (tab closed, or Reset)."""
+    """Forget this browser session's live state (Start, Stop, leaving the Live tab, closing the page)."""
     with _SESSIONS_LOCK:
         live = _SESSIONS.pop(_session_id(request), None)
     if live is not None:

@@ -181,7 +181,7 @@ class Predictor(Closeable):
 
     # ------------------------------------------------------------------ the model, in batches
     def _score_windows(self, bundle: FeatureBundle, spans: Sequence[Span], attention: bool = False
-             ) -> tuple[np.ndarray, np.ndarray | None]:
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
         """Score windows ``spans`` of ``bundle`` in batches, each padded with masked steps to the longest.
 
         Returns scores [W, N] and, if asked, head-averaged decoder attention [W, N, L_pc]."""
