@@ -88,6 +88,7 @@ class LiveSession:
         with self._updates:
             self._generation += 1
             self._latest = None
+            self._offered = None  # a camera frame not analysed yet is not kept past Stop
             self._update_ready.notify_all()
         self._stream.close()
 
