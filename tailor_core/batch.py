@@ -52,11 +52,7 @@ from typing import Any
 
 from .config import LABELS, PC_PARTS
 from .features.media import MEDIA_EXTENSIONS, kind_of
-
-try:  # the input caps, shared with the app and the CLI (tailor_core.options; tailor_core.limits before)
-    from .options import DEFAULT_LIMITS, Limits
-except ImportError:  # pragma: no cover
-    from .limits import DEFAULT_LIMITS, Limits  # type: ignore[no-redef]
+from .options import DEFAULT_LIMITS, Limits  # the input caps, shared with the app and the CLI
 
 MODALITY_NAMES: tuple[str, ...] = ("text", "audio", "visual")
 MANIFEST_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
@@ -101,6 +97,8 @@ def read_manifest(path: Path, path_column: str | None = None, id_column: str | N
         raise ValueError(f"{path}: no path column (looked for {path_column or ', '.join(PATH_COLUMNS)}; "
                          f"columns are {', '.join(columns) or 'none'})")
     icol = id_column or ("id" if "id" in columns else None)
+    if icol and records and icol not in columns:
+        raise ValueError(f"{path}: no id column {icol!r} (columns are {', '.join(columns)})")
     out = []
     for rec in records:
         p = Path(str(rec[pcol]))
