@@ -7,7 +7,7 @@ The clips are copies of the project's short media (assets/ and tests/fixtures/: 
 face clip, a no-face clip, a voice recording), renamed, in a temporary folder. Each configuration runs as its
 own process, as a user would run it, so the model loading (and Ray's start) is part of its wall time:
 
-* ``cli``: ``python -m tailor_core.cli`` (``tailor_core.predict`` before it was renamed) ``FOLDER --csv``;
+* ``cli``: ``python -m tailor_core.cli FOLDER --csv``;
   torch uses every core.
 * ``batch_local``: ``python -m tailor_core.batch FOLDER --engine local`` (one process, no Ray).
 * ``ray_1``, ``ray_2``: ``python -m tailor_core.batch FOLDER --engine ray --cpus 2 --workers N`` (N actors
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import platform
@@ -82,10 +81,6 @@ def loop_clip(src: Path, dst: Path, times: int) -> Path:
                 out.mux(pkt)
             offsets = last
     return dst
-
-
-def cli_module() -> str:
-    return "tailor_core.cli" if importlib.util.find_spec("tailor_core.cli") else "tailor_core.predict"
 
 
 def _children_cpu() -> float:
@@ -152,7 +147,7 @@ def main() -> None:
     py = sys.executable
     batch = [py, "-m", "tailor_core.batch", str(work / "clips"), "--quiet"]
     configs = {
-        "cli": ([py, "-m", cli_module(), str(work / "clips"), "--csv", str(work / "cli.csv")], cores, 1),
+        "cli": ([py, "-m", "tailor_core.cli", str(work / "clips"), "--csv", str(work / "cli.csv")], cores, 1),
         "batch_local": (batch + ["--out", str(work / "batch_local"), "--engine", "local"], cores, 1),
         "ray_1": (batch + ["--out", str(work / "ray_1"), "--engine", "ray", "--cpus", "2", "--workers", "1"], 1, 1),
         "ray_2": (batch + ["--out", str(work / "ray_2"), "--engine", "ray", "--cpus", "2", "--workers", "2"], 2, 2),

@@ -1,5 +1,5 @@
 """What moves the shipped model's reading of a real talking clip: leading silence, lossy codecs, sample rate,
-the clip path against the audio path, the face (issue 30, item 1).
+the clip path against the audio path, the face.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_robustness.py --data ../shared/data --tag NAME \
         [--rules runtime,frames_mean,no_sinks,no_sinks_wide] [--out benchmarks/results/robustness.json]

@@ -1,4 +1,4 @@
-"""Why a few milliseconds move the voice reading: Whisper's 20 ms states against a 10 ms shift (issue 30, item 1).
+"""Why a few milliseconds move the voice reading: Whisper's 20 ms states against a 10 ms shift.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_voice_phase.py --data ../shared/data \
         [--out benchmarks/results/voice_phase.json]
@@ -10,9 +10,10 @@ audio tracks, RAVDESS actors 1-4) with TAILOR's voice alone (shipped checkpoint,
 given and with 10, 21 or 44 ms of silence in front or through AAC 32 kb/s at 16 kHz / Opus 24 kb/s at 48 kHz, with
 two voice features:
 
-* ``single``: the app's (one encoder pass, step means of the 20 ms states);
-* ``phase2``: the average of two passes, the audio as given and shifted by half a state (160 samples, one mel hop),
-  the second pass's states interpolated onto the first's frame centres (a candidate fix; twice the encoder cost).
+* ``single``: one encoder pass, step means of the 20 ms states (the app's before ``voice_states.FILE_PHASES`` = 2);
+* ``phase2``: ``voice_states.two_phase_states``, the average of two passes, the audio as given and shifted by half
+  a state (160 samples, one mel hop), the second pass's states interpolated onto the first's frame centres (what
+  the app reads a file with now; twice the encoder cost).
 
 Per variant: top-emotion agreement with the label, flip rate against the unshifted reading and ``delta``, the mean
 of the largest change of any label's score. About 25 s an item on one busy core.
@@ -40,18 +41,6 @@ sys.path.insert(0, str(ROOT))
 
 VARIANTS = ("base", "sil10", "sil21", "sil44", "aac32_16k", "opus24_48k")
 MODES = ("single", "phase2")
-HALF_STATE = 160  # samples: one 10 ms mel hop, half of a 20 ms encoder state
-
-
-def two_phase_states(model, y16k: np.ndarray) -> np.ndarray:
-    """States of ``y16k`` averaged with those of the audio shifted by ``HALF_STATE`` samples: frame j's state is
-    half its own plus a quarter of each of the shifted pass's two states around its centre."""
-    from tailor_core.features.voice_states import encoder_states
-
-    s0 = encoder_states(model, y16k)
-    s1 = encoder_states(model, np.concatenate([np.zeros(HALF_STATE, np.float32), y16k]))
-    s1 = np.concatenate([s1, s1[-1:]])
-    return 0.5 * s0 + 0.25 * (s1[: len(s0)] + s1[1: len(s0) + 1])
 
 
 def heldout(data: Path, cache: Path, predictor, model) -> dict:
@@ -61,7 +50,7 @@ def heldout(data: Path, cache: Path, predictor, model) -> dict:
 
     from tailor_core.features import FeatureBundle
     from tailor_core.features.grid import n_steps_for
-    from tailor_core.features.voice_states import HOP_SECONDS, encoder_states, pool_steps
+    from tailor_core.features.voice_states import HALF_STATE, HOP_SECONDS, encoder_states, pool_steps
     from training.voice_corpora import CLASSES, list_corpus
 
     of_label = {"happy": "happy", "sad": "sad", "anger": "angry", "surprise": "surprised", "disgust": "disgust",
@@ -82,7 +71,7 @@ def heldout(data: Path, cache: Path, predictor, model) -> dict:
     for mode in MODES:
         truth, said = [], []
         for f, s0, s1 in zip(files, split(d), split(e), strict=True):
-            if mode == "phase2":
+            if mode == "phase2":  # voice_states.two_phase_states's formula, from the cached shifted pass
                 s1 = np.concatenate([s1, s1[-1:]])
                 s0 = 0.5 * s0 + 0.25 * (s1[: len(s0)] + s1[1: len(s0) + 1])
             n = n_steps_for(len(s0) * HOP_SECONDS)
@@ -125,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     from tailor_core.features.audio import resample_to_16k
     from tailor_core.features.grid import n_steps_for
     from tailor_core.features.media import decode_audio
-    from tailor_core.features.voice_states import encoder_states, pool_steps
+    from tailor_core.features.voice_states import encoder_states, pool_steps, two_phase_states
     from tailor_core.predictor import load_model
     from training.voice_corpora import codec_roundtrip
 
