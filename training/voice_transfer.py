@@ -1,7 +1,8 @@
-"""Voice across corpora: a leave-one-corpus-out table for the voice readout (issue 30, item 3).
+"""Voice across corpora: a leave-one-corpus-out table for the voice readout.
 
 The readout's input is the app's (``readouts.voice_vector``: mean and std over the 0.5 s steps of Whisper tiny.en
-encoder states, ``pool_steps``), from the states ``training.voice_corpora`` caches (30 s window). Seven classes
+encoder states, ``pool_steps``), from the states ``training.voice_corpora`` caches (the window ``--mode``
+names: the measured table used ``nopad``). Seven classes
 (``voice_corpora.CLASSES``; calm and EmoDB's boredom counted as neutral, TESS's pleasant surprise as surprise).
 Columns: train on two of RAVDESS / TESS / EmoDB and test on the third, for each; and unseen RAVDESS actors 19-24
 (train on RAVDESS actors 1-18, plus the other corpora for the multi-corpus recipes). Rows (recipes):
