@@ -34,6 +34,7 @@ from .audio import to_mono_float
 from .bundle import FeatureBundle
 from .errors import FeatureError
 from .grid import SAMPLE_RATE, STEP_SECONDS, n_steps_for
+from .lifetime import Closeable
 from .speech import SpeechRecognizer
 from .text import TEXT_DIM, TextEncoder
 from .visual import VIDEO_FPS, FaceAnalyzer, FrameSampler, downscale, to_rgb_uint8
@@ -43,11 +44,11 @@ STEP_SAMPLES: int = int(STEP_SECONDS * SAMPLE_RATE)
 DEFAULT_LIVE = LiveOptions()
 
 
-class StreamExtractor:
+class StreamExtractor(Closeable):
     """Rolling-window feature extraction for live input, given the (shared) models it needs.
 
-    ``speech`` gives the voice features and, with ``transcribe=True``, the words. :meth:`FeatureExtractor.stream`
-    makes one from its models.
+    ``speech`` gives the voice features and, with ``transcribe=True``, the words; ``window_seconds`` defaults to
+    ``options.window_seconds``. :meth:`FeatureExtractor.stream` makes one from its models.
     """
 
     def __init__(
@@ -55,12 +56,14 @@ class StreamExtractor:
         faces: FaceAnalyzer,
         speech: SpeechRecognizer,
         text_encoder: TextEncoder,
-        window_seconds: float = 6.0,
+        window_seconds: float | None = None,
         transcribe: bool = True,
         background: bool = True,
         fps: float = VIDEO_FPS,
         options: LiveOptions = DEFAULT_LIVE,
     ) -> None:
+        if window_seconds is None:
+            window_seconds = options.window_seconds
         if window_seconds <= 0:
             raise FeatureError("window_seconds must be positive")
         self.faces, self.speech, self.text_encoder = faces, speech, text_encoder
@@ -127,12 +130,13 @@ class StreamExtractor:
 
     def _ensure_tracker(self):
         """The face tracker, created if needed (with ``_face_lock`` held: creating one takes a while, and audio
-        chunks and updates must not wait for it)."""
-        if self._tracker is None:
+        chunks and updates must not wait for it). A tracker closed by its :class:`FaceAnalyzer` (e.g.
+        ``FeatureExtractor.close()``) is replaced."""
+        if self._tracker is None or self._tracker.closed:
             tracker = self.faces.tracker()
             with self._lock:
                 self._tracker = tracker
-                self._holder.append(tracker)
+                self._holder[:] = [tracker]
         return self._tracker
 
     def _now(self, t: float | None) -> float:
@@ -522,12 +526,6 @@ class StreamExtractor:
         """Close the face tracker and forget the stream (a stream garbage-collected unclosed has its tracker
         closed from another thread)."""
         self.reset()
-
-    def __enter__(self) -> StreamExtractor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def transcript(self) -> str:

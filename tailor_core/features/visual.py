@@ -351,12 +351,22 @@ class VideoFaceTracker(Closeable):
         """The largest face of frame ``rgb`` at time ``t`` seconds (landmarks only: no expression network)."""
         import mediapipe as mp
 
+        lm = self._lm
+        if lm is None:
+            from .errors import FeatureError
+
+            raise FeatureError("the face tracker was closed (its FaceAnalyzer or stream was closed)")
         ms = max(round(t * 1000), self._last_ms + 1)
         self._last_ms = ms
         img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        det = largest_face(self._lm.detect_for_video(img, ms), rgb.shape[1], rgb.shape[0])
+        det = largest_face(lm.detect_for_video(img, ms), rgb.shape[1], rgb.shape[0])
         self.most_faces = max(self.most_faces, det.n_faces)
         return det
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (directly, or through its :class:`FaceAnalyzer`'s)."""
+        return self._lm is None
 
     def close(self) -> None:
         """Close the landmarker now (idempotent)."""
