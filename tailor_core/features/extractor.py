@@ -9,7 +9,8 @@ Every cap of :class:`~tailor_core.options.Limits` is enforced here, where the in
 duration while decoding (never trusting the container header), image pixels before decoding, text length before
 encoding.
 
-Thread safety: MediaPipe IMAGE mode, Whisper and MiniLM calls are serialised by per-model locks; VIDEO-mode face
+Thread safety: MediaPipe IMAGE mode, Whisper decoding and MiniLM calls are serialised by per-model locks (Whisper
+encoder-only passes are queued by CTranslate2 itself); VIDEO-mode face
 trackers are created per clip or per stream, so concurrent clips never share tracking state. The extractor owns
 its MediaPipe landmarkers: :meth:`FeatureExtractor.close` (or a ``with`` block) closes them.
 """
@@ -72,7 +73,8 @@ class FeatureExtractor(Closeable):
         self.text_encoder = EmotionTextEncoder("cuda" if str(device).startswith("cuda") else "cpu")
 
     def load(self) -> FeatureExtractor:
-        """Load every model now (e.g. at app start-up) and run the voice encoder once (its first call is slow)."""
+        """Load every model now (e.g. at app start-up) and compute a voice once (the encoder's first call is
+        slow)."""
         self.faces.load()
         self.speech.load()
         self.text_encoder.load()

@@ -65,6 +65,7 @@ class Heard(NamedTuple):
     words: list[TimedWord]  # [] when not transcribed or silent
     unclear: bool = False  # speech was heard but not as English (SpeechOptions.min_mean_word_prob): no words
 
+
 #: The note a result carries when speech was heard but its words were not used (Heard.unclear).
 UNCLEAR_SPEECH_NOTE: str = ("The speech did not sound like English: the words model reads English only, so the "
                             "words were not scored (the voice was).")

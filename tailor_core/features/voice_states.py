@@ -36,10 +36,10 @@ WINDOW_FRAMES: int = round(WINDOW_SECONDS * MEL_FRAMES_PER_SECOND)  # 3000
 PAD_SECONDS: float = WINDOW_SECONDS
 MIN_SAMPLES: int = FRAME_SAMPLES  # shorter audio gives no encoder frame
 #: A file's voice features average the states of this many passes, the audio as given and shifted by half a state
-#: (one 10 ms mel hop; :func:`two_phase_states`). Whisper pairs 10 ms mel frames into 20 ms states, so audio
-#: shifted by 10 ms reads differently: 10 ms of silence in front moved TAILOR's voice-alone scores by 0.072 (mean
-#: largest label change, 54 clips) and flipped close readings (3 of 54); with two phases 0.021 and none, for one
-#: more encoder pass a file (docs/robustness.md). 1: one pass, as the live view and the checkpoint's training.
+#: (one 10 ms mel hop; :func:`two_phase_states`). Whisper pairs 10 ms mel frames into 20 ms states, so the same
+#: audio shifted by 10 ms (e.g. a little silence in front) reads noticeably differently and can flip a close
+#: reading; averaging both phases makes a file's scores nearly independent of that shift, for one more encoder pass
+#: a file (docs/robustness.md measures it). 1: one pass, as the live view and the checkpoint's training.
 FILE_PHASES: int = 2
 HALF_STATE: int = FRAME_SAMPLES // 2  # 160 samples = 10 ms, one mel hop
 
