@@ -11,7 +11,7 @@ is kept; only the fine-tuned layers and the head are written (fp16 safetensors) 
     OMP_NUM_THREADS=1 python -m training.train_text --data ../shared/data/goemotions_ekman \
         --cache /work/enc-cache/goemo --out assets --layers 1 --epochs 2 --lr 1e-4 --seed 0
 
-``--corpora goemotions,meld,semeval`` (issue 30, "everyday words") adds MELD (TV dialogue, ``--meld``) and
+``--corpora goemotions,meld,semeval`` (everyday words, not only Reddit) adds MELD (TV dialogue, ``--meld``) and
 SemEval-2018 E-c (tweets, ``--semeval``), mapped to the same 7 ids (SemEval: anger, disgust, fear, joy, sadness,
 surprise; a tweet with none of the six is neutral). Held out: GoEmotions test, MELD dev and a seeded 15% of the
 SemEval tweet IDs (``--split-seed``); validation: GoEmotions dev, a seeded 10% of MELD train's dialogues and a
@@ -171,7 +171,7 @@ def load_corpora(corpora: list[str], goemotions: Path, meld: Path | None, semeva
 
 
 def domain_scores(corpus: str, p: np.ndarray, y: np.ndarray, thr: np.ndarray | float) -> dict:
-    """The per-domain figures of issue 30: GoEmotions macro-F1 over 7 labels; MELD top emotion over the six on
+    """The per-domain held-out figures: GoEmotions macro-F1 over 7 labels; MELD top emotion over the six on
     the items with an emotion; SemEval macro-F1 over the six."""
     from sklearn.metrics import f1_score
 
@@ -494,8 +494,8 @@ def main_corpora(args: argparse.Namespace) -> None:
     """``--corpora`` with more than GoEmotions: see the module docstring."""
     corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
     bad = [c for c in corpora if c not in CORPORA]
-    if bad or "goemotions" not in corpora:
-        raise SystemExit(f"--corpora: goemotions plus any of {CORPORA[1:]}, got {args.corpora!r}")
+    if bad or "goemotions" not in corpora or len(set(corpora)) < 2:
+        raise SystemExit(f"--corpora: goemotions plus one or both of {CORPORA[1:]}, got {args.corpora!r}")
     meld = args.meld or args.data.parent / "meld"
     semeval = args.semeval or args.data.parent / "semeval2018_ec"
     torch.set_num_threads(1)
