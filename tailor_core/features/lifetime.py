@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import TypeVar
+
+_C = TypeVar("_C", bound="Closeable")  # typing.Self needs Python 3.11; the project supports 3.10
 
 
 class Closeable:
@@ -11,7 +13,7 @@ class Closeable:
     def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(self, *exc: object) -> None:
