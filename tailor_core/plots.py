@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from .config import DISPLAY_NAMES, LABELS, PC_PARTS
 from .scoring import Prediction
-from .summary import headline  # noqa: F401 - re-exported: plots.headline is the app's name for it
+from .summary import headline  # noqa: F401 - still importable from its former home
 
 #: One colour per label, used by every chart (colour-blind-friendly, after Okabe & Ito).
 LABEL_COLORS: dict[str, str] = {
