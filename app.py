@@ -795,7 +795,7 @@ def main() -> None:
     page is served."""
     logging.basicConfig(level=logging.INFO)
     offline.disable_telemetry()
-    offline.block_name_lookups()  # MediaPipe's native telemetry has no switch: no process thread can resolve hosts
+    offline.block_name_lookups()  # defence in depth: no thread can send a DNS query over UDP (offline.py)
     _limit_malloc_arenas()
     work, own_uploads = _SERVER_TEMP or _own_temp_folder()
 
