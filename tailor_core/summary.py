@@ -51,14 +51,4 @@ def readouts_text(pred: Any) -> str:
     return readout_line(pred.readouts, DISPLAY_NAMES)
 
 
-def summary_text(pred: Any, timed: bool) -> str:
-    """The whole result in a few plain lines (the CLI prints this; the app shows the same facts as HTML)."""
-    labels = ", ".join(f"{k} {pred.scores[k]:.2f}" for k in pred.labels) or "none over its threshold"
-    lines = [headline(pred).capitalize(), f"labels: {labels}", f"used: {inputs_line(pred, timed)}"]
-    if pred.readouts:
-        lines.append(f"each encoder alone: {readouts_text(pred)}")
-    lines += [f"note: {n}" for n in pred.notes]
-    return "\n".join(lines)
-
-
-__all__ = ["headline", "inputs_line", "present_names", "readouts_text", "summary_text"]
+__all__ = ["headline", "inputs_line", "present_names", "readouts_text"]
