@@ -338,8 +338,9 @@ class Results:
             return counts
         meta = {it["path"]: it["meta"] for it in items if it.get("meta")}
         latest: dict[str, int] = {}
-        for i, (p, at) in enumerate(zip(files.column("path").to_pylist(), files.column("scored_at").to_pylist())):
-            if p not in latest or at >= files.column("scored_at")[latest[p]].as_py():
+        stamps = files.column("scored_at").to_pylist()
+        for i, (p, at) in enumerate(zip(files.column("path").to_pylist(), stamps, strict=True)):
+            if p not in latest or at >= stamps[latest[p]]:
                 latest[p] = i
         files = files.take(sorted(latest.values()))
         keep = set(files.column("result_id").to_pylist())
