@@ -261,6 +261,8 @@ class FaceAnalyzer(Closeable):
         self.load()
         img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with self._lock:
+            if self._image_landmarker is None:  # closed since load(): open it again, as close() promises
+                self._image_landmarker = self._create(video=False)
             res = self._image_landmarker.detect(img)
         return largest_face(res, rgb.shape[1], rgb.shape[0])
 
