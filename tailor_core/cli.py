@@ -149,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FeatureError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
+        except OSError as e:  # a model file loaded on first use (preload=False) is missing or damaged
+            print(f"error: cannot load a model: {e}", file=sys.stderr)
+            return 2
         result = pred.to_dict()
         if args.json:
             print(json.dumps(result, indent=1))
