@@ -34,7 +34,6 @@ from .scoring import Prediction, decide, ema
 log = logging.getLogger(__name__)
 
 
-
 class LiveSession:
     """One viewer's live stream: a :class:`~tailor_core.features.StreamExtractor` plus a short score history."""
 
