@@ -268,10 +268,9 @@ class FeatureExtractor(Closeable):
         """A new :class:`StreamExtractor` over these models (rolling window over live frames and audio, of
         ``window_seconds``, default ``options.window_seconds``); close it when done (``close()`` or a ``with``
         block)."""
-        options = options or LiveOptions()
-        return StreamExtractor(self.faces, self.speech, self.text_encoder,
-                               window_seconds=options.window_seconds if window_seconds is None else window_seconds,
-                               transcribe=transcribe and self.transcribe, background=background, options=options)
+        return StreamExtractor(self.faces, self.speech, self.text_encoder, window_seconds=window_seconds,
+                               transcribe=transcribe and self.transcribe, background=background,
+                               options=options or LiveOptions())
 
 
 def _voice_steps(states: np.ndarray, n_samples: int) -> np.ndarray:

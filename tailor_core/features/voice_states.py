@@ -68,9 +68,10 @@ def encoder_pass(model: Any, samples16k: np.ndarray, pad_seconds: float | None =
 
     The audio is encoded in consecutive chunks of ``pad_seconds`` (default ``PAD_SECONDS``; 0: unpadded 30 s
     chunks), each padded to that length; states of padding are dropped, so frame ``i`` always covers
-    [20i, 20i + 20) ms. The reusable output is that of the first chunk when it is exactly the first window
-    faster-whisper transcribes: a 30 s pad and audio of at most 30 s (a longer clip's first chunk is cut from
-    the audio, so its last log-mel frames differ from those of the whole clip).
+    [20i, 20i + 20) ms (a last chunk of under ``MIN_SAMPLES`` gives no frame, so a row fewer). The reusable
+    output is that of the first chunk when it is exactly the first window faster-whisper transcribes: a 30 s pad
+    and audio of at most 30 s (a longer clip's first chunk is cut from the audio, so its last log-mel frames
+    differ from those of the whole clip).
     """
     pad = PAD_SECONDS if pad_seconds is None else float(pad_seconds)
     if not 0 <= pad <= WINDOW_SECONDS:
