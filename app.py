@@ -522,8 +522,8 @@ Clips are analysed up to {limits.max_seconds:.0f} s and {limits.max_file_mb:.0f}
 {limits.max_text_chars:,} characters.
 
 **Privacy.** Everything runs on this server, offline, and nothing is stored: an upload is deleted when you replace
-or clear it or close the page (an API upload within a minute of its answer). The Live tab's camera and microphone
-turn off with **Stop**, on leaving the tab and on closing the page.
+or clear it or close the page (an API upload within a minute of its answer; one never analysed within ten
+minutes). The Live tab's camera and microphone turn off with **Stop**, on leaving the tab and on closing the page.
 
 **Licences.** Code: MIT. The model: **CC BY-NC-SA 4.0, non-commercial** (trained on RAVDESS, CC BY-NC-SA 4.0,
 and FER2013 images released for research). Examples: RAVDESS clips (CC BY-NC-SA 4.0); the photo and the crying

@@ -9,8 +9,9 @@ request path. It knows
   visitor replaces or clears it, and every entry of a page when the page is closed: :meth:`UploadStore.forget`);
 * what requests are reading right now (:meth:`UploadStore.reading`);
 
-and :meth:`UploadStore.sweep` deletes every other upload once it is ``grace`` seconds old (the grace covers an
-upload whose request is still waiting in the queue), plus stray partial files of aborted uploads. The shipped
+and :meth:`UploadStore.sweep` deletes every other upload: one the app has handled (shown or read) once it is
+``grace`` seconds old, one it has never handled (its request is still waiting in the server's queue, or never
+came) only after ``unclaimed_grace``; plus stray partial files of aborted uploads. The shipped
 example files' copies (public data, shown on every page) are never deleted; an upload whose bytes equal an example
 but whose name is the visitor's own is an upload like any other.
 
@@ -43,19 +44,24 @@ class UploadStore:
     Args:
         root: the folder the server stores uploads in.
         examples: the shipped example files; their copies in ``root`` (same name, same bytes) are kept.
-        grace: an upload nobody shows or reads is deleted once it is this many seconds old.
+        grace: an upload the app has handled and nobody shows or reads any more is deleted once it is this many
+            seconds old.
+        unclaimed_grace: an upload no request has handled yet (queued behind others, or abandoned) is deleted
+            once it is this many seconds old: longer than a request waits in the queue.
         stray_age: a loose file directly in ``root`` (an upload being received, or one that was aborted) is
             deleted once it has not changed for this many seconds.
     """
 
     def __init__(self, root: str | Path, examples: Iterable[str | Path] = (), grace: float = 30.0,
-                 stray_age: float = 300.0) -> None:
+                 stray_age: float = 300.0, unclaimed_grace: float = 600.0) -> None:
         self.root = Path(root).resolve()
         self.grace = float(grace)
+        self.unclaimed_grace = float(unclaimed_grace)
         self.stray_age = float(stray_age)
         self._examples = {(Path(e).name, Path(e).stat().st_size): _sha256(Path(e)) for e in examples}
         self._shown: dict[str, dict[str, Path]] = {}
         self._reading: Counter[Path] = Counter()
+        self._claimed: set[Path] = set()  # entries some page showed or some request read
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ what an upload is
@@ -90,6 +96,7 @@ class UploadStore:
                     shown.pop(slot, None)
                 else:
                     shown[slot] = entry
+                    self._claimed.add(entry)
             if not shown:
                 self._shown.pop(page, None)
 
@@ -104,6 +111,7 @@ class UploadStore:
         entries = [e for e in map(self.entry, paths) if e is not None]
         with self._lock:
             self._reading.update(entries)
+            self._claimed.update(entries)
         try:
             yield
         finally:
@@ -118,12 +126,15 @@ class UploadStore:
 
     # ------------------------------------------------------------------ deleting the rest
     def sweep(self, now: float | None = None) -> list[Path]:
-        """Delete every upload nobody needs that is older than ``grace``, and stray partial files older than
-        ``stray_age``; returns what was deleted. Example copies are kept."""
+        """Delete every upload nobody needs that is older than ``grace`` (``unclaimed_grace`` if the app never
+        handled it), and stray partial files older than ``stray_age``; returns what was deleted. Example copies
+        are kept."""
         now = time.time() if now is None else now
         if not self.root.is_dir():
             return []
         needed = self.needed()
+        with self._lock:
+            claimed = set(self._claimed)
         deleted: list[Path] = []
         for entry in list(self.root.iterdir()):
             if entry in needed:
@@ -138,9 +149,11 @@ class UploadStore:
                                 deleted.append(f)
                         continue
                     newest = max((f.stat().st_mtime for f in files), default=entry.stat().st_mtime)
-                    if now - newest > self.grace:
+                    if now - newest > (self.grace if entry in claimed else self.unclaimed_grace):
                         shutil.rmtree(entry, ignore_errors=True)
                         deleted.append(entry)
+                        with self._lock:
+                            self._claimed.discard(entry)
                 elif now - entry.stat().st_mtime > self.stray_age:
                     entry.unlink(missing_ok=True)
                     deleted.append(entry)

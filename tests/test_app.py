@@ -200,6 +200,27 @@ def test_a_file_on_the_page_stays_analysable(tmp_path):
     assert not photo.exists() and not photo.parent.exists(), "a file no page shows was kept"
 
 
+def test_an_upload_waiting_in_the_queue_is_not_swept():
+    """An upload no request has handled yet (its request waits in the server's queue behind others) outlives the
+    short grace of handled uploads; once analysed and no longer shown it goes with the next sweep, and one whose
+    request never comes goes after the longer grace."""
+    import time
+
+    import app
+
+    store = app.uploads()
+    queued = _upload(store.root, "queued.mp4", HAPPY, "queued-test")
+    abandoned = _upload(store.root, "abandoned.mp4", HAPPY, "abandoned-test")
+    store.sweep(now=time.time() + store.grace + 1)
+    assert queued.exists() and abandoned.exists(), "an upload still waiting for its request was deleted"
+    assert "happy" in app.predict_clip(str(queued))["labels"]
+    store.sweep(now=time.time() + store.grace + 1)
+    assert not queued.exists(), "a handled upload nobody shows was kept"
+    assert abandoned.exists()
+    store.sweep(now=time.time() + store.unclaimed_grace + 1)
+    assert not abandoned.exists(), "an upload no request ever came for was kept"
+
+
 def test_uploads_are_deleted_by_ownership_not_name(tmp_path):
     """The example files' own copies are kept (every page offers them); an upload named like an example but with
     other bytes is deleted, and so is one with an example's bytes under the visitor's own name."""
