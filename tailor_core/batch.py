@@ -203,7 +203,7 @@ class Scorer:
 
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             lim = Limits(**limits) if limits else DEFAULT_LIMITS
-            predictor = load_model(checkpoint, device=device, speech=speech, limits=lim)
+            predictor = load_model(checkpoint, device=device, transcribe=speech, limits=lim)
         self.predictor = predictor
         self.labels = tuple(predictor.labels)
         self.timeline, self.attention = timeline, attention
