@@ -66,18 +66,9 @@ log = logging.getLogger("tailor.app")
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
-#: Live view: rolling window, how often scores refresh, the chunk sizes the browser sends, session limits (the
-#: names below are the app's short names for these settings).
+#: Live view: rolling window, how often scores refresh, the chunk sizes the browser sends, session limits.
 LIVE = LiveOptions()
-LIVE_WINDOW_SECONDS: float = LIVE.window_seconds
-LIVE_UPDATE_SECONDS: float = LIVE.update_seconds
-LIVE_FRAME_EVERY: float = LIVE.frame_every
-LIVE_AUDIO_EVERY: float = LIVE.audio_every
-LIVE_TIME_LIMIT: int = LIVE.time_limit
-LIVE_IDLE_SECONDS: float = LIVE.idle_seconds
-LIVE_TIMELINE_EVERY: float = LIVE.timeline_every
-LIVE_SHOW_WAIT: float = LIVE.show_wait
-#: What the Live tab promises: updates are due every LIVE_UPDATE_SECONDS, but a busy server spaces them out, so the
+#: What the Live tab promises: updates are due every LIVE.update_seconds, but a busy server spaces them out, so the
 #: page states what a visitor actually sees (measured in docs/speed.md#live), not the setting.
 LIVE_PROMISE: str = "about once a second (up to 2 s apart when the server is busy)"
 #: Ask the browser for ~640x480 frames (Gradio's default asks for 1920x1440).
@@ -320,11 +311,11 @@ def live_session(request: gr.Request | None) -> LiveSession:
     with _SESSIONS_LOCK:
         if key not in _SESSIONS:
             live = _SESSIONS[key] = LiveSession(get_predictor(), options=LIVE)
-            live.start_updates(LIVE_UPDATE_SECONDS)  # its thread creates the face tracker before the first frame
+            live.start_updates()  # its thread creates the face tracker before the first frame
         return _SESSIONS[key]
 
 
-def close_idle_sessions(idle_seconds: float = LIVE_IDLE_SECONDS) -> int:
+def close_idle_sessions(idle_seconds: float = LIVE.idle_seconds) -> int:
     """Close the live sessions that had no input for ``idle_seconds`` (a tab left open); returns how many."""
     with _SESSIONS_LOCK:
         idle = [key for key, live in _SESSIONS.items() if live.idle() > idle_seconds]
@@ -383,7 +374,7 @@ def live_headline(pred: Prediction | None, waiting: str = "Waiting for a face or
     text = summary.headline(pred).capitalize()
     state = "none" if not pred.labels else "some"
     return (f"<div class='headline {state}' id='live-headline-text'>{text} "
-            f"<small>— last {LIVE_WINDOW_SECONDS:.0f} s</small></div>")
+            f"<small>— last {LIVE.window_seconds:.0f} s</small></div>")
 
 
 def _live_outputs(live: LiveSession, wait: float = 0.0) -> tuple[Any, ...]:
@@ -398,12 +389,12 @@ def _live_outputs(live: LiveSession, wait: float = 0.0) -> tuple[Any, ...]:
     at, pred = update
     history = list(live.history)
     timeline = gr.skip()
-    # the minute-long chart is redrawn every LIVE_TIMELINE_EVERY s, not at every update: building and drawing two
+    # the minute-long chart is redrawn every LIVE.timeline_every s, not at every update: building and drawing two
     # charts per update costs the server and the browser CPU that the updates need on a busy machine
-    if len(history) < 2 or int(history[-1][0] / LIVE_TIMELINE_EVERY) != int(history[-2][0] / LIVE_TIMELINE_EVERY):
+    if len(history) < 2 or int(history[-1][0] / LIVE.timeline_every) != int(history[-2][0] / LIVE.timeline_every):
         timeline = plots.timeline_from_points([t for t, _ in history], [s for _, s in history],
                                               title="Live scores (last minute)", markers=False)
-    bars = plots.scores_figure(pred, title=f"Last {LIVE_WINDOW_SECONDS:.0f} s · dashes = thresholds", height=300)
+    bars = plots.scores_figure(pred, title=f"Last {LIVE.window_seconds:.0f} s · dashes = thresholds", height=300)
     return live_headline(pred), bars, live_status(live, pred, at), live.transcript or "…", timeline
 
 
@@ -416,7 +407,7 @@ def on_frame(frame: np.ndarray | None, request: gr.Request) -> tuple[Any, ...]:
         live.offer_frame(frame)
     # a short wait for an update: shown as soon as it is ready instead of at the next call; shorter than the frame
     # interval, so no frame is lost to it (audio chunks are never held up: their handler does not wait)
-    return _live_outputs(live, LIVE_SHOW_WAIT)
+    return _live_outputs(live, LIVE.show_wait)
 
 
 def on_audio(chunk: tuple[int, np.ndarray] | None, request: gr.Request) -> tuple[Any, ...]:
@@ -625,7 +616,7 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Live", id="live"):
                 gr.Markdown(f"**Start** turns on the camera and the microphone together; **Stop** turns both off. "
-                            f"Scores cover the last {LIVE_WINDOW_SECONDS:.0f} s and refresh {LIVE_PROMISE}. "
+                            f"Scores cover the last {LIVE.window_seconds:.0f} s and refresh {LIVE_PROMISE}. "
                             "Nothing is recorded or stored.")
                 with gr.Row():
                     with gr.Column(scale=1, min_width=300):
@@ -648,11 +639,11 @@ def build_app(predictor: Predictor | None = None) -> gr.Blocks:
                 live_timeline = gr.Plot(plots.empty_figure("The last minute appears here", height=200),
                                         show_label=False, elem_id="live-timeline")
                 live_outputs = [live_head, live_scores, live_state, live_text, live_timeline]
-                cam.stream(on_frame, [cam], live_outputs, stream_every=LIVE_FRAME_EVERY,
-                           time_limit=LIVE_TIME_LIMIT, concurrency_limit=8, concurrency_id="live_cam",
+                cam.stream(on_frame, [cam], live_outputs, stream_every=LIVE.frame_every,
+                           time_limit=LIVE.time_limit, concurrency_limit=8, concurrency_id="live_cam",
                            show_progress="hidden", api_visibility="private")
-                mic.stream(on_audio, [mic], live_outputs, stream_every=LIVE_AUDIO_EVERY,
-                           time_limit=LIVE_TIME_LIMIT, concurrency_limit=8, concurrency_id="live_mic",
+                mic.stream(on_audio, [mic], live_outputs, stream_every=LIVE.audio_every,
+                           time_limit=LIVE.time_limit, concurrency_limit=8, concurrency_id="live_mic",
                            show_progress="hidden", api_visibility="private")
                 start.click(on_start, None, live_outputs, js="() => { window.tailor.start(); }",
                             show_progress="hidden", api_visibility="private")

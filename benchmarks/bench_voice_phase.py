@@ -50,7 +50,7 @@ def heldout(data: Path, cache: Path, predictor, model) -> dict:
 
     from tailor_core.features import FeatureBundle
     from tailor_core.features.grid import n_steps_for
-    from tailor_core.features.voice_states import HALF_STATE, HOP_SECONDS, encoder_states, pool_steps
+    from tailor_core.features.voice_states import HALF_STATE, HOP_SECONDS, blend_phases, encoder_states, pool_steps
     from training.voice_corpora import CLASSES, list_corpus
 
     of_label = {"happy": "happy", "sad": "sad", "anger": "angry", "surprise": "surprised", "disgust": "disgust",
@@ -71,9 +71,8 @@ def heldout(data: Path, cache: Path, predictor, model) -> dict:
     for mode in MODES:
         truth, said = [], []
         for f, s0, s1 in zip(files, split(d), split(e), strict=True):
-            if mode == "phase2":  # voice_states.two_phase_states's formula, from the cached shifted pass
-                s1 = np.concatenate([s1, s1[-1:]])
-                s0 = 0.5 * s0 + 0.25 * (s1[: len(s0)] + s1[1: len(s0) + 1])
+            if mode == "phase2":  # what voice_states.two_phase_states does, from the cached shifted pass
+                s0 = blend_phases(s0, s1)
             n = n_steps_for(len(s0) * HOP_SECONDS)
             rows, mask = pool_steps(s0, n)
             pred = predictor.predict_bundle(replace(FeatureBundle.empty(n), audio=rows, audio_mask=mask),

@@ -315,7 +315,7 @@ def test_live_handlers_in_process():
     with av.open(str(HAPPY)) as c:
         frames = [f.to_ndarray(format="rgb24") for i, f in enumerate(c.decode(c.streams.video[0])) if i % 15 == 0]
     first = app.on_frame(frames[0], request)  # the frame goes to the face thread; the call does not wait for it
-    # what is seen and heard so far, or already the first scores (the handler waits up to LIVE_SHOW_WAIT for them)
+    # what is seen and heard so far, or already the first scores (the handler waits up to show_wait for them)
     assert first[2].startswith("**Looking:**") or "labels:" in first[2], first[2]
     for frame in frames[1:]:
         app.on_frame(frame, request)

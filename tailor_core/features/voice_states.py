@@ -102,8 +102,14 @@ def two_phase_states(model: Any, samples16k: np.ndarray, states: np.ndarray | No
     s0 = encoder_states(model, y, pad_seconds) if states is None else np.asarray(states, np.float32)
     if len(s0) == 0:
         return s0
-    s1 = encoder_states(model, np.concatenate([np.zeros(HALF_STATE, np.float32), y]), pad_seconds)
-    s1 = np.concatenate([s1, s1[-1:]])  # the shifted audio has at most one frame more; repeat its last
+    return blend_phases(s0, encoder_states(model, np.concatenate([np.zeros(HALF_STATE, np.float32), y]), pad_seconds))
+
+
+def blend_phases(states: np.ndarray, shifted: np.ndarray) -> np.ndarray:
+    """[n, AUDIO_DIM]: ``states`` [n, D] averaged with ``shifted`` ([n or n + 1, D], the states of the same audio
+    delayed by ``HALF_STATE``) interpolated onto ``states``' frame centres."""
+    s0 = np.asarray(states, np.float32)
+    s1 = np.concatenate([shifted, shifted[-1:]])  # the shifted audio has at most one frame more; repeat its last
     return (0.5 * s0 + 0.25 * (s1[: len(s0)] + s1[1: len(s0) + 1])).astype(np.float32)
 
 
@@ -149,4 +155,4 @@ def clip_voice_features(model: Any, samples16k: np.ndarray, n_steps: int | None 
 
 
 __all__ = ["AUDIO_DIM", "FILE_PHASES", "PAD_SECONDS", "clip_voice_features", "encoder_pass", "encoder_states",
-           "file_states", "pool_steps", "two_phase_states"]
+           "blend_phases", "file_states", "pool_steps", "two_phase_states"]
