@@ -37,13 +37,39 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
-def run_authors(reference: Path, data: Path, epochs: int, out: Path, threads: int) -> list[dict]:
-    """Their train.py's loop (run_authors.py); one JSON line per epoch."""
+_SEEDED = ("import runpy, sys, torch; seed = int(sys.argv.pop(1)); draw = torch.manual_seed; "
+           "torch.manual_seed = lambda _: draw(seed); sys.argv[0] = sys.argv[1]; del sys.argv[1]; "
+           "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def run_authors(reference: Path, data: Path, epochs: int, out: Path, threads: int, init_seed: int = 42
+                ) -> list[dict]:
+    """Their train.py's loop (run_authors.py); one JSON line per epoch. ``init_seed`` other than 42 (the seed
+    run_authors.py sets) runs it with torch's seed replaced, for a second draw of their initial weights and
+    dropout masks without changing their script."""
     log = out / "authors.jsonl"
+    script = str(reference / "run_authors.py")
+    cmd = [sys.executable, script, str(data), str(epochs)]
+    if init_seed != 42:
+        cmd = [sys.executable, "-c", _SEEDED, str(init_seed), script, str(data), str(epochs)]
     with open(log, "w") as f:
-        subprocess.run([sys.executable, str(reference / "run_authors.py"), str(data), str(epochs)], check=True,
-                       stdout=f, stderr=subprocess.DEVNULL, env=_env(threads))
+        subprocess.run(cmd, check=True, stdout=f, stderr=subprocess.DEVNULL, env=_env(threads))
     return _authors_rows(log)
+
+
+def authors_init_checkpoint(reference: Path, init_seed: int, out: Path) -> Path:
+    """Our model holding exactly the authors' initial weights for ``init_seed`` (what run_authors.py draws after
+    ``torch.manual_seed``), saved as a checkpoint for ``training.train --init``."""
+    import torch
+
+    from benchmarks.parity_lockstep import authors_to_ours
+    from tailor_core import TAILOR, TailorConfig
+
+    torch.manual_seed(init_seed)
+    theirs, _ = authors_model(reference)
+    ours = TAILOR(TailorConfig())
+    authors_to_ours(theirs, ours)
+    return ours.save_pretrained(out / "authors_init")
 
 
 def run_ours(data: Path, epochs: int, out: Path, threads: int, extra: list[str]) -> list[dict]:
@@ -66,34 +92,45 @@ def _authors_rows(log: Path) -> list[dict]:
              "seconds": r["secs"]} for r in _read_jsonl(log)]
 
 
-def speed(reference: Path, steps: int, batch: int = 64) -> dict[str, float]:
-    """Median seconds of one training step (forward, loss, backward, optimiser) at batch ``batch`` on random
-    MOSEI-sized inputs, the two models alternating in this process so both see the same machine load."""
-    import statistics
+def authors_model(reference: Path):
+    """The authors' TAILOR in the paper configuration, freshly initialised from torch's global generator, and
+    their ``BertAdam`` class. Their code imports boto3/botocore for downloads it never does here (empty stand-ins
+    are made) and finds its configs relative to its own folder."""
     import tempfile
-    import time
 
-    import torch
-
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    stubs = Path(tempfile.mkdtemp())  # their code imports boto3/botocore for downloads it never does here
+    stubs = Path(tempfile.mkdtemp())
     for pkg in ("boto3", "botocore"):
         (stubs / pkg).mkdir()
         (stubs / pkg / "__init__.py").write_text("")
     (stubs / "botocore" / "exceptions.py").write_text("class ClientError(Exception):\n    pass\n")
     sys.path[:0] = [str(reference / "tailor-authors"), str(stubs), str(ROOT)]
     cwd = os.getcwd()
-    os.chdir(reference / "tailor-authors" / "src" / "models")  # their configs are found relative to here
-    from src.models.models import TAILOR as Authors
-    from src.models.optimization import BertAdam as AuthorsAdam
+    os.chdir(reference / "tailor-authors" / "src" / "models")
+    try:
+        from src.models.models import TAILOR as Authors
+        from src.models.optimization import BertAdam
 
-    task = argparse.Namespace(num_classes=6, aligned=True, max_frames=60, max_sequence=60, max_words=60,
-                              bert_num_hidden_layers=6, visual_num_hidden_layers=4, audio_num_hidden_layers=4,
-                              cross_num_hidden_layers=3, decoder_num_hidden_layers=1, hidden_size=256,
-                              text_dim=300, video_dim=35, audio_dim=74, local_rank=0)
-    theirs = Authors.from_pretrained("bert-base", "visual-base", "audio-base", "cross-base", "decoder-base",
-                                     task_config=task)
-    os.chdir(cwd)
+        task = argparse.Namespace(num_classes=6, aligned=True, max_frames=60, max_sequence=60, max_words=60,
+                                  bert_num_hidden_layers=6, visual_num_hidden_layers=4, audio_num_hidden_layers=4,
+                                  cross_num_hidden_layers=3, decoder_num_hidden_layers=1, hidden_size=256,
+                                  text_dim=300, video_dim=35, audio_dim=74, local_rank=0)
+        model = Authors.from_pretrained("bert-base", "visual-base", "audio-base", "cross-base", "decoder-base",
+                                        task_config=task)
+    finally:
+        os.chdir(cwd)
+    return model, BertAdam
+
+
+def speed(reference: Path, steps: int, batch: int = 64) -> dict[str, float]:
+    """Median seconds of one training step (forward, loss, backward, optimiser) at batch ``batch`` on random
+    MOSEI-sized inputs, the two models alternating in this process so both see the same machine load."""
+    import statistics
+    import time
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    theirs, AuthorsAdam = authors_model(reference)
     from tailor_core import TAILOR, TailorConfig
     from training.losses import tailor_loss
     from training.optim import make_optimizer
@@ -167,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-ours", action="store_true")
     p.add_argument("--speed-steps", type=int, default=0,
                    help="also time N training steps of each model, alternating in one process (same load)")
+    p.add_argument("--init-seed", type=int, default=42,
+                   help="torch seed of both trainings (initial draw, dropout, batch order); 42 as run_authors.py")
+    p.add_argument("--init-from-authors", action="store_true",
+                   help="start ours from the authors' initial weights for --init-seed (names mapped)")
     p.add_argument("--ours-args", default="", help="extra arguments for our trainer, e.g. '--optimizer adamw'")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -180,10 +221,15 @@ def main(argv: list[str] | None = None) -> int:
 
     authors = _authors_rows(args.out / "authors.jsonl") if args.reuse else []
     if not args.skip_authors and len(authors) < args.epochs:
-        authors = run_authors(args.reference.resolve(), data.resolve(), args.epochs, args.out, args.threads)
+        authors = run_authors(args.reference.resolve(), data.resolve(), args.epochs, args.out, args.threads,
+                              args.init_seed)
     ours = _ours_rows(args.out / "ours.jsonl") if args.reuse else []
     if not args.skip_ours and len(ours) < args.epochs:
-        ours = run_ours(data.resolve(), args.epochs, args.out.resolve(), args.threads, args.ours_args.split())
+        extra = ["--seed", str(args.init_seed), *args.ours_args.split()]
+        if args.init_from_authors:
+            extra += ["--init", str(authors_init_checkpoint(args.reference.resolve(), args.init_seed,
+                                                            args.out.resolve()))]
+        ours = run_ours(data.resolve(), args.epochs, args.out.resolve(), args.threads, extra)
     text = table(authors, ours)
     if args.speed_steps:
         sp = speed(args.reference.resolve(), args.speed_steps)

@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analyse at most this many seconds of each clip (default %(default)s, $TAILOR_MAX_SECONDS)")
     p.add_argument("--max-file-mb", type=float, default=DEFAULT_LIMITS.max_file_mb,
                    help="refuse files larger than this (default %(default)s, $TAILOR_MAX_FILE_MB)")
+    p.add_argument("--no-face-guard", action="store_true",
+                   help="let the face add labels that neither it nor the voice and words read alone (the raw fusion)")
     p.add_argument("--verbose", action="store_true", help="show the libraries' own log lines and loading bars")
     return p
 
@@ -137,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits = dataclasses.replace(DEFAULT_LIMITS, max_seconds=args.max_seconds, max_file_mb=args.max_file_mb)
         with quiet_native_logs(not args.verbose):
             # each feature model loads when an input first needs it: a photo or a sentence alone loads less
-            predictor = load_model(args.checkpoint, device=args.device, limits=limits, preload=False)
+            predictor = load_model(args.checkpoint, device=args.device, limits=limits, preload=False,
+                                   face_guard=not args.no_face_guard)
     except (OSError, ValueError) as e:
         print(f"error: cannot load the checkpoint: {e}", file=sys.stderr)
         return 2

@@ -70,7 +70,7 @@ class Predictor(Closeable):
     def __init__(self, model: TAILOR, extractor: FeatureExtractor, device: str | torch.device | None = None,
                  timeline_steps: int = scoring.TIMELINE_STEPS, timeline_hop: int = scoring.TIMELINE_HOP,
                  batch_size: int = 32, checkpoint: str | Path | None = None,
-                 voice_readout: VoiceReadout | None = None) -> None:
+                 voice_readout: VoiceReadout | None = None, face_guard: bool = True) -> None:
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.extractor = extractor
@@ -84,6 +84,8 @@ class Predictor(Closeable):
         self.batch_size = int(batch_size)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.voice_readout = voice_readout or VoiceReadout()
+        self.face_guard = bool(face_guard)  # scoring.face_guard: the face adds no label neither part reads
+        self._thresholds = np.array([self.thresholds[k] for k in self.labels])
         self._lock = threading.Lock()  # torch CPU inference is multi-threaded already: one call at a time
 
     @property
@@ -164,7 +166,7 @@ class Predictor(Closeable):
 
     def _score(self, bundle: FeatureBundle, timeline: bool) -> Prediction:
         spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
-        scores, attention = self._score_windows(bundle, spans, attention=True)
+        scores, attention, held = self._score_windows(bundle, spans, attention=True)
         width = max(b - a for a, b in spans)
         overall, share, maps = scoring.combine(bundle, spans, scores, attention,
                                                self.model.modality_slices(width, width, width))
@@ -173,6 +175,10 @@ class Predictor(Closeable):
             points = scoring.smooth_timeline(scoring.timeline_points(bundle, spans, scores, self.labels))
         notes = [f"Only the first {self.limits.max_seconds:.0f} s were analysed."] if bundle.truncated else []
         notes += bundle.notes
+        if held.any():
+            names = ", ".join(k for k, h in zip(self.labels, held.any(0), strict=True) if h)
+            notes.append(f"Held back: {names}. Neither the face alone nor the voice and words alone read it, "
+                         "so the face was not allowed to add it.")
         return scoring.build_prediction(bundle, self.labels, self.thresholds, overall, share, maps, points, notes)
 
     def read_encoders(self, bundle: FeatureBundle) -> dict[str, dict[str, float]]:
@@ -181,32 +187,50 @@ class Predictor(Closeable):
 
     # ------------------------------------------------------------------ the model, in batches
     def _score_windows(self, bundle: FeatureBundle, spans: Sequence[Span], attention: bool = False
-                       ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Score windows ``spans`` of ``bundle`` in batches, each padded with masked steps to the longest.
+                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Score windows ``spans`` of ``bundle`` in batches, each padded with masked steps to the longest; with
+        ``face_guard``, each window is also read without its face and from its face alone, in the same batch
+        (:func:`tailor_core.scoring.face_guard`).
 
-        Returns scores [W, N] and, if asked, head-averaged decoder attention [W, N, L_pc]."""
+        Returns scores [W, N], head-averaged decoder attention [W, N, L_pc] if asked (of the whole reading), and
+        held [W, N] bool: where the face guard lowered a label."""
+        n = len(self.labels)
         if not spans:
-            return np.zeros((0, len(self.labels))), None
+            return np.zeros((0, n)), None, np.zeros((0, n), bool)
         width = max(b - a for a, b in spans)
-        out_scores, out_attn = [], []
+        out_scores, out_attn, out_held = [], [], []
         for i in range(0, len(spans), self.batch_size):
             chunk = spans[i: i + self.batch_size]
+            x, mask = {}, {}
+            for m in MODALITIES:
+                x[m] = np.zeros((len(chunk), width, getattr(bundle, m).shape[1]), np.float32)
+                mask[m] = np.zeros((len(chunk), width), bool)
+                for j, (a, b) in enumerate(chunk):
+                    x[m][j, : b - a] = getattr(bundle, m)[a:b]
+                    mask[m][j, : b - a] = getattr(bundle, f"{m}_mask")[a:b]
+            face, rest = mask["visual"].any(1), (mask["text"] | mask["audio"]).any(1)
+            guarded = face & rest if self.face_guard else np.zeros(len(chunk), bool)
+            readings = [mask]
+            if guarded.any():  # the same windows twice more: without the face, and the face alone
+                readings.append({**mask, "visual": np.zeros_like(mask["visual"])})
+                readings.append({**mask, "text": np.zeros_like(mask["text"]), "audio": np.zeros_like(mask["audio"])})
             inputs: dict[str, torch.Tensor] = {}
             for m in MODALITIES:
-                x = np.zeros((len(chunk), width, getattr(bundle, m).shape[1]), np.float32)
-                mask = np.zeros((len(chunk), width), bool)
-                for j, (a, b) in enumerate(chunk):
-                    x[j, : b - a] = getattr(bundle, m)[a:b]
-                    mask[j, : b - a] = getattr(bundle, f"{m}_mask")[a:b]
-                inputs[m] = torch.from_numpy(x).to(self.device)
-                inputs[f"{m}_mask"] = torch.from_numpy(mask).to(self.device)
+                inputs[m] = torch.from_numpy(np.concatenate([x[m]] * len(readings))).to(self.device)
+                inputs[f"{m}_mask"] = torch.from_numpy(np.concatenate([r[m] for r in readings])).to(self.device)
             with self._lock, torch.inference_mode():
                 out = self.model(**inputs, return_attention=attention)
-            out_scores.append(out.scores.float().cpu().numpy())
+            all_scores = out.scores.float().cpu().numpy().astype(np.float64).reshape(len(readings), len(chunk), n)
+            scores, held = all_scores[0], np.zeros((len(chunk), n), bool)
+            if len(readings) == 3:
+                scores, held = scoring.face_guard(all_scores[0], all_scores[1], all_scores[2], self._thresholds,
+                                                  guarded)
+            out_scores.append(scores)
+            out_held.append(held)
             if attention:
-                out_attn.append(out.attention.float().mean(2).cpu().numpy())  # mean over heads
-        scores = np.concatenate(out_scores).astype(np.float64)
-        return scores, (np.concatenate(out_attn).astype(np.float64) if attention else None)
+                out_attn.append(out.attention[: len(chunk)].float().mean(2).cpu().numpy())  # mean over heads
+        attn = np.concatenate(out_attn).astype(np.float64) if attention else None
+        return np.concatenate(out_scores), attn, np.concatenate(out_held)
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device | None = None, transcribe: bool = True,

@@ -9,7 +9,11 @@ Scoring, stated once (the predictor runs the model on the spans these functions 
   valid steps**. So the summary is the average of what the timeline shows, never a reading the timeline
   contradicts (a single pass over a whole short clip can read nothing where the timeline's middle windows read a
   clear emotion). Thresholds are tuned on validation for this summary (``training/evaluate.py``).
-* **Timeline**: one point per window, the model's own output.
+* **Face guard**: each window is also read without its face and from its face alone (masks; same model). A label
+  the full reading puts at or over its threshold while *both* of those readings leave it under is lowered to the
+  higher of the two: the face never adds a label that neither it nor the voice and words read on their own (a
+  mouth moving with speech is not surprise). Windows with only a face, or no face, are read once.
+* **Timeline**: one point per window, the model's own output (after the face guard).
 * **Smoothing**: timeline points and live updates pass through an exponential moving average with time
   constant ``SMOOTHING_SECONDS`` (weight ``1 - exp(-dt / tau)`` on a new point ``dt`` seconds after the last),
   so a single 0.5 s step cannot switch a label on and off. It starts from 0 ("no emotion") at the start of the
@@ -124,6 +128,24 @@ def _jsonable(x: Any) -> Any:
 def decide(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
     """The labels whose score reaches their threshold, in label order."""
     return [k for k, v in scores.items() if v >= thresholds[k]]
+
+
+def face_guard(fused: np.ndarray, without_face: np.ndarray, face_only: np.ndarray, thresholds: np.ndarray,
+               guarded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hold back the labels the face adds (see the module docstring).
+
+    Args:
+        fused, without_face, face_only: [W, N] scores of each window read whole, with the face masked, and from
+            the face alone.
+        thresholds: [N] per-label thresholds.
+        guarded: [W] bool, the windows with a face *and* something else (the rule applies only there).
+
+    Returns:
+        scores [W, N] (``fused`` except where held back) and held [W, N] bool (where the guard lowered a label).
+    """
+    held = ((fused >= thresholds) & (without_face < thresholds) & (face_only < thresholds)
+            & np.asarray(guarded, bool)[:, None])
+    return np.where(held, np.maximum(without_face, face_only), fused), held
 
 
 def timeline_spans(valid: np.ndarray, size: int = TIMELINE_STEPS, hop: int = TIMELINE_HOP) -> list[Span]:
@@ -249,5 +271,5 @@ def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: d
 
 
 __all__ = ["SMOOTHING_SECONDS", "TIMELINE_HOP", "TIMELINE_STEPS", "Prediction", "TimelinePoint", "Word",
-           "build_prediction", "combine", "decide", "ema", "smooth_timeline", "timeline_points", "timeline_spans",
-           "window_weights"]
+           "build_prediction", "combine", "decide", "ema", "face_guard", "smooth_timeline", "timeline_points",
+           "timeline_spans", "window_weights"]

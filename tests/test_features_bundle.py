@@ -198,3 +198,15 @@ def test_decode_audio_of_fixture() -> None:
     assert y is not None and not truncated and 3.0 < len(y) / 16000 < 3.5
     y1, truncated = decode_audio(FIXTURES / "ravdess_happy_kids.mp4", 1.0)
     assert truncated and len(y1) == 16000
+
+
+def test_masking_a_copy_leaves_the_original_features():
+    """``dataclasses.replace`` with a mask switched off zeroes the new bundle's steps, not the original's (they share
+    arrays): the predictor's face guard and every benchmark that masks a modality rely on it."""
+    from dataclasses import replace
+
+    b = FeatureBundle.empty(3)
+    b = replace(b, visual=np.ones_like(b.visual), visual_mask=np.ones(3, bool))
+    masked = replace(b, visual_mask=np.array([True, False, True]))
+    assert masked.visual[1].sum() == 0 and masked.visual[0].sum() > 0
+    assert b.visual.sum() == b.visual.size, "the original bundle's features must be untouched"

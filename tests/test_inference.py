@@ -329,3 +329,45 @@ def test_cli_former_module_name_still_runs():
     out = subprocess.run([sys.executable, "-m", "tailor_core.predict", "--help"], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent).stdout
     assert "python -m tailor_core.cli" in out
+
+
+def test_face_guard_rule():
+    """A label is held back only where the whole reading crosses its threshold and neither the reading without the
+    face nor the face alone does, and only in windows that have a face and something else."""
+    from tailor_core.scoring import face_guard
+
+    thr = np.array([0.5, 0.5, 0.5])
+    fused = np.array([[0.7, 0.7, 0.7], [0.7, 0.2, 0.7]])
+    no_face = np.array([[0.3, 0.6, 0.2], [0.3, 0.1, 0.4]])
+    face = np.array([[0.4, 0.1, 0.6], [0.2, 0.1, 0.3]])
+    scores, held = face_guard(fused, no_face, face, thr, np.array([True, False]))
+    assert held.tolist() == [[True, False, False], [False, False, False]]
+    assert scores.tolist() == [[0.4, 0.7, 0.7], [0.7, 0.2, 0.7]]  # lowered to the higher part, under threshold
+
+
+def test_face_guard_reads_each_window_three_ways(predictor):
+    """The guarded scores of a clip are exactly ``face_guard`` of three separate readings of the same windows: the
+    whole window, the window with its face masked, the face alone (the batching mixes nothing up)."""
+    from dataclasses import replace
+
+    from tailor_core import scoring
+
+    bundle = predictor.extractor.clip(str(HAPPY))
+    assert bundle.visual_mask.any() and bundle.audio_mask.any()
+    spans = scoring.timeline_spans(bundle.valid, predictor.timeline_steps, predictor.timeline_hop)
+    guarded, _, held = predictor._score_windows(bundle, spans)
+    predictor.face_guard = False
+    try:
+        whole, _, none_held = predictor._score_windows(bundle, spans)
+        no_face, _, _ = predictor._score_windows(replace(bundle, visual_mask=np.zeros_like(bundle.visual_mask)), spans)
+        face = replace(bundle, text_mask=np.zeros_like(bundle.text_mask), audio_mask=np.zeros_like(bundle.audio_mask))
+        face_only, _, _ = predictor._score_windows(face, spans)
+    finally:
+        predictor.face_guard = True
+    assert not none_held.any()
+    thr = np.array([predictor.thresholds[k] for k in predictor.labels])
+    both = np.array([bundle.visual_mask[a:b].any() and (bundle.audio_mask[a:b] | bundle.text_mask[a:b]).any()
+                     for a, b in spans])
+    expected, expected_held = scoring.face_guard(whole, no_face, face_only, thr, both)
+    np.testing.assert_allclose(guarded, expected, atol=1e-5)
+    assert (held == expected_held).all()

@@ -359,3 +359,22 @@ def test_train_text_runs_both_recipes_end_to_end_on_tiny_data(tmp_path):
         assert {k.split(".")[2] for k in weights if k.startswith("encoder.")} == {"5"}  # only the top layer
         cfg = _json.loads((out / "text_emotion.json").read_text())
         assert cfg["fine_tuned_layers"] == [5] and len(cfg["thresholds"]) == 7
+
+
+def test_init_starts_from_given_weights_and_refuses_others(tmp_path, capsys):
+    """``--init DIR`` (used to start our code from the authors' initial draw in the parity benchmark) begins from
+    that checkpoint's weights; one of another shape is a clear error, not a silent fresh draw."""
+    make_mosei_like(tmp_path / "d.pt", n=(32, 16, 16))
+    (tmp_path / "cfg.json").write_text(json.dumps(dict(hidden=16, heads=2, intermediate=32, text_layers=1,
+                                                       audio_layers=1, visual_layers=1, cross_layers=1)))
+    common = ["--data", str(tmp_path / "d.pt"), "--epochs", "1", "--batch-size", "16", "--config",
+              str(tmp_path / "cfg.json"), "--device", "cpu"]
+    assert train.main([*common, "--output", str(tmp_path / "a"), "--seed", "1"]) == 0
+    assert train.main([*common, "--output", str(tmp_path / "b"), "--seed", "2", "--lr", "1e-12",
+                       "--init", str(tmp_path / "a" / "last")]) == 0
+    start = TAILOR.from_pretrained(tmp_path / "a" / "last").state_dict()
+    after = TAILOR.from_pretrained(tmp_path / "b" / "last").state_dict()
+    assert all(torch.allclose(start[k], after[k], atol=1e-6) for k in start)
+    TAILOR(TailorConfig.debug()).save_pretrained(tmp_path / "other")
+    assert train.main([*common, "--output", str(tmp_path / "c"), "--init", str(tmp_path / "other")]) == 2
+    assert "does not fit this model" in capsys.readouterr().err

@@ -85,6 +85,12 @@ def train(args: argparse.Namespace) -> dict:
     overrides = json.loads(Path(args.config).read_text()) if args.config else {}
     cfg = config_for(splits["train"], aligned=args.unaligned is None, overrides=overrides)
     model = TAILOR(cfg)
+    if args.init:
+        # Start from given weights (strictly: every parameter, same shapes) instead of a fresh draw.
+        try:
+            model.load_state_dict(TAILOR.from_pretrained(args.init).state_dict(), strict=True)
+        except (RuntimeError, OSError, ValueError) as e:
+            raise DataError(f"--init {args.init} does not fit this model: {e}") from e
     if args.normalize_features:
         for m, (mean, std) in feature_stats(splits["train"]).items():
             model.set_feature_stats(m, mean, std)
@@ -213,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps for linear warm-up")
     p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--init", help="start from this checkpoint directory's weights instead of a fresh draw "
+                                  "(same architecture; e.g. benchmarks/bench_parity.py --init-from-authors)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--config", help="JSON file of TailorConfig fields overriding the paper's (e.g. hidden)")
     p.add_argument("--normalize-features", action="store_true",

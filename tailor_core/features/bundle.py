@@ -61,9 +61,11 @@ class FeatureBundle:
         for name in MODALITIES:
             arr = np.asarray(getattr(self, name), dtype=np.float32).reshape(n, DIMS[name])
             mask = np.asarray(getattr(self, f"{name}_mask"), dtype=bool).reshape(n)
-            if not arr.flags.writeable:
+            if (~mask).any() and arr[~mask].any():
+                # A copy, never the caller's array: ``dataclasses.replace(b, visual_mask=...)`` shares b's arrays,
+                # and zeroing them in place would wipe b's own features.
                 arr = arr.copy()
-            arr[~mask] = 0.0
+                arr[~mask] = 0.0
             setattr(self, name, arr)
             setattr(self, f"{name}_mask", mask)
 
