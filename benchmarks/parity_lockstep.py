@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--total-steps", type=int, default=144, help="schedule length (768 samples x 12 epochs)")
     p.add_argument("--dropout", action="store_true", help="training mode (dropout on) for both")
+    p.add_argument("--dropout-draws", type=int, default=0, metavar="K",
+                   help="after the steps: K training-mode losses of each model on one batch (same weights), "
+                        "mean and spread: dropout placed and scaled alike gives the same distribution")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -180,6 +183,27 @@ def main(argv: list[str] | None = None) -> int:
                "worst relative grad gap": f"{grad_gap:.2e}", "grad gap at": grad_at, "lr authors": lr_t,
                "lr ours": lr_o, "largest parameter gap": f"{worst:.2e}", "at": worst_name}
         print(json.dumps(row), flush=True)
+    if args.dropout_draws:
+        idx = torch.randperm(len(split.labels), generator=g)[:64]
+        t, a, v, y = split.text[idx], split.audio[idx], split.visual[idx], split.labels[idx]
+        ones = torch.ones(t.shape[:2], dtype=torch.long)
+        theirs.train()
+        ours.train()
+        draws: dict[str, list[float]] = {"authors": [], "ours": []}
+        with torch.no_grad():
+            for _ in range(args.dropout_draws):
+                loss_t, *_ = theirs(t, ones, v, ones, a, ones, labels, label_mask, groundTruth_labels=y, training=True)
+                draws["authors"].append(float(loss_t))
+                draws["ours"].append(float(tailor_loss(ours(t, a, v), y, ours.config).total))
+            theirs.eval()
+            ours.eval()
+            no_dropout = float(tailor_loss(ours(t, a, v), y, ours.config).total)
+        for name, xs in draws.items():
+            x = torch.tensor(xs)
+            print(json.dumps({"model": name, "draws": len(xs), "loss mean": round(float(x.mean()), 5),
+                              "sd": round(float(x.std()), 5),
+                              "standard error": round(float(x.std()) / len(xs) ** 0.5, 5),
+                              "loss without dropout": round(no_dropout, 5)}), flush=True)
     return 0
 
 

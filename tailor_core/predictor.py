@@ -166,10 +166,15 @@ class Predictor(Closeable):
 
     def _score(self, bundle: FeatureBundle, timeline: bool) -> Prediction:
         spans = scoring.timeline_spans(bundle.valid, self.timeline_steps, self.timeline_hop)
-        scores, attention, held = self._score_windows(bundle, spans, attention=True)
+        scores, attention, held, parts = self._score_windows(bundle, spans, attention=True)
         width = max(b - a for a, b in spans)
         overall, share, maps = scoring.combine(bundle, spans, scores, attention,
                                                self.model.modality_slices(width, width, width))
+        if parts is not None:  # the summary keeps the rule too, against the parts' own summaries
+            weights = scoring.window_weights(bundle.valid, spans)
+            overall, summary_held = scoring.face_guard(overall, weights @ parts[0], weights @ parts[1],
+                                                       self._thresholds, True)
+            held = np.vstack([held, summary_held])
         points = []
         if timeline:
             points = scoring.smooth_timeline(scoring.timeline_points(bundle, spans, scores, self.labels))
@@ -187,18 +192,20 @@ class Predictor(Closeable):
 
     # ------------------------------------------------------------------ the model, in batches
     def _score_windows(self, bundle: FeatureBundle, spans: Sequence[Span], attention: bool = False
-                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
         """Score windows ``spans`` of ``bundle`` in batches, each padded with masked steps to the longest; with
-        ``face_guard``, each window is also read without its face and from its face alone, in the same batch
-        (:func:`tailor_core.scoring.face_guard`).
+        ``face_guard``, each window that has a face and something else is also read without its face and from its
+        face alone, in the same batch (:func:`tailor_core.scoring.face_guard`).
 
-        Returns scores [W, N], head-averaged decoder attention [W, N, L_pc] if asked (of the whole reading), and
-        held [W, N] bool: where the face guard lowered a label."""
+        Returns scores [W, N], head-averaged decoder attention [W, N, L_pc] if asked (of the whole reading), held
+        [W, N] bool (where the face guard lowered a label) and, when the guard ran, the part readings
+        (without the face, the face alone) [W, N] each, as :func:`tailor_core.scoring.part_readings` gives them."""
         n = len(self.labels)
         if not spans:
-            return np.zeros((0, n)), None, np.zeros((0, n), bool)
+            return np.zeros((0, n)), None, np.zeros((0, n), bool), None
         width = max(b - a for a, b in spans)
-        out_scores, out_attn, out_held = [], [], []
+        out_scores, out_attn, out_held, out_parts = [], [], [], []
+        guard_ran = False
         for i in range(0, len(spans), self.batch_size):
             chunk = spans[i: i + self.batch_size]
             x, mask = {}, {}
@@ -222,15 +229,19 @@ class Predictor(Closeable):
                 out = self.model(**inputs, return_attention=attention)
             all_scores = out.scores.float().cpu().numpy().astype(np.float64).reshape(len(readings), len(chunk), n)
             scores, held = all_scores[0], np.zeros((len(chunk), n), bool)
+            without, face_only = all_scores[0], all_scores[0]  # unused where no window is guarded
             if len(readings) == 3:
-                scores, held = scoring.face_guard(all_scores[0], all_scores[1], all_scores[2], self._thresholds,
-                                                  guarded)
+                guard_ran = True
+                without, face_only = all_scores[1], all_scores[2]
+                scores, held = scoring.face_guard(all_scores[0], without, face_only, self._thresholds, guarded)
             out_scores.append(scores)
             out_held.append(held)
+            out_parts.append(scoring.part_readings(all_scores[0], without, face_only, face, rest))
             if attention:
                 out_attn.append(out.attention[: len(chunk)].float().mean(2).cpu().numpy())  # mean over heads
         attn = np.concatenate(out_attn).astype(np.float64) if attention else None
-        return np.concatenate(out_scores), attn, np.concatenate(out_held)
+        parts = (np.concatenate([p[0] for p in out_parts]), np.concatenate([p[1] for p in out_parts]))
+        return np.concatenate(out_scores), attn, np.concatenate(out_held), parts if guard_ran else None
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device | None = None, transcribe: bool = True,

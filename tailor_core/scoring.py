@@ -12,7 +12,10 @@ Scoring, stated once (the predictor runs the model on the spans these functions 
 * **Face guard**: each window is also read without its face and from its face alone (masks; same model). A label
   the full reading puts at or over its threshold while *both* of those readings leave it under is lowered to the
   higher of the two: the face never adds a label that neither it nor the voice and words read on their own (a
-  mouth moving with speech is not surprise). Windows with only a face, or no face, are read once.
+  mouth moving with speech is not surprise; a voice just under a threshold is not pushed over it by a face that
+  shows nothing of it). Windows with only a face, or no face, are read once. The same rule holds for the summary,
+  against the two parts' summaries (the same weighted means): a label can cross a threshold on average while no
+  window's parts allow it.
 * **Timeline**: one point per window, the model's own output (after the face guard).
 * **Smoothing**: timeline points and live updates pass through an exponential moving average with time
   constant ``SMOOTHING_SECONDS`` (weight ``1 - exp(-dt / tau)`` on a new point ``dt`` seconds after the last),
@@ -131,21 +134,32 @@ def decide(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
 
 
 def face_guard(fused: np.ndarray, without_face: np.ndarray, face_only: np.ndarray, thresholds: np.ndarray,
-               guarded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+               guarded: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray]:
     """Hold back the labels the face adds (see the module docstring).
 
     Args:
         fused, without_face, face_only: [W, N] scores of each window read whole, with the face masked, and from
-            the face alone.
+            the face alone (or [N]: one summary of each).
         thresholds: [N] per-label thresholds.
-        guarded: [W] bool, the windows with a face *and* something else (the rule applies only there).
+        guarded: [W] bool (or one bool): where the rule applies, the windows with a face *and* something else.
 
     Returns:
-        scores [W, N] (``fused`` except where held back) and held [W, N] bool (where the guard lowered a label).
+        scores (``fused`` except where held back) and held, bool, both shaped like ``fused``.
     """
-    held = ((fused >= thresholds) & (without_face < thresholds) & (face_only < thresholds)
-            & np.asarray(guarded, bool)[:, None])
+    g = np.asarray(guarded, bool)
+    g = g[..., None] if g.ndim else g
+    held = (fused >= thresholds) & (without_face < thresholds) & (face_only < thresholds) & g
     return np.where(held, np.maximum(without_face, face_only), fused), held
+
+
+def part_readings(fused: np.ndarray, without_face: np.ndarray, face_only: np.ndarray, has_face: np.ndarray,
+                  has_rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two part readings [W, N] of every window, for summing into a summary: a window with no face is all
+    "without the face" (its face part reads nothing, 0); a face alone is all "face"."""
+    f, r = np.asarray(has_face, bool)[:, None], np.asarray(has_rest, bool)[:, None]
+    without = np.where(f & r, without_face, np.where(r, fused, 0.0))
+    face = np.where(f & r, face_only, np.where(f, fused, 0.0))
+    return without, face
 
 
 def timeline_spans(valid: np.ndarray, size: int = TIMELINE_STEPS, hop: int = TIMELINE_HOP) -> list[Span]:
@@ -271,5 +285,5 @@ def build_prediction(bundle: FeatureBundle, labels: Sequence[str], thresholds: d
 
 
 __all__ = ["SMOOTHING_SECONDS", "TIMELINE_HOP", "TIMELINE_STEPS", "Prediction", "TimelinePoint", "Word",
-           "build_prediction", "combine", "decide", "ema", "face_guard", "smooth_timeline", "timeline_points",
-           "timeline_spans", "window_weights"]
+           "build_prediction", "combine", "decide", "ema", "face_guard", "part_readings", "smooth_timeline",
+           "timeline_points", "timeline_spans", "window_weights"]

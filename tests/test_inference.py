@@ -347,7 +347,8 @@ def test_face_guard_rule():
 
 def test_face_guard_reads_each_window_three_ways(predictor):
     """The guarded scores of a clip are exactly ``face_guard`` of three separate readings of the same windows: the
-    whole window, the window with its face masked, the face alone (the batching mixes nothing up)."""
+    whole window, the window with its face masked, the face alone (the batching mixes nothing up); the summary
+    keeps the rule against the parts' own summaries."""
     from dataclasses import replace
 
     from tailor_core import scoring
@@ -355,19 +356,46 @@ def test_face_guard_reads_each_window_three_ways(predictor):
     bundle = predictor.extractor.clip(str(HAPPY))
     assert bundle.visual_mask.any() and bundle.audio_mask.any()
     spans = scoring.timeline_spans(bundle.valid, predictor.timeline_steps, predictor.timeline_hop)
-    guarded, _, held = predictor._score_windows(bundle, spans)
+    guarded, _, held, parts = predictor._score_windows(bundle, spans)
     predictor.face_guard = False
     try:
-        whole, _, none_held = predictor._score_windows(bundle, spans)
-        no_face, _, _ = predictor._score_windows(replace(bundle, visual_mask=np.zeros_like(bundle.visual_mask)), spans)
+        whole, _, none_held, no_parts = predictor._score_windows(bundle, spans)
+        no_face, _, _, _ = predictor._score_windows(replace(bundle, visual_mask=np.zeros_like(bundle.visual_mask)),
+                                                    spans)
         face = replace(bundle, text_mask=np.zeros_like(bundle.text_mask), audio_mask=np.zeros_like(bundle.audio_mask))
-        face_only, _, _ = predictor._score_windows(face, spans)
+        face_only, _, _, _ = predictor._score_windows(face, spans)
     finally:
         predictor.face_guard = True
-    assert not none_held.any()
+    assert not none_held.any() and no_parts is None
     thr = np.array([predictor.thresholds[k] for k in predictor.labels])
-    both = np.array([bundle.visual_mask[a:b].any() and (bundle.audio_mask[a:b] | bundle.text_mask[a:b]).any()
-                     for a, b in spans])
-    expected, expected_held = scoring.face_guard(whole, no_face, face_only, thr, both)
+    has_face = np.array([bundle.visual_mask[a:b].any() for a, b in spans])
+    has_rest = np.array([(bundle.audio_mask[a:b] | bundle.text_mask[a:b]).any() for a, b in spans])
+    expected, expected_held = scoring.face_guard(whole, no_face, face_only, thr, has_face & has_rest)
     np.testing.assert_allclose(guarded, expected, atol=1e-5)
     assert (held == expected_held).all()
+    want = scoring.part_readings(whole, no_face, face_only, has_face, has_rest)
+    np.testing.assert_allclose(parts[0], want[0], atol=1e-5)
+    np.testing.assert_allclose(parts[1], want[1], atol=1e-5)
+    weights = scoring.window_weights(bundle.valid, spans)
+    summary, _ = scoring.face_guard(weights @ guarded, weights @ want[0], weights @ want[1], thr, True)
+    pred = predictor.predict_bundle(bundle)
+    np.testing.assert_allclose([pred.scores[k] for k in predictor.labels], summary, atol=1e-5)
+    # every label shown is shown by one part too
+    assert not ((summary >= thr) & (weights @ want[0] < thr) & (weights @ want[1] < thr)).any()
+
+
+def test_face_guard_holds_summary_labels_the_parts_do_not_reach():
+    """A label can cross its threshold on average while no window's parts let it through one window at a time:
+    the summary rule catches it."""
+    from tailor_core.scoring import face_guard, part_readings
+
+    thr = np.array([0.5])
+    fused = np.array([[0.9], [0.45], [0.45], [0.45]])  # no window is held: the first has a part over 0.5
+    without = np.array([[0.8], [0.2], [0.2], [0.2]])
+    face = np.array([[0.1], [0.1], [0.1], [0.1]])
+    scores, held = face_guard(fused, without, face, thr, np.ones(4, bool))
+    assert not held.any()
+    w = np.full(4, 0.25)
+    parts = part_readings(scores, without, face, np.ones(4, bool), np.ones(4, bool))
+    summary, summary_held = face_guard(w @ scores, w @ parts[0], w @ parts[1], thr, True)
+    assert w @ scores >= 0.5 and summary_held.tolist() == [True] and summary[0] == pytest.approx(0.35)
