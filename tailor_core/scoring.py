@@ -9,13 +9,14 @@ Scoring, stated once (the predictor runs the model on the spans these functions 
   valid steps**. So the summary is the average of what the timeline shows, never a reading the timeline
   contradicts (a single pass over a whole short clip can read nothing where the timeline's middle windows read a
   clear emotion). Thresholds are tuned on validation for this summary (``training/evaluate.py``).
-* **Face guard**: each window is also read without its face and from its face alone (masks; same model). A label
-  the full reading puts at or over its threshold while *both* of those readings leave it under is lowered to the
-  higher of the two: the face never adds a label that neither it nor the voice and words read on their own (a
-  mouth moving with speech is not surprise; a voice just under a threshold is not pushed over it by a face that
-  shows nothing of it). Windows with only a face, or no face, are read once. The same rule holds for the summary,
-  against the two parts' summaries (the same weighted means): a label can cross a threshold on average while no
-  window's parts allow it.
+* **Face guard**: each window is also read without its face and from its face alone (masks; same model). For a
+  label the face alone reads under its threshold, the window's score is at most the higher of those two
+  readings: the face never raises a label it does not show itself (a mouth moving with speech is not surprise; a
+  voice just under a threshold is not pushed over it by a face that shows nothing of it), so it adds no label that
+  neither it nor the voice and words read on their own. Labels the face does show fuse as the model reads them.
+  Windows with only a face, or no face, are read once. The same rule holds for the summary, against the two
+  parts' summaries (the same weighted means): a label can cross a threshold on average while no window's parts
+  allow it.
 * **Timeline**: one point per window, the model's own output (after the face guard).
 * **Smoothing**: timeline points and live updates pass through an exponential moving average with time
   constant ``SMOOTHING_SECONDS`` (weight ``1 - exp(-dt / tau)`` on a new point ``dt`` seconds after the last),
@@ -135,7 +136,10 @@ def decide(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
 
 def face_guard(fused: np.ndarray, without_face: np.ndarray, face_only: np.ndarray, thresholds: np.ndarray,
                guarded: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray]:
-    """Hold back the labels the face adds (see the module docstring).
+    """Keep the face from raising a label it does not show (see the module docstring).
+
+    Where the face alone reads a label under its threshold, the label's score is at most the higher of the two
+    part readings; labels the face does show, and windows without both a face and something else, keep ``fused``.
 
     Args:
         fused, without_face, face_only: [W, N] scores of each window read whole, with the face masked, and from
@@ -144,12 +148,14 @@ def face_guard(fused: np.ndarray, without_face: np.ndarray, face_only: np.ndarra
         guarded: [W] bool (or one bool): where the rule applies, the windows with a face *and* something else.
 
     Returns:
-        scores (``fused`` except where held back) and held, bool, both shaped like ``fused``.
+        scores shaped like ``fused``, and held, bool, where the rule took a label from at or over its threshold to
+        under it (a label the face would have added).
     """
     g = np.asarray(guarded, bool)
     g = g[..., None] if g.ndim else g
-    held = (fused >= thresholds) & (without_face < thresholds) & (face_only < thresholds) & g
-    return np.where(held, np.maximum(without_face, face_only), fused), held
+    capped = np.minimum(fused, np.maximum(without_face, face_only))
+    scores = np.where(g & (face_only < thresholds), capped, fused)
+    return scores, (fused >= thresholds) & (scores < thresholds)
 
 
 def part_readings(fused: np.ndarray, without_face: np.ndarray, face_only: np.ndarray, has_face: np.ndarray,
