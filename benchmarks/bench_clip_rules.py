@@ -112,11 +112,38 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def timing(predictor, repeats: int = 12) -> int:
+    """Median seconds of the model stage (``predict_bundle``) with and without the face guard, alternating: the
+    happy example clip repeated to 10 s (summary and timeline), and one live window (16 steps, no timeline)."""
+    import statistics
+
+    from tailor_core.features import FeatureBundle
+
+    one = predictor.extractor.clip(ROOT / "assets" / "ravdess_happy.mp4")
+    idx = np.arange(20) % len(one)
+    ten = replace(FeatureBundle.empty(20), **{k: getattr(one, k)[idx] for k in
+                                              ("text", "audio", "visual", "text_mask", "audio_mask", "visual_mask")})
+    for name, bundle, timeline in (("10 s clip", ten, True), ("live window", ten.window(0, 16), False)):
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(repeats + 1):
+            for guard in (True, False):
+                predictor.face_guard = guard
+                t0 = time.perf_counter()
+                predictor.predict_bundle(bundle, timeline=timeline)
+                times[guard].append(time.perf_counter() - t0)
+        predictor.face_guard = True
+        print(f"{name}: model stage {statistics.median(times[True][1:]):.3f} s with the guard, "
+              f"{statistics.median(times[False][1:]):.3f} s without (median of {repeats})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="../shared/data")
     ap.add_argument("--limit", type=int, default=0, help="first N composed clips only (a quick look)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "clip_rules.json")
+    ap.add_argument("--timing", action="store_true",
+                    help="only time the model stage with and without the guard (a 10 s clip, one live window)")
     args = ap.parse_args(argv)
     import torch
 
@@ -127,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     predictor = load_model(device="cpu")
     fx = predictor.extractor
+    if args.timing:
+        return timing(predictor)
     face = fx.clip(args.data / "clips" / FACE_CLIP, transcribe=False)
     todo = [it for it in items(args.data) if it["path"].suffix == ".mp4"]
     todo = [dict(it, kind="take") for it in todo]
