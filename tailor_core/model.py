@@ -332,7 +332,9 @@ class TAILOR(nn.Module):
                                    [masks["text"], masks["audio"], masks["visual"], common_mask],
                                    token_types=[0, 0, 0, 1])
 
-        q = self.label_drop(self.label_norm(self.label_embedding.weight)).expand(pc.shape[0], -1, -1)
+        # Dropout after the expand: each example draws its own mask over the label queries, as the authors' decoder
+        # embeddings do (one mask shared by the whole batch made every step's decoder gradient far noisier).
+        q = self.label_drop(self.label_norm(self.label_embedding.weight).expand(pc.shape[0], -1, -1))
         label_mask = torch.ones(q.shape[:2], dtype=torch.bool, device=q.device)
         attention = None
         for block in self.decoder:

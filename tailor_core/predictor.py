@@ -84,7 +84,7 @@ class Predictor(Closeable):
         self.batch_size = int(batch_size)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.voice_readout = voice_readout or VoiceReadout()
-        self.face_guard = bool(face_guard)  # scoring.face_guard: the face adds no label neither part reads
+        self.face_guard = bool(face_guard)  # scoring.face_guard: the face raises no label it does not show
         self._thresholds = np.array([self.thresholds[k] for k in self.labels])
         self._lock = threading.Lock()  # torch CPU inference is multi-threaded already: one call at a time
 

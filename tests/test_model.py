@@ -186,3 +186,21 @@ def test_shipped_demo_checkpoint_states_its_choices_and_loads_strictly():
     with torch.no_grad():
         scores = model(*x, *masks).scores
     assert scores.shape == (1, len(LABELS)) and torch.isfinite(scores).all()
+
+
+def test_label_query_dropout_is_drawn_per_example():
+    """In training, each example draws its own dropout mask over the label queries (the authors' decoder
+    embeddings do); one mask for the whole batch made the decoder's gradient far noisier. In eval, no dropout."""
+    cfg = TailorConfig.debug(dropout=0.5)
+    model = TAILOR(cfg)
+    seen = []
+    model.decoder[0].register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    t, a, v = inputs(cfg, batch=1)
+    batch = [x.expand(8, -1, -1) for x in (t, a, v)]  # eight copies of one example
+    model.train()
+    model(*batch)
+    q = seen[-1]  # [8, N, H]
+    assert not all(torch.equal(q[0], q[i]) for i in range(1, 8))
+    model.eval()
+    model(*batch)
+    assert all(torch.equal(seen[-1][0], seen[-1][i]) for i in range(1, 8))
