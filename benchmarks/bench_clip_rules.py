@@ -18,8 +18,9 @@ path computes for a muxed file (``bench_robustness.py``: the clip path reads a t
 Each item's voice is read as given (``base``), with 10 or 44 ms of silence in front, and through AAC 64 kb/s
 (48 kHz), AAC 32 kb/s (16 kHz) and Opus 24 kb/s (48 kHz) (composed clips: ``base``, ``sil10``, ``opus24_48k``).
 Per variant, the shipped model reads: the audio track alone (``track``), the clip with the face guard (``clip``,
-the app), the clip without it (``clip_raw``), and the face alone (``face``). Reported: top-emotion accuracy of
-each, the items whose clip reads worse than its track (rule 1; for the composed clips, whose face may show
+the app), the clip without it (``clip_raw``), and the face alone (``face``), and the face network reads the face
+steps on its own (``face_net``: its FER+ probabilities, their top among the six emotions). Reported: top-emotion
+accuracy of each, the items whose clip reads worse than its track (rule 1; for the composed clips, whose face may show
 another emotion than the voice, whether the clip still shows the track's top emotion as a label), top-emotion
 flips against ``base`` (rule 2), and labels the clip shows that neither the track nor the face alone shows (rule 3).
 About 15 s an item on one busy core.
@@ -78,6 +79,12 @@ def read(predictor, track, clip) -> dict:
         out[name] = {"scores": {k: round(v, 4) for k, v in p.scores.items()}, "labels": p.labels,
                      "top": max(p.scores, key=p.scores.get)}
     predictor.face_guard = True
+    # The face network's own reading (its FER+ class probabilities, mean over the face steps): the top of the six
+    # emotions, and how much it puts on neutral.
+    probs = predictor.read_encoders(face_only).get("visual", {})
+    six = {k: v for k, v in probs.items() if k in predictor.labels}
+    out["face_net"] = {"probs": probs, "top": max(six, key=six.get) if six else "",
+                       "neutral": probs.get("neutral", 0.0)}
     return out
 
 
@@ -89,9 +96,10 @@ def summarise(rows: list[dict]) -> dict:
         for v in dict.fromkeys(v for r in g for v in r["variants"]):
             rs = [r for r in g if v in r["variants"]]
             c: dict = {"n": len(rs)}
-            for reading in READINGS:
+            for reading in (*READINGS, "face_net"):
                 c[f"{reading}_acc"] = round(float(np.mean([r["variants"][v][reading]["top"] == r["label"]
                                                            for r in rs])), 3)
+            c["face_net_neutral"] = round(float(np.mean([r["variants"][v]["face_net"]["neutral"] for r in rs])), 3)
             shown = [r for r in rs if r["variants"][v]["track"]["top"] in r["variants"][v]["track"]["labels"]]
             c["track_shows_top"] = len(shown)
             for reading in ("clip", "clip_raw"):
@@ -181,12 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     for group, cell in result["summary"].items():
         print(f"\n{group} ({cell['items']} items)\n| variant | track acc | clip acc | clip (raw) acc | face acc | "
+              "face network acc / neutral | "
               "clip < track (raw) | track's top kept (raw) | face-added labels (raw) | flips track / clip (raw) |\n"
-              "|---|---|---|---|---|---|---|---|---|")
+              "|---|---|---|---|---|---|---|---|---|---|")
         for v, c in cell.items():
             if v == "items":
                 continue
             print(f"| {v} | {c['track_acc']} | {c['clip_acc']} | {c['clip_raw_acc']} | {c['face_acc']} | "
+                  f"{c['face_net_acc']} / {c['face_net_neutral']} | "
                   f"{c['clip_worse_than_track']} ({c['clip_raw_worse_than_track']}) | "
                   f"{c['clip_keeps_track_top']}/{c['track_shows_top']} ({c['clip_raw_keeps_track_top']}) | "
                   f"{c['clip_face_added']} "

@@ -1,8 +1,11 @@
 """Parity benchmark: train the authors' TAILOR code and ours on the same generated MOSEI-format file, print both
 learning curves side by side (epoch, validation / test micro-F1, training seconds per epoch).
 
-    python benchmarks/bench_parity.py --reference ../shared/reference --seed 1 --epochs 12 \\
-        --train 384 --valid 96 --test 192 --out runs/parity-s1
+    python benchmarks/bench_parity.py --reference ../shared/reference --seed 7 --epochs 12 --out runs/parity-s7
+
+The default file is the full size, 768 / 192 / 384 samples (``--train/--valid/--test`` for smaller ones); each
+12-epoch training is 40-60 min on one CPU thread and needs ~8 GB of memory (run at most two beside each other on a
+24 GB machine).
 
 Needs ``../shared/reference`` (the authors' code, ``run_authors.py``, ``make_mosei_like.py``; not part of this
 repo, so this is a script and not a test). Both trainings run one after the other, each on ``--threads`` CPU
@@ -10,7 +13,9 @@ threads (default 1, so they compete for nothing). Ours runs ``python -m training
 defaults (the paper configuration, ``--optimizer bertadam``) plus ``--test-every-epoch``, which scores the test
 set after each epoch as ``run_authors.py`` does (model selection still uses validation alone).
 Raw records go to ``--out``: ``authors.jsonl``, ``ours.jsonl``, ``table.md``. ``--reuse`` keeps a finished
-``authors.jsonl`` / ``ours.jsonl`` instead of training again.
+``authors.jsonl`` / ``ours.jsonl`` instead of training again. ``--init-seed S`` changes torch's seed of both
+(initial draw, dropout, batch order); ``--init-from-authors`` starts ours from exactly the authors' initial weights
+(``parity_lockstep.authors_to_ours``). ``benchmarks/parity_lockstep.py`` checks the two codes step by step.
 """
 
 from __future__ import annotations
