@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-file-mb", type=float, default=DEFAULT_LIMITS.max_file_mb,
                    help="refuse files larger than this (default %(default)s, $TAILOR_MAX_FILE_MB)")
     p.add_argument("--no-face-guard", action="store_true",
-                   help="let the face add labels that neither it nor the voice and words read alone (the raw fusion)")
+                   help="let the face raise labels it does not show itself (the raw fusion; see docs/robustness.md)")
     p.add_argument("--verbose", action="store_true", help="show the libraries' own log lines and loading bars")
     return p
 
