@@ -40,22 +40,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_robustness import CODECS, items  # noqa: E402
+from benchmarks.bench_robustness import items, variant  # noqa: E402
 
 FACE_CLIP = "WolfgangLanger_Pexels.mp4"
 TAKE_VARIANTS = ("base", "sil10", "sil44", "aac64_48k", "aac32_16k", "opus24_48k")
 COMPOSED_VARIANTS = ("base", "sil10", "opus24_48k")
 READINGS = ("track", "clip", "clip_raw", "face")
-
-
-def audio_variant(y16k: np.ndarray, name: str) -> tuple[np.ndarray, int]:
-    from training.voice_corpora import codec_roundtrip
-
-    if name == "base":
-        return y16k, 16_000
-    if name.startswith("sil"):
-        return np.concatenate([np.zeros(int(name[3:]) * 16, np.float32), y16k]), 16_000
-    return codec_roundtrip(y16k, *CODECS[name]), CODECS[name][3]
 
 
 def with_face(track, face, offset: int):
@@ -175,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         y16k, _ = decode_audio(it["path"], fx.limits.max_seconds)
         row = {"name": it["name"], "label": it["label"], "group": it["group"], "variants": {}}
         for v in (TAKE_VARIANTS if it["kind"] == "take" else COMPOSED_VARIANTS):
-            y, rate = audio_variant(y16k, v)
+            y, rate = variant(y16k, v)
             track = fx.audio(y, rate)
             clip = with_face(track, own, 0) if own is not None else with_face(track, face, it["offset"])
             row["variants"][v] = read(predictor, track, clip)

@@ -70,18 +70,26 @@ def items(data: Path) -> list[dict]:
     return out
 
 
-def variants(y16k: np.ndarray) -> dict[str, tuple[np.ndarray, int]]:
+def variant(y16k: np.ndarray, name: str) -> tuple[np.ndarray, int]:
+    """One variant of 16 kHz audio (see the module docstring): the samples and their rate."""
     import soxr
 
     from training.voice_corpora import codec_roundtrip
 
-    out = {"base": (y16k, 16_000)}
-    for ms in SILENCES_MS:
-        out[f"sil{ms}"] = (np.concatenate([np.zeros(ms * 16, np.float32), y16k]), 16_000)
-    out["pcm48"] = (soxr.resample(y16k, 16_000, 48_000, quality="HQ").astype(np.float32), 48_000)
-    for name, spec in CODECS.items():
-        out[name] = (codec_roundtrip(y16k, *spec), spec[3])
-    return out
+    if name == "base":
+        return y16k, 16_000
+    if name.startswith("sil"):
+        return np.concatenate([np.zeros(int(name[3:]) * 16, np.float32), y16k]), 16_000
+    if name == "pcm48":
+        return soxr.resample(y16k, 16_000, 48_000, quality="HQ").astype(np.float32), 48_000
+    return codec_roundtrip(y16k, *CODECS[name]), CODECS[name][3]
+
+
+VARIANTS = ("base", *(f"sil{ms}" for ms in SILENCES_MS), "pcm48", *CODECS)
+
+
+def variants(y16k: np.ndarray) -> dict[str, tuple[np.ndarray, int]]:
+    return {name: variant(y16k, name) for name in VARIANTS}
 
 
 class StateTap:
