@@ -67,6 +67,7 @@ def authors_init_checkpoint(reference: Path, init_seed: int, out: Path) -> Path:
     ``torch.manual_seed``), saved as a checkpoint for ``training.train --init``."""
     import torch
 
+    sys.path.insert(0, str(ROOT))  # run as a script, benchmarks/ is not importable otherwise
     from benchmarks.parity_lockstep import authors_to_ours
     from tailor_core import TAILOR, TailorConfig
 
