@@ -195,6 +195,42 @@ def test_expression_model_reads_a_face_and_its_mirror_image_alike(face_model) ->
     assert np.allclose(p, p2, atol=1e-5) and np.allclose(e, e2, atol=1e-4)
 
 
+def test_block_codec_is_what_a_real_jpeg_encoder_does_to_a_grey_face() -> None:
+    import io
+
+    import torch
+
+    from training.train_face import block_codec
+
+    rng = np.random.default_rng(0)
+    im = np.clip(rng.normal(128, 40, (60, 60)), 0, 255).astype(np.uint8)  # detail at every frequency
+    qualities = (90.0, 50.0, 15.0)
+    out = block_codec(torch.from_numpy(im).float()[None, None].repeat(3, 1, 1, 1) / 255, torch.tensor(qualities))
+    assert out.shape == (3, 1, 60, 60) and float(out.min()) >= 0 and float(out.max()) <= 1
+    for q, o in zip(qualities, out[:, 0].numpy() * 255):
+        buf = io.BytesIO()
+        Image.fromarray(im).save(buf, "JPEG", quality=int(q))
+        jpeg = np.asarray(Image.open(buf)).astype(np.float64)
+        loss = np.abs(jpeg - im).mean()
+        assert np.abs(o - jpeg).mean() < 0.15 * loss + 1.5  # ours vs libjpeg: far closer than either to the input
+        assert abs(np.abs(o - im).mean() - loss) < 0.1 * loss + 0.5  # and it loses as much
+
+
+def test_video_augmentation_changes_the_face_but_not_the_plain_recipe() -> None:
+    import torch
+
+    from training.train_face import augment
+
+    x = torch.rand(16, 1, FE.CACHE_SIDE, FE.CACHE_SIDE, generator=torch.Generator().manual_seed(1))
+    plain = augment(x, torch.Generator().manual_seed(0))
+    again = augment(x, torch.Generator().manual_seed(0), video=False)
+    video = augment(x, torch.Generator().manual_seed(0), video=True)
+    assert torch.equal(plain, again) and plain.shape == video.shape == (16, 1, FE.CROP_SIDE, FE.CROP_SIDE)
+    assert float(video.min()) >= 0 and float(video.max()) <= 1
+    assert float((video - plain).abs().mean()) > 0.02  # light, blur, codec and a head turn moved the pixels
+    assert torch.equal(video, augment(x, torch.Generator().manual_seed(0), video=True))  # seeded
+
+
 def test_small_still_retries_map_landmarks_back_to_the_image() -> None:
     from tailor_core.features import visual as V
 

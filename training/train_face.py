@@ -7,6 +7,11 @@ Augmentation, one affine warp per image: random 48x48 window of the 60x60 crop (
 +-10 degrees, scale +-8%, horizontal flip. AdamW + one-cycle schedule; the epoch with the best validation
 majority-vote accuracy is kept. Writes fp16 safetensors + a JSON config.
 
+``--video-aug`` adds what a webcam or phone frame does to a face that FER+'s posed stills do not show
+(:func:`video_degrade`): uneven and dim or harsh light (gamma, contrast, a brightness gradient across the face),
+defocus and motion blur, block-DCT quantisation as a lossy codec does it, sensor noise, and a head turned or
+tilted (a horizontal or vertical bend of the crop that squeezes one side of the face and widens the other).
+
     OMP_NUM_THREADS=1 python -m training.train_face --cache /work/enc-cache/fer_crops \
         --out assets --epochs 10 --width 24 --seed 0
 """
@@ -49,8 +54,9 @@ def load_split(cache: Path, split: str, train: bool) -> dict[str, np.ndarray]:
     return {k: v[keep] for k, v in d.items()}
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """[B,1,60,60] -> [B,1,48,48] random affine view (shift, rotation, scale, flip) of each crop."""
+def augment(x: torch.Tensor, gen: torch.Generator, video: bool = False) -> torch.Tensor:
+    """[B,1,60,60] -> [B,1,48,48] random affine view (shift, rotation, scale, flip) of each crop; with ``video``,
+    also a head turn / tilt (a bend of up to 0.15 / 0.08 of the half-width) and :func:`video_degrade`."""
     b = x.shape[0]
     r = lambda lo, hi: lo + (hi - lo) * torch.rand(b, generator=gen)
     ang = r(-10, 10) * math.pi / 180
@@ -65,7 +71,89 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     theta[:, 1, 1] = sc * torch.cos(ang)
     theta[:, 0, 2], theta[:, 1, 2] = tx, ty
     grid = F.affine_grid(theta, (b, 1, CROP_SIDE, CROP_SIDE), align_corners=False)
+    if video:  # the draws above stay the same, so the plain recipe reproduces
+        yaw, pitch = r(-0.15, 0.15), r(-0.08, 0.08)
+        grid = torch.stack([grid[..., 0] + yaw[:, None, None] * (1 - grid[..., 0] ** 2),
+                            grid[..., 1] + pitch[:, None, None] * (1 - grid[..., 1] ** 2)], -1)
+        x = video_degrade(x, gen)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+# JPEG's luminance quantisation table (ITU-T T.81, Annex K), scaled by quality as libjpeg does
+_JPEG_Q = torch.tensor([
+    [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55], [14, 13, 16, 24, 40, 57, 69, 56],
+    [14, 17, 22, 29, 51, 87, 80, 62], [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
+    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99]], dtype=torch.float32)
+
+
+def _dct_matrix(n: int = 8) -> torch.Tensor:
+    k, i = torch.meshgrid(torch.arange(n, dtype=torch.float32), torch.arange(n, dtype=torch.float32), indexing="ij")
+    m = torch.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2 / n)
+    m[0] /= math.sqrt(2)
+    return m
+
+
+def block_codec(x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+    """[B,1,H,W] in [0, 1] -> the same after 8x8 block-DCT quantisation at JPEG ``quality`` [B] (1-100)."""
+    b, _, h, w = x.shape
+    ph, pw = -h % 8, -w % 8
+    y = F.pad(x * 255 - 128, (0, pw, 0, ph), mode="replicate")[:, 0]
+    hh, ww = y.shape[1] // 8, y.shape[2] // 8
+    blocks = y.reshape(b, hh, 8, ww, 8).permute(0, 1, 3, 2, 4)  # [B, hh, ww, 8, 8]
+    d = _dct_matrix()
+    scale = torch.where(quality < 50, 5000 / quality, 200 - 2 * quality) / 100
+    q = (_JPEG_Q[None] * scale[:, None, None]).clamp(min=1)[:, None, None]  # [B, 1, 1, 8, 8]
+    coef = torch.round((d @ blocks @ d.T) / q) * q
+    out = (d.T @ coef @ d).permute(0, 1, 3, 2, 4).reshape(b, hh * 8, ww * 8)
+    return ((out[:, None, :h, :w] + 128) / 255).clamp(0, 1)
+
+
+def _blur(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """Per-image 2-D blur: ``x`` [B,1,H,W], ``kernels`` [B,k,k] (each sums to 1)."""
+    b, k = x.shape[0], kernels.shape[-1]
+    padded = F.pad(x, (k // 2,) * 4, mode="replicate").transpose(0, 1)  # [1,B,H+k-1,W+k-1]: one group per image
+    return F.conv2d(padded, kernels[:, None], groups=b).transpose(0, 1)
+
+
+def video_degrade(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """[B,1,H,W] crops in [0, 1] -> the same faces as a webcam or phone video frame might show them.
+
+    Each image draws its own: light (always: gamma 0.6-1.6, contrast 0.6-1.2, a brightness gradient of up to
+    +-35% across the face in a random direction), blur (half: Gaussian sigma 0.3-1.2 px, or a 3-5 px motion
+    streak), a lossy codec (half: 8x8 block-DCT quantisation at JPEG quality 15-70) and sensor noise (half:
+    sigma up to 3% of the range). The 48-px crop of a large video face is area-averaged from the frame, so the
+    blur and codec sizes are those left at 48 px, not the camera's.
+    """
+    b, _, h, w = x.shape
+    r = lambda lo, hi: lo + (hi - lo) * torch.rand(b, generator=gen)
+    pick = lambda p: torch.rand(b, generator=gen) < p
+    # light
+    ang = r(0, 2 * math.pi)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    ramp = 1 + r(-0.35, 0.35)[:, None, None] * (torch.cos(ang)[:, None, None] * xx + torch.sin(ang)[:, None, None] * yy)
+    mean = x.mean((2, 3), keepdim=True)
+    x = ((x - mean) * r(0.6, 1.2)[:, None, None, None] + mean).clamp(0, 1)
+    x = (x.clamp_min(1e-4) ** r(0.6, 1.6)[:, None, None, None] * ramp[:, None]).clamp(0, 1)
+    # blur: Gaussian or a motion streak, 5x5 kernels
+    k = 5
+    t = torch.arange(k, dtype=torch.float32) - k // 2
+    sig = r(0.3, 1.2)[:, None, None]
+    gauss = torch.exp(-(t[None, :, None] ** 2 + t[None, None, :] ** 2) / (2 * sig**2))
+    theta, length = r(0, math.pi), r(3, 5)
+    ty, tx, c, s = t[None, :, None], t[None, None, :], torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
+    dist, along = (ty * c - tx * s).abs(), (ty * s + tx * c).abs()  # off / along the streak's direction
+    streak = ((dist < 0.5) & (along <= length[:, None, None] / 2)).float() + 1e-6
+    kern = torch.where(pick(0.5)[:, None, None], gauss, streak)
+    kern = kern / kern.sum((1, 2), keepdim=True)
+    ident = torch.zeros(k, k)
+    ident[k // 2, k // 2] = 1
+    kern = torch.where(pick(0.5)[:, None, None], kern, ident)
+    x = _blur(x, kern)
+    # codec, then sensor noise
+    coded = block_codec(x, r(15, 70))
+    x = torch.where(pick(0.5)[:, None, None, None], coded, x)
+    noise = torch.randn(x.shape, generator=gen) * r(0, 0.03)[:, None, None, None]
+    return torch.where(pick(0.5)[:, None, None, None], (x + noise).clamp(0, 1), x)
 
 
 def center(x: torch.Tensor) -> torch.Tensor:
@@ -110,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="debug: first N training images")
+    ap.add_argument("--video-aug", action="store_true", help="add video-frame degradations (video_degrade)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
@@ -133,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         tot = 0.0
         for i in range(0, len(perm), args.batch):
             idx = perm[i : i + args.batch]
-            _, logit = net(augment(xtr[idx], gen))
+            _, logit = net(augment(xtr[idx], gen, args.video_aug))
             loss = -(ytr[idx] * F.log_softmax(logit, -1)).sum(1).mean()  # soft cross-entropy on votes
             opt.zero_grad()
             loss.backward()
@@ -162,6 +251,7 @@ def save(net, state: dict, args: argparse.Namespace, n_par: int, best: float, se
               str(args.out / WEIGHTS_FILENAME))
     cfg = {"width": args.width, "embed_dim": EMBED_DIM, "n_classes": N_CLASSES, "classes": list(CLASSES),
            "crop_side": CROP_SIDE, "params": n_par, "seed": args.seed, "epochs": args.epochs,
+           "video_aug": bool(args.video_aug),
            "best_valid_acc": round(best, 4), "train_seconds": round(seconds)}
     (args.out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
     return cfg
