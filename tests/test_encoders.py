@@ -223,12 +223,15 @@ def test_video_augmentation_changes_the_face_but_not_the_plain_recipe() -> None:
 
     x = torch.rand(16, 1, FE.CACHE_SIDE, FE.CACHE_SIDE, generator=torch.Generator().manual_seed(1))
     plain = augment(x, torch.Generator().manual_seed(0))
-    again = augment(x, torch.Generator().manual_seed(0), video=False)
-    video = augment(x, torch.Generator().manual_seed(0), video=True)
+    again = augment(x, torch.Generator().manual_seed(0), video=0.0)
+    video = augment(x, torch.Generator().manual_seed(0), video=1.0)
     assert torch.equal(plain, again) and plain.shape == video.shape == (16, 1, FE.CROP_SIDE, FE.CROP_SIDE)
     assert float(video.min()) >= 0 and float(video.max()) <= 1
     assert float((video - plain).abs().mean()) > 0.02  # light, blur, codec and a head turn moved the pixels
-    assert torch.equal(video, augment(x, torch.Generator().manual_seed(0), video=True))  # seeded
+    assert torch.equal(video, augment(x, torch.Generator().manual_seed(0), video=1.0))  # seeded
+    half = augment(x, torch.Generator().manual_seed(0), video=0.5)
+    moved = (half - plain).abs().flatten(1).mean(1) > 1e-6
+    assert 0 < int(moved.sum()) < 16  # a share of the images, not all or none
 
 
 def test_small_still_retries_map_landmarks_back_to_the_image() -> None:

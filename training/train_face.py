@@ -7,8 +7,8 @@ Augmentation, one affine warp per image: random 48x48 window of the 60x60 crop (
 +-10 degrees, scale +-8%, horizontal flip. AdamW + one-cycle schedule; the epoch with the best validation
 majority-vote accuracy is kept. Writes fp16 safetensors + a JSON config.
 
-``--video-aug`` adds what a webcam or phone frame does to a face that FER+'s posed stills do not show
-(:func:`video_degrade`): uneven and dim or harsh light (gamma, contrast, a brightness gradient across the face),
+``--video-aug SHARE`` adds, to that share of the training images, what a webcam or phone frame does to a face
+that FER+'s posed stills do not show (:func:`video_degrade`): uneven and dim or harsh light (gamma, contrast, a brightness gradient across the face),
 defocus and motion blur, block-DCT quantisation as a lossy codec does it, sensor noise, and a head turned or
 tilted (a horizontal or vertical bend of the crop that squeezes one side of the face and widens the other).
 
@@ -54,9 +54,10 @@ def load_split(cache: Path, split: str, train: bool) -> dict[str, np.ndarray]:
     return {k: v[keep] for k, v in d.items()}
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, video: bool = False) -> torch.Tensor:
-    """[B,1,60,60] -> [B,1,48,48] random affine view (shift, rotation, scale, flip) of each crop; with ``video``,
-    also a head turn / tilt (a bend of up to 0.15 / 0.08 of the half-width) and :func:`video_degrade`."""
+def augment(x: torch.Tensor, gen: torch.Generator, video: float = 0.0) -> torch.Tensor:
+    """[B,1,60,60] -> [B,1,48,48] random affine view (shift, rotation, scale, flip) of each crop; a share
+    ``video`` (0-1) of them also gets a head turn / tilt (a bend of up to 0.15 / 0.08 of the half-width) and
+    :func:`video_degrade`."""
     b = x.shape[0]
     r = lambda lo, hi: lo + (hi - lo) * torch.rand(b, generator=gen)
     ang = r(-10, 10) * math.pi / 180
@@ -71,11 +72,13 @@ def augment(x: torch.Tensor, gen: torch.Generator, video: bool = False) -> torch
     theta[:, 1, 1] = sc * torch.cos(ang)
     theta[:, 0, 2], theta[:, 1, 2] = tx, ty
     grid = F.affine_grid(theta, (b, 1, CROP_SIDE, CROP_SIDE), align_corners=False)
-    if video:  # the draws above stay the same, so the plain recipe reproduces
-        yaw, pitch = r(-0.15, 0.15), r(-0.08, 0.08)
+    if video > 0:  # the draws above stay the same, so the plain recipe reproduces
+        # share 1 draws nothing more (the first --video-aug runs had no share and stay reproducible)
+        chosen = torch.ones(b, dtype=torch.bool) if video >= 1 else torch.rand(b, generator=gen) < video
+        yaw, pitch = r(-0.15, 0.15) * chosen, r(-0.08, 0.08) * chosen
         grid = torch.stack([grid[..., 0] + yaw[:, None, None] * (1 - grid[..., 0] ** 2),
                             grid[..., 1] + pitch[:, None, None] * (1 - grid[..., 1] ** 2)], -1)
-        x = video_degrade(x, gen)
+        x = torch.where(chosen[:, None, None, None], video_degrade(x, gen), x)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -198,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="debug: first N training images")
-    ap.add_argument("--video-aug", action="store_true", help="add video-frame degradations (video_degrade)")
+    ap.add_argument("--video-aug", type=float, default=0.0, metavar="SHARE",
+                    help="share of training images (0-1) that also get a head turn and video_degrade")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
@@ -251,7 +255,7 @@ def save(net, state: dict, args: argparse.Namespace, n_par: int, best: float, se
               str(args.out / WEIGHTS_FILENAME))
     cfg = {"width": args.width, "embed_dim": EMBED_DIM, "n_classes": N_CLASSES, "classes": list(CLASSES),
            "crop_side": CROP_SIDE, "params": n_par, "seed": args.seed, "epochs": args.epochs,
-           "video_aug": bool(args.video_aug),
+           "video_aug": args.video_aug,
            "best_valid_acc": round(best, 4), "train_seconds": round(seconds)}
     (args.out / CONFIG_FILENAME).write_text(json.dumps(cfg, indent=1) + "\n")
     return cfg
