@@ -8,9 +8,10 @@ Augmentation, one affine warp per image: random 48x48 window of the 60x60 crop (
 majority-vote accuracy is kept. Writes fp16 safetensors + a JSON config.
 
 ``--video-aug SHARE`` adds, to that share of the training images, what a webcam or phone frame does to a face
-that FER+'s posed stills do not show (:func:`video_degrade`): uneven and dim or harsh light (gamma, contrast, a brightness gradient across the face),
-defocus and motion blur, block-DCT quantisation as a lossy codec does it, sensor noise, and a head turned or
-tilted (a horizontal or vertical bend of the crop that squeezes one side of the face and widens the other).
+that FER+'s posed stills do not show (:func:`video_degrade`): uneven and dim or harsh light (gamma, contrast, a
+brightness gradient across the face), defocus and motion blur, block-DCT quantisation as JPEG does it, sensor
+noise, and a head turned or tilted (a horizontal or vertical bend of the crop that squeezes one side of the face
+and widens the other).
 
     OMP_NUM_THREADS=1 python -m training.train_face --cache /work/enc-cache/fer_crops \
         --out assets --epochs 10 --width 24 --seed 0
