@@ -11,7 +11,10 @@ discriminator's visual/audio rows swapped because the two codes number the modal
 batches of 64 from a generated MOSEI-format file, and prints per step: both losses, the largest relative
 gradient difference, the largest parameter difference after the update, and the learning rate of each.
 ``--dropout`` keeps both models in training mode instead (then the numbers differ by design; a sanity check
-that the harness would see a difference). Needs ``../shared/reference`` (not in this repo): a script, not a test.
+that the harness would see a difference). ``--init-stats`` instead compares the two codes' own initial draws
+(torch seed 42 each): per mapped tensor, the standard deviation and mean of theirs and ours, and names any that
+differ by more than 10% (or 0.05 in mean): the same initialiser gives the same distribution, not the same numbers.
+Needs ``../shared/reference`` (not in this repo): a script, not a test.
 """
 
 from __future__ import annotations
@@ -100,6 +103,23 @@ def authors_to_ours(theirs: torch.nn.Module, ours: TAILOR) -> dict[str, str]:
     return mapping
 
 
+def init_stats(theirs: torch.nn.Module, ours: TAILOR) -> list[dict]:
+    """Per tensor of the authors' model with a counterpart in ours (neither copied): the std and mean of each
+    code's own initial draw, and whether they differ by more than 10% in std or 0.05 in mean."""
+    own, rows = dict(ours.named_parameters()), []
+    for name, p in theirs.named_parameters():
+        target = our_name(name)
+        if target is None:
+            continue
+        a, b = p.detach().float(), own[target][: p.shape[0]].detach().float()
+        sa, sb = (float(x.std()) if x.numel() > 1 else 0.0 for x in (a, b))
+        ma, mb = float(a.mean()), float(b.mean())
+        rows.append({"theirs": name, "ours": target, "std": [round(sa, 5), round(sb, 5)],
+                     "mean": [round(ma, 5), round(mb, 5)],
+                     "differs": abs(sa - sb) > 0.1 * max(sa, sb, 1e-8) or abs(ma - mb) > 0.05})
+    return rows
+
+
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     # The floor keeps gradients that are zero in exact arithmetic (attention key biases: softmax ignores a
     # constant added to every key's score) from reading as a 100% gap between two rounding errors.
@@ -119,8 +139,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="after the steps: K training-mode losses of each model on one batch (same weights), "
                         "mean and spread: dropout placed and scaled alike gives the same distribution")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--init-stats", action="store_true", help="compare the two codes' own initial draws and stop")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.init_stats:
+        torch.manual_seed(42)
+        theirs, _ = authors_model(args.reference.resolve())
+        torch.manual_seed(42)
+        rows = init_stats(theirs, TAILOR(TailorConfig()))
+        differ = [r for r in rows if r["differs"]]
+        print(json.dumps({"tensors compared": len(rows), "differ": len(differ), "which": differ}, indent=1))
+        return 0
 
     data = args.data
     if data is None:
