@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: benchmarks/ and training/ importable, as in the other benchmarks
 
 
 def _env(threads: int) -> dict:
@@ -67,7 +68,6 @@ def authors_init_checkpoint(reference: Path, init_seed: int, out: Path) -> Path:
     ``torch.manual_seed``), saved as a checkpoint for ``training.train --init``."""
     import torch
 
-    sys.path.insert(0, str(ROOT))  # run as a script, benchmarks/ is not importable otherwise
     from benchmarks.parity_lockstep import authors_to_ours
     from tailor_core import TAILOR, TailorConfig
 
