@@ -62,9 +62,11 @@ LIVE_CLOCK = """() => { const m = window.__liveClock = {start: performance.now()
 # machine is no busier than the test beside one other process (1-minute load average at most LIVE_QUIET_LOAD per
 # core): on this project's shared 2-core machine (load 9-20 while other work runs) it was 1.6-2.2 s, the server's
 # own gaps meanwhile within 1.25 s (the browser, starved of CPU, draws some updates late). The metrics file
-# records all three either way.
+# records all three either way. The updates are watched for LIVE_MEASURE_S: a 95th percentile needs at least
+# LIVE_MIN_GAPS gaps to be other than the largest one (with 14 s, ~18 gaps, one late update decided it).
 LIVE_FIRST_FEEDBACK_S, LIVE_GAP_P95_S, LIVE_GAP_MAX_S = 1.5, 1.5, 3.0
 LIVE_QUIET_LOAD = 2.5
+LIVE_MEASURE_S, LIVE_MIN_GAPS = 24, 21
 TRACKS = "() => window.__testTracks.map(t => t.kind + ':' + t.readyState)"
 # What the browser did to the microphone's sound: its processing switches, as the live audio track reports them.
 MIC_PROCESSING = """() => window.__testTracks.filter(t => t.kind === 'audio').map(t => { const s = t.getSettings();
@@ -211,7 +213,7 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     first = time.monotonic() - t0
     seen_status, seen_values, changes, fallbacks = set(), set(), [], 0
     last = None
-    deadline = time.monotonic() + 14
+    deadline = time.monotonic() + LIVE_MEASURE_S
     while time.monotonic() < deadline:
         status = page.inner_text("#live-status")
         if "Waiting" in status:
@@ -276,8 +278,11 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
         problems.append(f"the page said it is starting/looking only {since['looking']} s after Start (target 1 s)")
     if feedback is None or feedback > LIVE_FIRST_FEEDBACK_S:
         problems.append(f"first feedback {feedback} s after the camera opened (target {LIVE_FIRST_FEEDBACK_S} s)")
-    if len(changes) < 6 or not gaps or gaps[-1] > LIVE_GAP_MAX_S or (assert_p95 and p95 > LIVE_GAP_P95_S):
-        problems.append(f"updates: {len(changes)} in 14 s, p95 gap {p95:.2f} s (asserted: {assert_p95}), "
+    # always: updates keep coming (at least one every 2.4 s on average) with no gap over 3 s; on a machine quiet
+    # enough, also the p95 (over enough gaps to be one)
+    if (len(gaps) < LIVE_MEASURE_S / 2.4 or gaps[-1] > LIVE_GAP_MAX_S
+            or (assert_p95 and (p95 > LIVE_GAP_P95_S or len(gaps) < LIVE_MIN_GAPS))):
+        problems.append(f"updates: {len(stamps)} in {LIVE_MEASURE_S} s, p95 gap {p95:.2f} s (asserted: {assert_p95}), "
                         f"gaps {[round(g, 2) for g in gaps]}, load {load}")
     if fallbacks:
         problems.append("the status fell back to 'Waiting…' in the middle of the stream")
