@@ -2,6 +2,7 @@
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,9 +225,10 @@ def test_window_crop_trains_on_the_windows_the_app_scores():
     assert torch.equal(whole["text"], feats[1]) and torch.equal(whole["visual_mask"], masks[1])
 
 
-def test_live_voice_share_swaps_only_the_voice_features():
-    """``prepare_demo --live-voice-share``: a share of the training voices comes with their live-window features,
-    every other draw (items, offsets, labels) stays as without it, and share 0 is the plain recipe."""
+def test_voice_variant_shares_swap_only_the_voice_features():
+    """``prepare_demo --live-voice-share / --voice-aug-share``: a share of the training voices comes in a variant's
+    features (live window, channel-augmented copy); every other draw (items, offsets, labels) and every other
+    variant's picks stay as without it, share 0 is the plain recipe, and a voice picked for both comes live."""
     from training.prepare_demo import Composer
 
     rng = np.random.default_rng(0)
@@ -238,20 +240,57 @@ def test_live_voice_share_swaps_only_the_voice_features():
 
     items = {"text": {"seqs": seqs(5, 4), "labels": labels}, "visual": {"seqs": seqs(1, 3), "labels": labels},
              "audio": {"seqs": seqs(6, 2, 1.0), "labels": labels, "statement": np.array([""] * 40)}}
-    live = dict(items, audio_live={"seqs": seqs(6, 2, 2.0), "labels": labels})
+    both = dict(items, audio_live={"seqs": seqs(6, 2, 2.0), "labels": labels},
+                audio_aug={"seqs": seqs(6, 2, 3.0), "labels": labels})
 
-    def compose(its, share):
-        return Composer(its, {}, np.random.default_rng(5), np.zeros(3, np.float32), share).sample(300)
+    def compose(its, shares):
+        return Composer(its, {}, np.random.default_rng(5), np.zeros(3, np.float32), shares).sample(300)
 
-    plain, zero, half, every = compose(items, 0.5), compose(live, 0.0), compose(live, 0.5), compose(live, 1.0)
+    plain = compose(items, {"live": 0.5, "aug": 0.5})  # no variant items: the plain recipe
+    zero, live, aug = compose(both, {}), compose(both, {"live": 0.5}), compose(both, {"aug": 0.5})
+    mixed, every = compose(both, {"live": 0.5, "aug": 0.5}), compose(both, {"live": 1.0, "aug": 1.0})
     for k in plain:
-        assert np.array_equal(plain[k], zero[k]), k  # no live items, or share 0: the plain recipe
+        assert np.array_equal(plain[k], zero[k]), k
         if k != "audio":
-            assert np.array_equal(plain[k], half[k]) and np.array_equal(plain[k], every[k]), k
-    voiced = plain["audio_mask"].any(1)
-    assert voiced.sum() > 100 and set(np.unique(every["audio"][every["audio_mask"]])) == {2.0}
-    live_share = np.mean([2.0 in half["audio"][i] for i in np.flatnonzero(voiced)])
-    assert 0.35 < live_share < 0.65, live_share
+            assert all(np.array_equal(plain[k], d[k]) for d in (live, aug, mixed, every)), k
+    voiced = np.flatnonzero(plain["audio_mask"].any(1))
+    assert len(voiced) > 100 and set(np.unique(every["audio"][every["audio_mask"]])) == {2.0}  # live first
+
+    def came(d, value):
+        return np.array([value in d["audio"][i] for i in voiced])
+
+    assert 0.35 < came(live, 2.0).mean() < 0.65 and 0.35 < came(aug, 3.0).mean() < 0.65
+    # together: the live picks are the live-only run's, the augmented ones the aug-only run's less those
+    assert np.array_equal(came(mixed, 2.0), came(live, 2.0))
+    assert np.array_equal(came(mixed, 3.0), came(aug, 3.0) & ~came(live, 2.0))
+
+
+def test_voice_augmentation_is_seeded_and_keeps_the_sound(tmp_path):
+    """The channel augmentation of ``--voice-aug-share`` (``voice_corpora.augment``) on a real recording: the same
+    seed gives the same samples, another seed other ones; the result is finite, within full scale, as long as the
+    input plus at most 40 ms of silence and a codec's padding, and the same voice (its level envelope follows the
+    input's); the seed of a file is fixed by its name."""
+    import soundfile as sf
+
+    from tailor_core.features.audio import resample_to_16k, to_mono_float
+    from training.prepare_demo import augment_seed
+    from training.voice_corpora import augment
+
+    samples, sr = sf.read(Path(__file__).resolve().parent.parent / "assets" / "ravdess_fearful.wav", dtype="float32")
+    y = resample_to_16k(to_mono_float(samples), sr)[:32000]
+    seeds = [augment_seed(f"/data/Actor_{a:02d}/03-01-06-01-02-01-{a:02d}.wav") for a in range(1, 9)]
+    assert seeds[0] == augment_seed("/elsewhere/Actor_01/03-01-06-01-02-01-01.wav") and len(set(seeds)) == 8
+    outs = [augment(y, s) for s in seeds]
+    assert np.array_equal(outs[0], augment(y, seeds[0]))
+    assert not np.array_equal(outs[0][:len(y)], outs[1][:len(y)])
+    for z in outs:
+        assert z.dtype == np.float32 and np.isfinite(z).all() and np.abs(z).max() <= 1.0 + 1e-6
+        assert len(y) <= len(z) <= len(y) + 640 + 4800
+        # the voice is still there: 20 ms level envelopes correlate (after the leading shift is undone by search)
+        env = lambda a: np.sqrt(np.mean(a[: len(a) // 320 * 320].reshape(-1, 320) ** 2, 1))  # noqa: E731
+        e, f = env(y), env(z)
+        best = max(np.corrcoef(e, f[k: k + len(e)])[0, 1] for k in range(len(f) - len(e) + 1))
+        assert best > 0.8, best  # 0.83-1.0 here; white noise: 0.06
 
 
 def test_words_corpora_loaders_map_meld_and_semeval_to_the_seven_ids(tmp_path):

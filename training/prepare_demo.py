@@ -28,7 +28,11 @@ leak" of ``training.report_demo``); not how the shipped checkpoint was built (mo
 ``--live-voice-share F`` a share F of the training examples' voices come with the features a live update computes
 (Whisper's ``LiveOptions.voice_pad_seconds`` window, ``items_audio_train_live.npz``) instead of a file's (30 s),
 drawn by a generator of their own, so every other draw is the same as without it; validation and test keep the file's
-features (tried with the 10 s live window of the time: not shipped, model card "Live-window voices").
+features (tried with the 10 s live window of the time: not shipped, model card "Live-window voices"). With
+``--voice-aug-share F`` a share F of the training voices come from one channel-augmented copy of their file
+(``items_audio_train_aug.npz``; ``training.voice_corpora.augment``: gain, noise, a lossy codec round trip as a
+browser or phone would send it, 0-40 ms of leading silence), so that lossy, shifted sound reads as clean sound
+does; the same rules (own generator; validation and test as recorded). A voice picked for both comes live.
 
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
@@ -71,7 +75,10 @@ RAVDESS_SPLIT_ACTORS = {"test": {1, 2, 3, 4, 5}, "valid": {6, 7}}  # everyone el
 RAVDESS_STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 SPLIT_FILES = {"train": "train", "valid": "dev", "test": "test"}
 CHUNK = 256
-LIVE_SEED = 10  # the draws that pick which training voices come with live-window features
+# Voice variants of the training items, in the order they are preferred when one voice is picked for several:
+# each has its own generator (seed below) that picks which placed voices come in it.
+VOICE_VARIANT_SEEDS = {"live": 10, "aug": 11}
+AUG_SEED = 7  # the channel augmentation's own draws (per file: this and the file's name)
 
 _extractor = None
 
@@ -91,14 +98,16 @@ def _text_chunk(texts: list[str]) -> list[np.ndarray]:
     return [_extractor.text_encoder.word_vectors(t)[1].astype(np.float16) for t in texts]
 
 
-def _audio_chunk(paths: list[str], live: bool = False) -> list[np.ndarray]:
+def _audio_chunk(paths: list[str], live: bool = False, aug: bool = False) -> list[np.ndarray]:
     """Voice features of each file; a path "nothing:<seed>" is a generated silence / room-noise clip. ``live``:
-    encoded as a live update encodes audio (``LiveOptions.voice_pad_seconds`` window) instead of as a file (30 s)."""
+    encoded as a live update encodes audio (``LiveOptions.voice_pad_seconds`` window) instead of as a file (30 s);
+    ``aug``: one channel-augmented copy of the audio (:func:`augment_seed` of its path)."""
     import soundfile as sf
 
     from tailor_core.features.audio import resample_to_16k, to_mono_float
     from tailor_core.features.voice_states import clip_voice_features
     from tailor_core.options import LiveOptions
+    from training.voice_corpora import augment
 
     out = []
     for p in paths:
@@ -107,6 +116,8 @@ def _audio_chunk(paths: list[str], live: bool = False) -> list[np.ndarray]:
         else:
             samples, sr = sf.read(p, dtype="float32")
             y = resample_to_16k(to_mono_float(samples), sr)
+        if aug:
+            y = augment(y, augment_seed(p))
         if live:  # as FeatureExtractor.voice, in the live window
             vecs, mask = clip_voice_features(_extractor.speech.model, y, pad_seconds=LiveOptions().voice_pad_seconds)
             out.append(vecs[: int(mask.sum())].astype(np.float32))
@@ -117,6 +128,22 @@ def _audio_chunk(paths: list[str], live: bool = False) -> list[np.ndarray]:
 
 def _audio_chunk_live(paths: list[str]) -> list[np.ndarray]:
     return _audio_chunk(paths, live=True)
+
+
+def _audio_chunk_aug(paths: list[str]) -> list[np.ndarray]:
+    return _audio_chunk(paths, aug=True)
+
+
+VOICE_VARIANT_CHUNKS: dict[str, Callable[[list[str]], list[np.ndarray]]] = {
+    "live": _audio_chunk_live, "aug": _audio_chunk_aug}
+
+
+def augment_seed(path: str) -> int:
+    """The channel augmentation's seed for one training file: fixed by its name, so a resumed or re-ordered run
+    augments every file the same way."""
+    import zlib
+
+    return AUG_SEED * 1_000_003 + zlib.crc32(Path(path).name.encode())
 
 
 def _face_chunk(images: np.ndarray) -> list[np.ndarray | None]:
@@ -241,10 +268,11 @@ def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator
 
 
 def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
-                  text_unseen_by: Path | None = None, live_voice: bool = False) -> dict:
+                  text_unseen_by: Path | None = None, voice_variants: tuple[str, ...] = ()) -> dict:
     """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz``; with
-    ``text_unseen_by``, training sentences only from those that words encoder did not train on; with
-    ``live_voice``, the training voices also as a live update encodes them (``items_audio_train_live.npz``)."""
+    ``text_unseen_by``, training sentences only from those that words encoder did not train on; for each of
+    ``voice_variants`` (names of ``VOICE_VARIANT_SEEDS``), the training voices also in that variant
+    (``items_audio_train_<name>.npz``: "live" as a live update encodes them, "aug" channel-augmented)."""
     items = {}
     for i, split in enumerate(("train", "valid", "test")):
         # one generator per corpus and split, so a resumed run (some item files already cached) draws the same
@@ -268,13 +296,14 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
             vecs = _run_chunks(f"visual_{split}", list(images), _face_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
         items[split] = {m: load_ragged(out / f"items_{m}_{split}.npz") for m in ("text", "audio", "visual")}
-        f = out / f"items_audio_{split}_live.npz"
-        if split == "train" and live_voice and not f.exists():
-            paths, y, statements = load_ravdess(root, split, seed)
-            feats = _run_chunks(f"audio_{split}_live", paths, _audio_chunk_live, out / "parts", workers)
-            _save_ragged(f, feats, y, statement=np.array(statements))
-        if f.exists() and live_voice:
-            items[split]["audio_live"] = load_ragged(f)
+        for name in voice_variants if split == "train" else ():
+            f = out / f"items_audio_{split}_{name}.npz"
+            if not f.exists():
+                paths, y, statements = load_ravdess(root, split, seed)
+                feats = _run_chunks(f"audio_{split}_{name}", paths, VOICE_VARIANT_CHUNKS[name], out / "parts",
+                                    workers)
+                _save_ragged(f, feats, y, statement=np.array(statements))
+            items[split][f"audio_{name}"] = load_ragged(f)
     return items
 
 
@@ -305,12 +334,15 @@ class Composer:
     """Draws composed examples from one split's items; every array is [LENGTH, D] with a step mask."""
 
     def __init__(self, items: dict, statements: dict[str, np.ndarray], rng: np.random.Generator,
-                 visual_noise: np.ndarray, live_share: float = 0.0):
+                 visual_noise: np.ndarray, voice_shares: dict[str, float] | None = None):
         self.items, self.statements, self.rng, self.visual_noise = items, statements, rng, visual_noise
-        # a voice is placed with its live-window features with probability live_share; its own generator, so
-        # the examples drawn are the same whatever the share
-        self.live_share = live_share if "audio_live" in items else 0.0
-        self.live_rng = np.random.default_rng(LIVE_SEED)
+        # a voice is placed in variant v (items["audio_<v>"]) with probability voice_shares[v]; each variant has
+        # its own generator, drawn once per placed voice, so the examples drawn (and every other variant's picks)
+        # are the same whatever the shares
+        self.voice_variants = [(name, share, np.random.default_rng(VOICE_VARIANT_SEEDS[name]))
+                               for name, share in sorted((voice_shares or {}).items(),
+                                                         key=lambda kv: list(VOICE_VARIANT_SEEDS).index(kv[0]))
+                               if share > 0 and f"audio_{name}" in items]
         self.pools = {m: _pools(items[m]["labels"], np.array([s is not None and len(s) > 0
                                                               for s in items[m]["seqs"]]))
                       for m in ("text", "audio", "visual")}
@@ -337,8 +369,10 @@ class Composer:
         from tailor_core.features.text import spread_evenly
 
         seq = self.items[modality]["seqs"][index]
-        if modality == "audio" and self.live_share and self.live_rng.random() < self.live_share:
-            seq = self.items["audio_live"]["seqs"][index]
+        if modality == "audio":
+            picked = [name for name, share, rng in self.voice_variants if rng.random() < share]
+            if picked:
+                seq = self.items[f"audio_{picked[0]}"]["seqs"][index]
         if modality == "audio":
             x, mask = seq[:n_steps], np.ones(min(len(seq), n_steps), bool)
         elif modality == "text":
@@ -429,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="share of the training examples' voices encoded as a live update encodes them (its "
                         "window, LIVE_PAD_SECONDS, instead of a file's 30 s), so that the live view's voice reads "
                         "as a file's does")
+    p.add_argument("--voice-aug-share", type=float, default=0.0,
+                   help="share of the training examples' voices taken from a channel-augmented copy of their file "
+                        "(gain, noise, a lossy codec, leading silence), so that lossy, shifted sound reads as clean "
+                        "sound does")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)
     root, out = Path(args.data), Path(args.out)
@@ -438,7 +476,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     out.mkdir(parents=True, exist_ok=True)
     limits = {"text": {"train": args.text_train}, "visual": {"train": args.face_train, "valid": args.face_valid}}
-    items = extract_items(root, out, args.workers, limits, args.seed, args.text_unseen_by, args.live_voice_share > 0)
+    shares = {"live": args.live_voice_share, "aug": args.voice_aug_share}
+    items = extract_items(root, out, args.workers, limits, args.seed, args.text_unseen_by,
+                          tuple(name for name, share in shares.items() if share > 0))
 
     _init_worker()
     statements = {k: _extractor.text_encoder.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}
@@ -446,8 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     noise = 0.1 * train_faces.std(0)
     composed = {}
     for i, (split, n) in enumerate(zip(("train", "valid", "test"), args.examples)):
-        composer = Composer(items[split], statements, np.random.default_rng(args.seed + i), noise,
-                            args.live_voice_share)
+        composer = Composer(items[split], statements, np.random.default_rng(args.seed + i), noise, shares)
         composed[split] = composer.sample(n)
         print(f"{split}: {n} composed examples; label rate {composed[split]['labels'].mean(0).round(3).tolist()}",
               file=sys.stderr)
