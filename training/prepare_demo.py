@@ -373,7 +373,6 @@ class Composer:
             picked = [name for name, share, rng in self.voice_variants if rng.random() < share]
             if picked:
                 seq = self.items[f"audio_{picked[0]}"]["seqs"][index]
-        if modality == "audio":
             x, mask = seq[:n_steps], np.ones(min(len(seq), n_steps), bool)
         elif modality == "text":
             x, mask = spread_evenly(seq.astype(np.float32), n_steps)
