@@ -47,6 +47,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -126,16 +127,9 @@ def _audio_chunk(paths: list[str], live: bool = False, aug: bool = False) -> lis
     return out
 
 
-def _audio_chunk_live(paths: list[str]) -> list[np.ndarray]:
-    return _audio_chunk(paths, live=True)
-
-
-def _audio_chunk_aug(paths: list[str]) -> list[np.ndarray]:
-    return _audio_chunk(paths, aug=True)
-
-
+# what extracts each voice variant (partials of a module-level function: picklable for the worker pool)
 VOICE_VARIANT_CHUNKS: dict[str, Callable[[list[str]], list[np.ndarray]]] = {
-    "live": _audio_chunk_live, "aug": _audio_chunk_aug}
+    "live": partial(_audio_chunk, live=True), "aug": partial(_audio_chunk, aug=True)}
 
 
 def augment_seed(path: str) -> int:
@@ -339,10 +333,10 @@ class Composer:
         # a voice is placed in variant v (items["audio_<v>"]) with probability voice_shares[v]; each variant has
         # its own generator, drawn once per placed voice, so the examples drawn (and every other variant's picks)
         # are the same whatever the shares
-        self.voice_variants = [(name, share, np.random.default_rng(VOICE_VARIANT_SEEDS[name]))
-                               for name, share in sorted((voice_shares or {}).items(),
-                                                         key=lambda kv: list(VOICE_VARIANT_SEEDS).index(kv[0]))
-                               if share > 0 and f"audio_{name}" in items]
+        shares = voice_shares or {}
+        self.voice_variants = [(name, shares[name], np.random.default_rng(seed))
+                               for name, seed in VOICE_VARIANT_SEEDS.items()
+                               if shares.get(name, 0) > 0 and f"audio_{name}" in items]
         self.pools = {m: _pools(items[m]["labels"], np.array([s is not None and len(s) > 0
                                                               for s in items[m]["seqs"]]))
                       for m in ("text", "audio", "visual")}
