@@ -401,3 +401,42 @@ def test_face_guard_holds_summary_labels_the_parts_do_not_reach():
     parts = part_readings(scores, without, face, np.ones(4, bool), np.ones(4, bool))
     summary, summary_held = face_guard(w @ scores, w @ parts[0], w @ parts[1], thr, True)
     assert w @ scores >= 0.5 and summary_held.tolist() == [True] and summary[0] == pytest.approx(0.3)
+
+
+def test_training_reads_the_composed_test_as_the_app_does(predictor, monkeypatch):
+    """``training.evaluate.guarded_summary_scores`` (how the held-out composed test is scored as the app gives it)
+    is exactly the predictor's summary after its face guard, for an example padded inside a longer one (cut to its
+    content), with and without its face, and at thresholds where the guard does and does not change the summary."""
+    from dataclasses import replace
+
+    import torch
+
+    from training.data import Split
+    from training.evaluate import guarded_summary_scores, summary_scores
+
+    bundle = predictor.extractor.clip(str(HAPPY))
+    rng = np.random.default_rng(0)  # example 2: features no corpus has, so the parts disagree window by window
+    noise = replace(bundle, **{m: rng.normal(0, 1, getattr(bundle, m).shape) for m in ("text", "audio", "visual")})
+    examples = (bundle, replace(bundle, visual_mask=np.zeros_like(bundle.visual_mask)), noise)
+    n, pad = len(bundle), 3
+    arrays = {}
+    for m in ("text", "audio", "visual"):
+        x = np.zeros((len(examples), n + 2 * pad, getattr(bundle, m).shape[1]), np.float32)
+        mask = np.zeros((len(examples), n + 2 * pad), bool)
+        for i, b in enumerate(examples):
+            x[i, pad: pad + n], mask[i, pad: pad + n] = getattr(b, m), getattr(b, f"{m}_mask")
+        arrays[m], arrays[f"{m}_mask"] = torch.from_numpy(x), torch.from_numpy(mask)
+    split = Split(*(arrays[k] for k in ("text", "audio", "visual", "text_mask", "audio_mask", "visual_mask")),
+                  torch.zeros(len(examples), 6))
+    raw = summary_scores(predictor.model, split)
+    changed = np.zeros(len(examples), bool)
+    for thr in (predictor._thresholds, np.full(6, 0.1), np.full(6, 0.3), np.full(6, 0.6)):
+        monkeypatch.setattr(predictor, "_thresholds", np.asarray(thr, float))
+        got, held = guarded_summary_scores(predictor.model, split, np.asarray(thr, float))
+        for i, b in enumerate(examples):
+            pred = predictor.predict_bundle(b, timeline=False)
+            np.testing.assert_allclose(got[i], [pred.scores[k] for k in predictor.labels], atol=1e-5)
+        np.testing.assert_allclose(got[1], raw[1], atol=1e-6)  # no face, nothing to guard
+        assert not held[1].any() and (held == ((raw >= thr) & (got < thr))).all()
+        changed |= np.abs(got - raw).max(1) > 1e-4
+    assert changed[0] and changed[2], "the guard never acted: the test would not see a mistake in it"

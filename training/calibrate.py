@@ -132,7 +132,7 @@ def finish_checkpoint(model, splits: dict, out_dir: Path, calibrate: bool, tune:
         metrics["calibration"] = calibration
     if tune_on == "summary":  # the test windows' logits, once: the summary with and without calibration
         test_y, windows = splits["test"].labels.numpy(), summary_windows(model, splits["test"], device=device)
-        window_logits = windows[2]
+        window_logits = windows.logits
         summary = summarise(windows, scores(window_logits), len(test_y))
         metrics["summary"] = multilabel_metrics(test_y, summary >= np.array(cfg.label_thresholds()), cfg.labels)
         metrics["summary"]["ece_uncalibrated"] = expected_calibration_error(
