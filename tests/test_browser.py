@@ -58,14 +58,13 @@ LIVE_CLOCK = """() => { const m = window.__liveClock = {start: performance.now()
   window.__liveObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 # The Live tab's timing targets (issue 31): first feedback within 1.5 s of the camera opening, the update gap's
-# 95th percentile within 1.5 s, no gap over 3 s. Asserted always: the first feedback, the largest gap as the page saw
-# it, and the gap p95 as the server handed updates to the page (what the app controls). The p95 as the page drew
-# them is recorded, not asserted: on a shared 2-core machine the browser, starved of CPU, draws some updates late,
-# so that figure is a measurement of the machine as much as of the app (clean-clone CI runs failed on it at load
-# 2.8 and 3.6, with 1.54 and 1.67 s); docs/speed.md keeps it on a quiet and a busy machine. The updates are watched
-# for LIVE_MEASURE_S, enough for a 95th percentile over at least LIVE_MIN_GAPS gaps. The first feedback, a single
-# page-side time, is judged only on a machine not overloaded (1-minute load at most LIVE_OVERLOAD per core; the test
-# itself makes ~1.5): at load 11 on 2 cores it came 1.53 s after the camera opened (0.4-0.7 s at load 2.5-9).
+# 95th percentile within 1.5 s, no gap over 3 s. The largest gap as the page saw it is asserted always, and the p95
+# as the server handed updates to the page (what the app controls). The p95 as the page drew them is recorded, not
+# asserted: on a shared 2-core machine the browser, starved of CPU, draws some updates late, so that figure measures
+# the machine as much as the app (docs/speed.md keeps it on a quiet and a busy machine). The first feedback, a single
+# page-side time, is judged unless the machine is overloaded (1-minute load over LIVE_OVERLOAD per core; the test
+# alone makes about 1.5). The updates are watched for LIVE_MEASURE_S, enough for a 95th percentile over at least
+# LIVE_MIN_GAPS gaps.
 LIVE_FIRST_FEEDBACK_S, LIVE_GAP_P95_S, LIVE_GAP_MAX_S = 1.5, 1.5, 3.0
 LIVE_OVERLOAD = 4.0
 LIVE_MEASURE_S, LIVE_MIN_GAPS = 24, 21
