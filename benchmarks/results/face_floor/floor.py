@@ -1,7 +1,7 @@
 """The two-sided face guard tried in RULE.md (not adopted), as a drop-in for ``tailor_core.scoring.face_guard``.
 
     python benchmarks/results/face_floor/floor.py composed CACHE     # the composed test, today's guard vs this one
-    python benchmarks/results/face_floor/floor.py clips --data ../shared/data --out floor_clip_rules.json
+    python benchmarks/results/face_floor/floor.py clips --data ../shared/data --out clip_rules_floor.json
 
 ``clips`` runs ``benchmarks/bench_clip_rules.py`` with this guard in place of the app's.
 """
@@ -40,10 +40,12 @@ def composed(cache: Path, checkpoint: Path = ROOT / "checkpoints" / "tailor-demo
     test = load_npz(cache / "demo.npz")["test"]
     y = test.labels.numpy() > 0.5
     pred = {}
-    for name, guard in (("today", TODAY), ("floor", floor_guard)):
-        scoring.face_guard = guard
-        pred[name] = guarded_summary_scores(model, test, tuned)[0] >= tuned
-    scoring.face_guard = TODAY
+    try:
+        for name, guard in (("today", TODAY), ("floor", floor_guard)):
+            scoring.face_guard = guard
+            pred[name] = guarded_summary_scores(model, test, tuned)[0] >= tuned
+    finally:
+        scoring.face_guard = TODAY
     a, b = pred["today"], pred["floor"]
     rng = np.random.default_rng(0)
     diffs = []
