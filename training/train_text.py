@@ -363,6 +363,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="train on a seeded random subset of N training texts (0 = all 43,410): CPU time, or "
                          "leaving the rest to TAILOR (prepare_demo --text-unseen-by)")
     ap.add_argument("--report", type=Path, default=None, help="write the held-out results as JSON here")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1: two runs side by side on 2 cores; more threads change "
+                         "the sums' order, so the last digits)")
     ap.add_argument("--corpora", default="goemotions",
                     help="comma-separated, from goemotions,meld,semeval (default: GoEmotions alone, as before)")
     ap.add_argument("--meld", type=Path, default=None, help="MELD folder (default: beside --data)")
@@ -377,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.corpora != "goemotions":
         return main_corpora(args)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = np.random.default_rng(args.seed)
     first = N_LAYERS - args.layers
@@ -498,7 +501,7 @@ def main_corpora(args: argparse.Namespace) -> None:
         raise SystemExit(f"--corpora: goemotions plus one or both of {CORPORA[1:]}, got {args.corpora!r}")
     meld = args.meld or args.data.parent / "meld"
     semeval = args.semeval or args.data.parent / "semeval2018_ec"
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = np.random.default_rng(args.seed)
     first = N_LAYERS - args.layers
