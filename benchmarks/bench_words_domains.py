@@ -84,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t0 = time.time()
     predictor = load_model(args.checkpoint, device="cpu", preload=False)
+    def shown(path) -> str:  # repo-relative when inside the repo, so a record reads the same on any machine
+        path = Path(path).resolve()
+        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
     words = predictor.extractor.text_encoder.weights_path
-    result = {"checkpoint": str(predictor.checkpoint), "words_encoder": str(words), "thresholds": predictor.thresholds,
-              "sets": {}}
+    result = {"checkpoint": shown(predictor.checkpoint), "words_encoder": shown(words),
+              "thresholds": predictor.thresholds, "sets": {}}
     for name, (lines, y) in held_out_sets(args.data).items():
         if args.limit:
             lines, y = lines[: args.limit], y[: args.limit]
