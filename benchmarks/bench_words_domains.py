@@ -10,7 +10,7 @@ Each held-out line goes through the app's own path for typed text (``FeatureExtr
 (1,026). Per set: the top emotion over the six on the lines with one (argmax of the scores; what the headline of
 the summary shows), macro-F1 over the six labels with the checkpoint's thresholds, and the share of neutral lines
 given a label. The words encoder is the one the app loads (``TAILOR_TEXT_EMOTION_MODEL`` picks another, as for the
-app). About 20 ms a line on one core.
+app). About 30 ms a line on one busy core (~4 min in all).
 """
 
 from __future__ import annotations
