@@ -141,17 +141,18 @@ def augment(y16k: np.ndarray, seed: int) -> np.ndarray:
 
 
 def cache_corpus(data: Path, cache: Path, corpus: str, mode: str, model=None, aug_share: float = 0.0,
-                 seed: int = 0, every: int = 1) -> Path:
+                 seed: int = 0, every: int = 1, tag: str = "") -> Path:
     """Encode every file of ``corpus`` with ``MODES[mode]`` padding into ``cache/<corpus>/whisper_<mode>.npz``;
     with ``aug_share`` > 0 instead one :func:`augment` ed copy of that share of the files (every k-th file,
     seeded per file) into ``whisper_<mode>_aug.npz``. ``every`` > 1: only every ``every``-th file (sorted by
-    name: for TESS, every speaker and emotion with a quarter of the words at 4)."""
+    name: for TESS, every speaker and emotion with a quarter of the words at 4). ``tag`` is put after the mode
+    in the file name (another encoder's states: ``_base``)."""
     import soundfile as sf
 
     from tailor_core.features.grid import SAMPLE_RATE
     from tailor_core.features.voice_states import encoder_states
 
-    out = cache / corpus / f"whisper_{mode}{'_aug' if aug_share > 0 else ''}.npz"
+    out = cache / corpus / f"whisper_{mode}{tag}{'_aug' if aug_share > 0 else ''}.npz"
     if out.exists():
         return out
     if model is None:
@@ -189,16 +190,26 @@ def main(argv: list[str] | None = None) -> None:
                     help="> 0: cache one augmented copy of this share of each corpus instead (tag _aug)")
     ap.add_argument("--seed", type=int, default=0, help="the augmentation's seed")
     ap.add_argument("--every", default="tess=4", help="corpus=k: only every k-th file of that corpus")
+    ap.add_argument("--whisper", type=Path, default=None,
+                    help="another CTranslate2 Whisper model folder (default: the app's tiny.en); needs --tag")
+    ap.add_argument("--tag", default="", help="put after the mode in the cache file names, e.g. _base")
     args = ap.parse_args(argv)
     assert len(CLASSES) == 7
-    from tailor_core.features.speech import SpeechRecognizer
+    if args.whisper and not args.tag:
+        ap.error("--whisper needs a --tag, so that its states are not cached under tiny.en's names")
+    if args.whisper:
+        from faster_whisper import WhisperModel
 
-    model = SpeechRecognizer(cpu_threads=1).model
+        model = WhisperModel(str(args.whisper), device="cpu", compute_type="int8", cpu_threads=1)
+    else:
+        from tailor_core.features.speech import SpeechRecognizer
+
+        model = SpeechRecognizer(cpu_threads=1).model
     every = {k: int(v) for k, v in (kv.split("=") for kv in args.every.split(",") if kv)}
     for mode in args.modes.split(","):
         for corpus in args.corpora.split(","):
             cache_corpus(args.data, args.cache, corpus, mode, model, args.aug_share, args.seed,
-                         every.get(corpus, 1))
+                         every.get(corpus, 1), args.tag)
 
 
 if __name__ == "__main__":

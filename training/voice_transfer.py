@@ -135,24 +135,26 @@ def main(argv: list[str] | None = None) -> None:
                     "the shipped readout is only read on pad30")
     ap.add_argument("--recipes", default="shipped,single,multi,multi+utt,multi+spk,multi+aug")
     ap.add_argument("--aug", default="_aug", help="cache tag of the augmented copies (skipped if not cached)")
+    ap.add_argument("--states-tag", default="", help="voice_corpora --tag of another encoder's states (e.g. _base)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     t0 = time.time()
     corpora = args.corpora.split(",")
     recipes = args.recipes.split(",")
-    if args.mode != "pad30":
-        recipes = [r for r in recipes if r != "shipped"]  # fitted on 30 s / 20 s windows: not comparable
-    vec = {c: load_vectors(args.data, args.cache, c, args.mode) for c in corpora}
-    aug = {c: load_vectors(args.data, args.cache, c, args.mode, tag=args.aug) for c in corpora
-           if (args.cache / c / f"whisper_{args.mode}{args.aug}.npz").exists()}
+    if args.mode != "pad30" or args.states_tag:
+        recipes = [r for r in recipes if r != "shipped"]  # fitted on tiny.en's 30 s / 20 s windows: not comparable
+    tag, aug_tag = args.states_tag, args.states_tag + args.aug
+    vec = {c: load_vectors(args.data, args.cache, c, args.mode, tag=tag) for c in corpora}
+    aug = {c: load_vectors(args.data, args.cache, c, args.mode, tag=aug_tag) for c in corpora
+           if (args.cache / c / f"whisper_{args.mode}{aug_tag}.npz").exists()}
     # the evaluation sets: each corpus whole (LOCO), unseen RAVDESS actors
     tests: dict[str, tuple[str, np.ndarray]] = {c: (c, np.ones(len(vec[c]["y"]), bool)) for c in corpora}
     rav_actor = np.array([int(s.split(":")[1]) for s in vec["ravdess"]["speaker"]])
     unseen = np.isin(rav_actor, list(UNSEEN_ACTORS))
     tests["ravdess_19-24"] = ("ravdess", unseen)
     fitted: dict = {}  # the same training set is fitted once
-    results: dict = {"classes": list(CLASSES), "seed": args.seed, "mode": args.mode,
+    results: dict = {"classes": list(CLASSES), "seed": args.seed, "mode": args.mode, "states_tag": tag,
                      "files": {c: int(len(v["y"])) for c, v in vec.items()}, "rows": {}}
     for recipe in recipes:
         if recipe == "multi+aug" and not aug:
