@@ -14,7 +14,9 @@ Columns: train on two of RAVDESS / TESS / EmoDB and test on the third, for each;
   std half each standardised over their 384 values), computable from one clip;
 * ``multi+spk``: ``multi`` with every speaker's vectors standardised by that speaker's own mean and std (test
   speakers too, with all of their files: transductive, a measurement of what speaker normalisation could give;
-  the app never has a speaker's other recordings);
+  the app never has a speaker's other recordings); ``multi+spk<k>`` (e.g. ``multi+spk8``): the same readout, each
+  test speaker standardised by the mean and std of k of their files drawn at random (any emotion), as a session
+  that has heard k utterances could;
 * ``multi+aug``: ``multi`` plus one augmented copy (``--aug``; gain, noise, codec and leading silence:
   ``voice_corpora.augment``) of half of every training corpus's files, if its states are cached (test sets clean).
 
@@ -62,12 +64,15 @@ def utterance_norm(x: np.ndarray) -> np.ndarray:
     return np.concatenate([(p - p.mean(1, keepdims=True)) / (p.std(1, keepdims=True) + 1e-6) for p in parts], 1)
 
 
-def speaker_norm(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
-    """Every speaker's rows standardised by that speaker's own mean and std."""
+def speaker_norm(x: np.ndarray, speakers: np.ndarray, files: int = 0, seed: int = 0) -> np.ndarray:
+    """Every speaker's rows standardised by that speaker's own mean and std: over all of the speaker's rows, or,
+    with ``files`` > 0, over that many of them drawn at random (any emotion; what a session would have heard)."""
     out = np.array(x, np.float64)
+    rng = np.random.default_rng(seed)
     for s in np.unique(speakers):
-        k = speakers == s
-        out[k] = (out[k] - out[k].mean(0)) / (out[k].std(0) + 1e-6)
+        k = np.flatnonzero(speakers == s)
+        ref = out[rng.choice(k, min(files, len(k)), replace=False)] if files else out[k]
+        out[k] = (out[k] - ref.mean(0)) / (ref.std(0) + 1e-6)
     return out
 
 
@@ -196,9 +201,11 @@ def main(argv: list[str] | None = None) -> None:
                             corp = np.concatenate([corp, [c] * int(keep.sum())])
                 if recipe == "multi+utt":
                     x, xt = utterance_norm(x), utterance_norm(xt)
-                if recipe == "multi+spk":
-                    x, xt = speaker_norm(x, spk), speaker_norm(xt, vec[tc]["speaker"][tmask])
-                key = (recipe, tuple(sorted(train)), "ravdess" in train and bool(unseen[train["ravdess"]].any()))
+                if recipe.startswith("multi+spk"):  # multi+spk<k>: test speakers' stats from k of their files
+                    k = int(recipe[len("multi+spk"):] or 0)
+                    x, xt = speaker_norm(x, spk), speaker_norm(xt, vec[tc]["speaker"][tmask], k, args.seed)
+                key = (recipe.rstrip("0123456789"), tuple(sorted(train)),  # multi+spk<k> fits as multi+spk
+                       "ravdess" in train and bool(unseen[train["ravdess"]].any()))
                 if key not in fitted:
                     if recipe == "single":
                         actors = np.array([int(s.split(":")[1]) for s in spk])
