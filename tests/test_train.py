@@ -417,3 +417,19 @@ def test_init_starts_from_given_weights_and_refuses_others(tmp_path, capsys):
     TAILOR(TailorConfig.debug()).save_pretrained(tmp_path / "other")
     assert train.main([*common, "--output", str(tmp_path / "c"), "--init", str(tmp_path / "other")]) == 2
     assert "does not fit this model" in capsys.readouterr().err
+
+
+def test_speaker_norm_from_all_or_some_of_a_speakers_files():
+    """``voice_transfer.speaker_norm``: by default every speaker is standardised by all of their rows; with
+    ``files=k`` by k of them drawn at random (seeded), so the other rows are not exactly standardised."""
+    from training.voice_transfer import speaker_norm
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(5, 2, (40, 3)), rng.normal(-3, 0.5, (40, 3))])
+    spk = np.array(["a"] * 40 + ["b"] * 40)
+    full = speaker_norm(x, spk)
+    for s in ("a", "b"):
+        assert np.allclose(full[spk == s].mean(0), 0, atol=1e-9) and np.allclose(full[spk == s].std(0), 1, atol=1e-4)
+    some = speaker_norm(x, spk, files=4, seed=1)
+    assert np.allclose(some, speaker_norm(x, spk, files=4, seed=1))  # seeded
+    assert not np.allclose(some, full) and np.abs(some[spk == "b"].mean(0)).max() < 3  # near, not exact
