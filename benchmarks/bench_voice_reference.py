@@ -1,7 +1,7 @@
 """TAILOR's voice alone on voices it never met, with and without a neutral reference of the same speaker.
 
     python benchmarks/bench_voice_reference.py --data ../shared/data --cache /work/enc-cache/voice_ref \\
-        --out benchmarks/results/voice_reference/reference.json          # ~23 min on 2 cores (caching), then ~2 min
+        --out benchmarks/results/voice_reference/reference.json          # ~27 min on 2 cores (caching), then ~2 min
 
 The question and the decision rule were written first: ``benchmarks/results/voice_reference/RULE.md``. Every file
 goes through the app's own file path (two Whisper phases, 30 s window, 0.5 s step means; cached as

@@ -82,3 +82,23 @@ def test_seeds_train_by_the_model_cards_command(tmp_path: Path, monkeypatch: pyt
             if not card_flags[flag].startswith("--"):
                 assert card_flags[flag] == given[flag] or flag == "--epochs", flag
     assert cmd[-2:] == ["--epochs", "1"] and given["--seed"] == "7"
+
+
+def test_each_seed_is_measured_by_the_model_cards_checks_on_its_own_checkpoint(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(candidate, "call", lambda cmd, env, log, stdout=None: calls.append((cmd, env, stdout)))
+    words = tmp_path / "words"
+    args = candidate.build_parser().parse_args(["--data", "d", "--work", str(tmp_path), "--words", str(words)])
+    args.work = args.work.resolve()
+    (tmp_path / "seed43" / "words_domains.json").parent.mkdir(parents=True)
+    (tmp_path / "seed43" / "words_domains.json").write_text("{}")  # done before: skipped
+    candidate.evaluate(args, 43, threads=1)
+    run = str(tmp_path / "seed43" / "run")
+    steps = [c[0][2] if c[0][1] == "-m" else c[0][1] for c in calls]
+    assert steps == ["training.report_demo", "scripts.check_demo", "benchmarks/bench_clip_rules.py"]
+    assert run in calls[0][0] and run in calls[1][0]  # the checkpoint named where a script takes one ...
+    home = Path(calls[2][1][candidate.HOME_ENV])  # ... and as the shipped one where it does not
+    assert (home / "checkpoints" / "tailor-demo").resolve() == Path(run).resolve()
+    assert all(env[candidate.WORDS_ENV] == str(words / "text_emotion.safetensors") for _, env, _ in calls)
+    assert calls[1][2] == tmp_path / "seed43" / "check_demo.md"
