@@ -16,7 +16,8 @@ Columns: train on two of RAVDESS / TESS / EmoDB and test on the third, for each;
   speakers too, with all of their files: transductive, a measurement of what speaker normalisation could give;
   the app never has a speaker's other recordings); ``multi+spk<k>`` (e.g. ``multi+spk8``): the same readout, each
   test speaker standardised by the mean and std of k of their files drawn at random (any emotion), as a session
-  that has heard k utterances could;
+  that has heard k utterances could; ``multi+spkmean`` / ``multi+spkmean<k>``: the same with every speaker only
+  centred on their mean (no scaling), which fewer files estimate better;
 * ``multi+aug``: ``multi`` plus one augmented copy (``--aug``; gain, noise, codec and leading silence:
   ``voice_corpora.augment``) of half of every training corpus's files, if its states are cached (test sets clean).
 
@@ -64,15 +65,17 @@ def utterance_norm(x: np.ndarray) -> np.ndarray:
     return np.concatenate([(p - p.mean(1, keepdims=True)) / (p.std(1, keepdims=True) + 1e-6) for p in parts], 1)
 
 
-def speaker_norm(x: np.ndarray, speakers: np.ndarray, files: int = 0, seed: int = 0) -> np.ndarray:
-    """Every speaker's rows standardised by that speaker's own mean and std: over all of the speaker's rows, or,
-    with ``files`` > 0, over that many of them drawn at random (any emotion; what a session would have heard)."""
+def speaker_norm(x: np.ndarray, speakers: np.ndarray, files: int = 0, seed: int = 0,
+                 scale: bool = True) -> np.ndarray:
+    """Every speaker's rows standardised by that speaker's own mean and std (``scale=False``: centred on the mean
+    only): over all of the speaker's rows, or, with ``files`` > 0, over that many of them drawn at random (any
+    emotion; what a session would have heard)."""
     out = np.array(x, np.float64)
     rng = np.random.default_rng(seed)
     for s in np.unique(speakers):
         k = np.flatnonzero(speakers == s)
         ref = out[rng.choice(k, min(files, len(k)), replace=False)] if files else out[k]
-        out[k] = (out[k] - ref.mean(0)) / (ref.std(0) + 1e-6)
+        out[k] = (out[k] - ref.mean(0)) / (ref.std(0) + 1e-6 if scale else 1.0)
     return out
 
 
@@ -202,8 +205,10 @@ def main(argv: list[str] | None = None) -> None:
                 if recipe == "multi+utt":
                     x, xt = utterance_norm(x), utterance_norm(xt)
                 if recipe.startswith("multi+spk"):  # multi+spk<k>: test speakers' stats from k of their files
-                    k = int(recipe[len("multi+spk"):] or 0)
-                    x, xt = speaker_norm(x, spk), speaker_norm(xt, vec[tc]["speaker"][tmask], k, args.seed)
+                    scale = not recipe.startswith("multi+spkmean")  # multi+spkmean<k>: centred, not scaled
+                    k = int("".join(ch for ch in recipe if ch.isdigit()) or 0)
+                    x = speaker_norm(x, spk, scale=scale)
+                    xt = speaker_norm(xt, vec[tc]["speaker"][tmask], k, args.seed, scale)
                 key = (recipe.rstrip("0123456789"), tuple(sorted(train)),  # multi+spk<k> fits as multi+spk
                        "ravdess" in train and bool(unseen[train["ravdess"]].any()))
                 if key not in fitted:
