@@ -9,10 +9,10 @@ goes through the app's own file path (two Whisper phases, 30 s window, 0.5 s ste
 label when one passes its threshold, else neutral (7 classes; RAVDESS calm and EmoDB boredom are neutral).
 
 Reference conditions, per speaker (``--seed`` draws the files): ``neutral2`` (2 of the speaker's neutral files,
-the rule's condition), ``neutral1``, ``neutral4``, ``any2`` (2 files of any emotion: an unlabelled session),
-``all`` (every file of the speaker: transductive, an upper bound), and ``neutral2_scaled`` (``neutral2`` with a
-per-dimension scale as well). A condition scores the speaker's files minus its own reference files, and its
-"without" figure is on exactly those files.
+the rule's condition), ``neutral1``, ``neutral4``, ``any2`` / ``any8`` (2 / 8 files of any emotion: an unlabelled
+session), ``all`` (every file of the speaker: transductive, an upper bound), and ``neutral2_scaled``
+(``neutral2`` with a per-dimension scale as well). A condition scores the speaker's files minus its own reference
+files, and its "without" figure is on exactly those files.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ TEST_ACTORS = {1, 2, 3, 4}  # the demo checkpoint's test voices (training/prepar
 POP_ACTORS = set(range(8, 25))  # its training voices
 RAVDESS_NEUTRAL = "01"  # the emotion field of RAVDESS's neutral (not calm) files
 CLASS_OF_LABEL = {"happy": 1, "sad": 2, "anger": 3, "fear": 4, "disgust": 5, "surprise": 6}
-CONDITIONS = ("neutral2", "neutral1", "neutral4", "any2", "all", "neutral2_scaled")
+CONDITIONS = ("neutral2", "neutral1", "neutral4", "any2", "all", "neutral2_scaled", "any8")  # new ones last: the
+# files each draws depend on the draws before it
 
 
 def is_neutral_reference(it: Item) -> bool:
@@ -108,8 +109,8 @@ def reference_files(cond: str, items: list[Item], rng: np.random.Generator) -> l
     names = [it.path.name for it in items]
     if cond == "all":
         return names
-    if cond == "any2":
-        return list(rng.choice(names, 2, replace=False))
+    if cond.startswith("any"):
+        return list(rng.choice(names, int(cond[3:]), replace=False))
     k = {"neutral1": 1, "neutral2": 2, "neutral2_scaled": 2, "neutral4": 4}[cond]
     return list(rng.choice(neutral, min(k, len(neutral)), replace=False))
 
@@ -122,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpora", default="ravdess,tess,emodb")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="Whisper's CPU threads while caching")
+    p.add_argument("--conditions", default=",".join(CONDITIONS))
+    p.add_argument("--population", type=Path, default=None,
+                   help="a prepare_demo cache's items_audio_train.npz: mu_pop = the mean of all its RAVDESS voice "
+                        "steps (every emotion; as prepare_demo --centred-voice-share centres training voices) "
+                        "instead of the training actors' neutral files")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     from tailor_core.features.speech import SpeechRecognizer
@@ -137,9 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     pop = np.concatenate([steps["ravdess"][n] for n, it in rav.items()
                           if int(it.speaker.split(":")[1]) in POP_ACTORS])
     mu_pop, sd_pop = pop.mean(0), pop.std(0)
+    if args.population is not None:
+        from training.prepare_demo import load_ragged, speech_mean
+
+        items = load_ragged(args.population)
+        # the cache's items are in load_ravdess's order; a generated clip is the one with no statement
+        kinds = ["nothing:" if not str(st) else "ravdess" for st in items["statement"]]
+        mu_pop = speech_mean(items["seqs"], kinds)
     predictor = load_model(args.checkpoint, transcribe=False)
     rng = np.random.default_rng(args.seed)
     results: dict = {"checkpoint": str(predictor.checkpoint), "seed": args.seed, "population_steps": len(pop),
+                     "population": str(args.population or "RAVDESS training actors' neutral files"),
                      "classes": list(CLASSES), "corpora": {}}
     for corpus in corpora:
         items = [it for it in corpus_items(args.data, corpus)
@@ -147,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         speakers = sorted({it.speaker for it in items})
         plain = {it.path.name: answer(predictor, steps[corpus][it.path.name]) for it in items}
         table = {}
-        for cond in CONDITIONS:
+        for cond in args.conditions.split(","):
             truth, without, with_ref, n_ref = [], [], [], []
             for spk in speakers:
                 own = [it for it in items if it.speaker == spk]

@@ -433,3 +433,27 @@ def test_speaker_norm_from_all_or_some_of_a_speakers_files():
     some = speaker_norm(x, spk, files=4, seed=1)
     assert np.allclose(some, speaker_norm(x, spk, files=4, seed=1))  # seeded
     assert not np.allclose(some, full) and np.abs(some[spk == "b"].mean(0)).max() < 3  # near, not exact
+
+
+def test_centred_voices_take_the_speaker_out_and_keep_the_rest():
+    """``prepare_demo.centred_voices``: each actor's voices are moved by the gap between the training mean and the
+    mean of 4-16 other files of that actor, so two actors apart by a constant offset land on one mean; a voice's
+    own variation within the file is kept; a generated clip is centred by some actor's files."""
+    from training.prepare_demo import centred_voices, speech_mean
+
+    rng = np.random.default_rng(0)
+    paths, seqs = [], []
+    for actor, offset in (("01", 5.0), ("02", -5.0)):
+        for i in range(20):
+            paths.append(f"Actor_{actor}/03-01-0{1 + i % 8}-01-01-01-{actor}.flac")
+            seqs.append(rng.normal(offset, 1.0, (6, 4)).astype(np.float32))
+    paths.append("nothing:1")
+    seqs.append(np.zeros((6, 4), np.float32))
+    out = centred_voices(seqs, paths, seed=3)
+    mu = speech_mean(seqs, paths)
+    assert abs(mu).max() < 0.5  # the two actors' offsets cancel in the training mean
+    for lo, hi in ((0, 20), (20, 40)):  # each actor now sits on the training mean, not on its offset
+        assert np.abs(np.concatenate(out[lo:hi]).mean(0) - mu).max() < 0.5
+    assert np.allclose(out[3] - out[3].mean(0), seqs[3] - seqs[3].mean(0), atol=1e-5)  # within-file shape kept
+    assert abs(abs(out[-1].mean()) - 5.0) < 0.8  # silence moved by one actor's offset
+    assert np.array_equal(np.concatenate(out), np.concatenate(centred_voices(seqs, paths, seed=3)))  # seeded

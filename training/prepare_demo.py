@@ -78,8 +78,10 @@ SPLIT_FILES = {"train": "train", "valid": "dev", "test": "test"}
 CHUNK = 256
 # Voice variants of the training items, in the order they are preferred when one voice is picked for several:
 # each has its own generator (seed below) that picks which placed voices come in it.
-VOICE_VARIANT_SEEDS = {"live": 10, "aug": 11}
+VOICE_VARIANT_SEEDS = {"live": 10, "aug": 11, "centred": 12}
 AUG_SEED = 7  # the channel augmentation's own draws (per file: this and the file's name)
+CENTRED_SEED = 13  # the speaker centring's own draws (which of an actor's files make a voice's reference)
+CENTRED_FILES = (4, 16)  # a centred voice's reference: this many (inclusive range) other files of its actor
 
 _extractor = None
 
@@ -183,6 +185,35 @@ def _multi_hot(names) -> np.ndarray:
         if n in LABELS:
             y[LABELS.index(n)] = 1
     return y
+
+
+def speech_mean(seqs: list, paths: list[str]) -> np.ndarray:
+    """[D] mean of every voice step of the RAVDESS files among ``paths`` (generated "nothing:" clips left out)."""
+    return np.concatenate([s for s, p in zip(seqs, paths, strict=True)
+                           if s is not None and len(s) and not p.startswith("nothing:")]).mean(0)
+
+
+def centred_voices(seqs: list, paths: list[str], seed: int = CENTRED_SEED) -> list[np.ndarray]:
+    """The "centred" voice variant: each voice item [steps, D] moved by ``mu - mean(steps of k other files of the
+    same actor)`` (k drawn in ``CENTRED_FILES``; ``mu`` = :func:`speech_mean` of all of them), as a session that
+    has heard k of a speaker's utterances would centre them. Generated silence / noise is centred by a random
+    actor's files, as it would be in someone's session."""
+    rng = np.random.default_rng(seed)
+    actors = [None if p.startswith("nothing:") else Path(p).stem.split("-")[6] for p in paths]
+    by_actor: dict[str, list[int]] = {}
+    for i, a in enumerate(actors):
+        if a is not None and seqs[i] is not None and len(seqs[i]):
+            by_actor.setdefault(a, []).append(i)
+    mu = speech_mean(seqs, paths)
+    names = sorted(by_actor)
+    out = []
+    for i, x in enumerate(seqs):
+        actor = actors[i] if actors[i] is not None else names[int(rng.integers(len(names)))]
+        others = [j for j in by_actor[actor] if j != i]
+        k = int(rng.integers(CENTRED_FILES[0], CENTRED_FILES[1] + 1))
+        ref = np.concatenate([seqs[j] for j in rng.choice(others, min(k, len(others)), replace=False)]).mean(0)
+        out.append(None if x is None else (x - ref + mu).astype(np.float32))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -294,8 +325,11 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
             f = out / f"items_audio_{split}_{name}.npz"
             if not f.exists():
                 paths, y, statements = load_ravdess(root, split, seed)
-                feats = _run_chunks(f"audio_{split}_{name}", paths, VOICE_VARIANT_CHUNKS[name], out / "parts",
-                                    workers)
+                if name == "centred":  # derived from the plain voices, no new encoding
+                    feats = centred_voices(items[split]["audio"]["seqs"], paths)
+                else:
+                    feats = _run_chunks(f"audio_{split}_{name}", paths, VOICE_VARIANT_CHUNKS[name],
+                                        out / "parts", workers)
                 _save_ragged(f, feats, y, statement=np.array(statements))
             items[split][f"audio_{name}"] = load_ragged(f)
     return items
@@ -460,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="share of the training examples' voices taken from a channel-augmented copy of their file "
                         "(gain, noise, a lossy codec, leading silence), so that lossy, shifted sound reads as clean "
                         "sound does")
+    p.add_argument("--centred-voice-share", type=float, default=0.0,
+                   help="share of the training examples' voices centred on their speaker's mean (of 4-16 other "
+                        "files of the actor: centred_voices), as a session's running mean would centre them")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)
     root, out = Path(args.data), Path(args.out)
@@ -469,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     out.mkdir(parents=True, exist_ok=True)
     limits = {"text": {"train": args.text_train}, "visual": {"train": args.face_train, "valid": args.face_valid}}
-    shares = {"live": args.live_voice_share, "aug": args.voice_aug_share}
+    shares = {"live": args.live_voice_share, "aug": args.voice_aug_share, "centred": args.centred_voice_share}
     items = extract_items(root, out, args.workers, limits, args.seed, args.text_unseen_by,
                           tuple(name for name, share in shares.items() if share > 0))
 
