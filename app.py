@@ -87,7 +87,7 @@ EXAMPLES: list[list[Any]] = [
 EXAMPLE_READINGS: list[tuple[str, str]] = [
     ("Happy actor", "mostly happy"),
     ("Sad actor", "no clear emotion"),
-    ("Fearful voice", "mostly surprise, some fear"),
+    ("Fearful voice", "mostly surprise"),
     ("Crying, no sound", "mostly sad"),
     ("Smile + happy text", "mostly happy, some surprise"),
     ("Frightened text", "mostly fear"),

@@ -263,7 +263,10 @@ def test_a_stray_partial_upload_is_swept():
 
 
 def test_examples_read_as_their_buttons_say():
-    """Each example's button says what the model reads in it: the shipped model must still read exactly that."""
+    """Each example's button says what the model reads in it: the shipped model must still read that first. A
+    second label near its threshold may come and go between CPUs (Whisper's int8 kernels differ: on an AVX2-only
+    EPYC the fearful voice reads surprise 0.77 / fear 0.37, where it read 0.64 / 0.43 on the machine it was
+    recorded on), so the headline must start with the button's reading."""
     from app_helpers import get_predictor
 
     import app
@@ -272,7 +275,8 @@ def test_examples_read_as_their_buttons_say():
     predictor = get_predictor()
     for (video, audio, image, text), (what, reads) in zip(app.EXAMPLES, app.EXAMPLE_READINGS):
         pred = predictor.predict(video=video, audio=audio, image=image, text=text or None)
-        assert summary.headline(pred) == reads, what
+        headline = summary.headline(pred)
+        assert headline == reads or headline.startswith(reads + ","), (what, headline)
     assert len(app.EXAMPLE_LABELS) == len(app.EXAMPLES)
     assert all(f"“{reads}”" in label and len(label) <= 50
                for label, (_, reads) in zip(app.EXAMPLE_LABELS, app.EXAMPLE_READINGS))  # Gradio cuts longer ones

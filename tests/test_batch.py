@@ -114,7 +114,9 @@ def test_ray_scores_equal_in_process(ray_run, inputs, tmp_path) -> None:
     for name, kind in (("clip.mp4", "video"), ("face.jpg", "image")):
         pred = predictor.predict(**{kind: str(inputs / name)}).to_dict()
         for k in LABELS:
-            assert ray_rows[name][f"score_{k}"] == pytest.approx(pred["scores"][k], abs=1e-5), (name, k)
+            # 1e-3: a Ray actor runs Whisper's int8 kernels on its own thread count, which moves scores by up to
+            # 2e-4 on some CPUs (an AVX2-only EPYC); a different input or model would move them by far more
+            assert ray_rows[name][f"score_{k}"] == pytest.approx(pred["scores"][k], abs=1e-3), (name, k)
         assert ray_rows[name]["labels"].split() == pred["labels"]
     local = tmp_path / "local"
     batch.run([inputs], local, engine="local", predictor=predictor, quiet=True)
@@ -124,7 +126,7 @@ def test_ray_scores_equal_in_process(ray_run, inputs, tmp_path) -> None:
         assert r["status"] == ray_rows[name]["status"] and r["error"] == ray_rows[name]["error"]
         for k in LABELS:
             a, b = r[f"score_{k}"], ray_rows[name][f"score_{k}"]
-            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=1e-5)
+            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=1e-3)  # thread counts, above
 
 
 def test_resume_scores_nothing_new(ray_run, inputs, tmp_path, capsys) -> None:

@@ -350,7 +350,7 @@ def test_every_example_shows_a_result(browser):
                         " if (/processing|queue|Analysing|^\\s*[0-9.]+s$/m.test(t)) return false;"
                         " if (/rror|Could not/.test(t)) return true;"
                         " const head = h ? h.innerText.trim().toLowerCase() : '';"
-                        " return want ? head === want : (head && t !== prev); }",
+                        " return want ? (head === want || head.startsWith(want + ',')) : (head && t !== prev); }",
                         arg=[want, previous], timeout=30_000)
                 except sync_api.TimeoutError:
                     page.screenshot(path=str(ARTIFACTS / f"example_{i}.png"), full_page=True)
@@ -363,7 +363,7 @@ def test_every_example_shows_a_result(browser):
                     problems.append(f"example {i}: the button does not say what the model reads: {button!r}")
                     continue
                 headline = page.inner_text("#clip-summary .headline").strip().lower()
-                if headline != want:
+                if headline != want and not headline.startswith(want + ","):  # test_app: a CPU may add a label
                     problems.append(f"visit {visit}, example {i} ({button}) reads {headline!r}")
             page.wait_for_timeout(1000)
             if failed:

@@ -4,6 +4,11 @@
 ``Prediction``, one speech pass, options dataclasses) by running this file with ``TAILOR_RECORD_REGRESSION=1``.
 Every field of ``Prediction.to_dict()`` except the timings is compared: floats within ``TOLERANCE``, everything
 else (labels, words, the JSON shape itself) exactly. Re-record only for a change that is meant to alter results.
+
+Whisper's int8 kernels give other voice features on other CPUs (an AVX2-only AMD EPYC reads the fearful example
+surprise 0.77 / fear 0.37 where the first recording's machine read 0.64 / 0.43), so one recording per CPU kind is
+kept (``regression_scores_<kind>.json``, recorded with ``TAILOR_RECORD_REGRESSION=<kind>``) and the results must
+match one of them whole.
 """
 
 from __future__ import annotations
@@ -64,10 +69,18 @@ def _compare(got, want, where: str) -> None:
 
 def test_record_or_compare(predictor):
     results = {name: _result(predictor, name) for name in INPUTS}
-    if os.environ.get("TAILOR_RECORD_REGRESSION"):
-        FIXTURE.write_text(json.dumps(results, indent=1) + "\n")
-        pytest.skip(f"recorded {FIXTURE}")
-    want = json.loads(FIXTURE.read_text())
-    assert list(results) == list(want)
-    for name in INPUTS:
-        _compare(results[name], want[name], name)
+    if kind := os.environ.get("TAILOR_RECORD_REGRESSION"):
+        path = FIXTURE if kind == "1" else FIXTURE.with_name(f"{FIXTURE.stem}_{kind}.json")
+        path.write_text(json.dumps(results, indent=1) + "\n")
+        pytest.skip(f"recorded {path}")
+    mismatches = []
+    for path in sorted(FIXTURE.parent.glob(f"{FIXTURE.stem}*.json")):
+        want = json.loads(path.read_text())
+        try:
+            assert list(results) == list(want)
+            for name in INPUTS:
+                _compare(results[name], want[name], name)
+            return  # matches this recording whole
+        except AssertionError as e:
+            mismatches.append(f"{path.name}: {e}")
+    pytest.fail("matches no recording: " + " | ".join(mismatches))
