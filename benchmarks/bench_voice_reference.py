@@ -140,16 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     if "ravdess" not in steps:
         steps["ravdess"] = cache_steps(args.data, args.cache, "ravdess", model)
     rav = {it.path.name: it for it in corpus_items(args.data, "ravdess")}
-    pop = np.concatenate([steps["ravdess"][n] for n, it in rav.items()
-                          if int(it.speaker.split(":")[1]) in POP_ACTORS])
-    mu_pop, sd_pop = pop.mean(0), pop.std(0)
-    if args.population is not None:
-        from training.prepare_demo import load_ragged, speech_mean
+    if args.population is None:
+        pop = np.concatenate([steps["ravdess"][n] for n, it in rav.items()
+                              if int(it.speaker.split(":")[1]) in POP_ACTORS])
+    else:
+        from training.prepare_demo import load_ragged
 
         items = load_ragged(args.population)
-        # the cache's items are in load_ravdess's order; a generated clip is the one with no statement
-        kinds = ["nothing:" if not str(st) else "ravdess" for st in items["statement"]]
-        mu_pop = speech_mean(items["seqs"], kinds)
+        # every voice step of the cache's RAVDESS items, as prepare_demo.speech_mean takes them (a generated clip
+        # is the one with no statement), so that both mu_pop and sd_pop describe the same population
+        pop = np.concatenate([s for s, st in zip(items["seqs"], items["statement"], strict=True)
+                              if s is not None and len(s) and str(st)])
+    mu_pop, sd_pop = pop.mean(0), pop.std(0)
     predictor = load_model(args.checkpoint, transcribe=False)
     rng = np.random.default_rng(args.seed)
     results: dict = {"checkpoint": str(predictor.checkpoint), "seed": args.seed, "population_steps": len(pop),
