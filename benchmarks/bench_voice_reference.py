@@ -164,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         plain = {it.path.name: answer(predictor, steps[corpus][it.path.name]) for it in items}
         table = {}
         for cond in args.conditions.split(","):
-            truth, without, with_ref, n_ref = [], [], [], []
+            truth, without, with_ref, n_ref, by_speaker = [], [], [], [], {}
             for spk in speakers:
+                first = len(truth)
                 own = [it for it in items if it.speaker == spk]
                 ref = reference_files(cond, own, rng)
                 ref_rows = np.concatenate([steps[corpus][n] for n in ref])
@@ -180,9 +181,14 @@ def main(argv: list[str] | None = None) -> int:
                     truth.append(it.label)
                     without.append(plain[it.path.name])
                     with_ref.append(answer(predictor, x2))
+                t = np.array(truth[first:])
+                by_speaker[spk] = {"files": len(t)} | {
+                    f"{k}_acc": round(float(np.mean(np.array(v[first:]) == t)), 4)
+                    for k, v in (("without", without), ("with", with_ref))}
             truth = np.array(truth)
             table[cond] = {"files": int(len(truth)), "reference_files_per_speaker": sorted(set(n_ref)),
-                           "without": score(truth, np.array(without)), "with": score(truth, np.array(with_ref))}
+                           "without": score(truth, np.array(without)), "with": score(truth, np.array(with_ref)),
+                           "by_speaker": by_speaker}
             print(f"{corpus:8s} {cond:16s} n={len(truth):4d} without acc {table[cond]['without']['acc']:.3f} "
                   f"-> with {table[cond]['with']['acc']:.3f} (macro-F1 {table[cond]['without']['macro_f1']:.3f} "
                   f"-> {table[cond]['with']['macro_f1']:.3f})", flush=True)

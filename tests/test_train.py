@@ -457,3 +457,40 @@ def test_centred_voices_take_the_speaker_out_and_keep_the_rest():
     assert np.allclose(out[3] - out[3].mean(0), seqs[3] - seqs[3].mean(0), atol=1e-5)  # within-file shape kept
     assert abs(abs(out[-1].mean()) - 5.0) < 0.8  # silence moved by one actor's offset
     assert np.array_equal(np.concatenate(out), np.concatenate(centred_voices(seqs, paths, seed=3)))  # seeded
+
+
+def test_extra_voices_add_training_speakers_and_keep_the_held_out_ones(tmp_path, monkeypatch):
+    """``prepare_demo --extra-voices``: another corpus's files join the training voices only (validation and test
+    stay RAVDESS's), its held-out speakers never do, its emotions map to the six labels (neutral: none), and the
+    RAVDESS features are cached under the same name as without it (so adding a corpus re-uses them)."""
+    from training import prepare_demo as pd
+
+    for actor in (1, 8):
+        d = tmp_path / "ravdess_speech" / f"Actor_{actor:02d}"
+        d.mkdir(parents=True)
+        for emo in ("01", "05"):
+            (d / f"03-01-{emo}-01-01-01-{actor:02d}.flac").touch()
+    (tmp_path / "tess").mkdir()
+    for spk in ("OAF", "YAF"):
+        for word in ("back", "bar"):
+            for emo in ("angry", "neutral", "ps", "fear"):
+                (tmp_path / "tess" / f"{spk}_{word}_{emo}.flac").touch()
+    monkeypatch.setitem(pd.EXTRA_VOICES, "tess", {"held_out": ("tess:YAF",), "every": 2})
+    monkeypatch.setattr(pd, "NOTHING_ITEMS", {"train": 1, "valid": 1, "test": 1})
+    plain, y_plain, _ = pd.load_voices(tmp_path, "train", 0)
+    paths, y, statements = pd.load_voices(tmp_path, "train", 0, ("tess",))
+    assert paths[: len(plain)] == plain and np.array_equal(y[: len(plain)], y_plain)
+    extra = paths[len(plain):]
+    assert [Path(p).name for p in extra] == ["OAF_back_angry.flac", "OAF_back_neutral.flac", "OAF_bar_angry.flac",
+                                             "OAF_bar_neutral.flac"]  # every 2nd in path order, no YAF
+    assert statements[len(plain):] == [""] * 4
+    names = [pd.LABELS[j] for row in y[len(plain):] for j in np.flatnonzero(row)]
+    assert names == ["anger", "anger"]  # angry -> anger; neutral -> no label
+    assert pd.load_voices(tmp_path, "test", 0, ("tess",))[0] == pd.load_voices(tmp_path, "test", 0)[0]
+
+    runs = []
+    monkeypatch.setattr(pd, "_run_chunks", lambda name, items, fn, parts, workers: runs.append((name, items)) or items)
+    assert pd._voice_features("audio_train", paths, None, tmp_path, 1) == paths
+    assert [(n, len(i)) for n, i in runs] == [("audio_train", len(plain)), ("audio_train_tess", 4)]
+    with pytest.raises(ValueError, match="not supported"):
+        pd.extract_items(tmp_path, tmp_path, 1, {}, 0, voice_variants=("centred",), extra_voices=("tess",))

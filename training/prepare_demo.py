@@ -32,7 +32,10 @@ features (tried with the 10 s live window of the time: not shipped, model card "
 ``--voice-aug-share F`` a share F of the training voices come from one channel-augmented copy of their file
 (``items_audio_train_aug.npz``; ``training.voice_corpora.augment``: gain, noise, a lossy codec round trip as a
 browser or phone would send it, 0-40 ms of leading silence), so that lossy, shifted sound reads as clean sound
-does; the same rules (own generator; validation and test as recorded). A voice picked for both comes live.
+does; the same rules (own generator; validation and test as recorded). A voice picked for both comes live. With
+``--extra-voices tess,emodb`` the training voices also hold other corpora's speakers (``EXTRA_VOICES``: which
+speakers stay held out, and how many of the others' files are used), with no words (their sentences are not
+RAVDESS's two); validation and test stay RAVDESS's (``items_audio_train+tess.npz``).
 
 Written to ``--out``: ``demo.npz`` (train / valid / test, for ``python -m training.train``), and
 ``eval_text.npz``, ``eval_audio.npz``, ``eval_visual.npz``: every held-out item of one corpus alone (the other
@@ -76,6 +79,13 @@ RAVDESS_SPLIT_ACTORS = {"test": {1, 2, 3, 4, 5}, "valid": {6, 7}}  # everyone el
 RAVDESS_STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 SPLIT_FILES = {"train": "train", "valid": "dev", "test": "test"}
 CHUNK = 256
+#: Training voices from other corpora (``--extra-voices``): the speakers held out of training (to measure voices the
+#: model never met) and every how many of the other speakers' files (in path order) are used. TESS: its older
+#: speaker only, a quarter of her words (50 files per emotion, so one voice does not outweigh 17 RAVDESS actors).
+EXTRA_VOICES: dict[str, dict] = {"tess": {"held_out": ("tess:YAF",), "every": 4},
+                                 "emodb": {"held_out": ("emodb:03", "emodb:08", "emodb:09"), "every": 1}}
+VOICE_CLASS_TO_LABEL = {"happy": "happy", "sad": "sad", "angry": "anger", "fearful": "fear", "disgust": "disgust",
+                        "surprised": "surprise"}  # training.voice_corpora.CLASSES (neutral: no label) -> LABELS
 # Voice variants of the training items, in the order they are preferred when one voice is picked for several:
 # each has its own generator (seed below) that picks which placed voices come in it.
 VOICE_VARIANT_SEEDS = {"live": 10, "aug": 11, "centred": 12}
@@ -292,12 +302,54 @@ def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator
     return z["images"][idx], labels[idx]
 
 
+def load_extra_voices(root: Path, corpora: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+    """Training files of other voice corpora (``EXTRA_VOICES``): paths and labels [N, 6] (neutral, EmoDB's
+    boredom: no label)."""
+    from training.voice_corpora import CLASSES, list_corpus
+
+    paths, labels = [], []
+    for corpus in corpora:
+        spec = EXTRA_VOICES[corpus]
+        for it in [it for it in list_corpus(root, corpus) if it.speaker not in spec["held_out"]][:: spec["every"]]:
+            paths.append(str(it.path))
+            labels.append(_multi_hot([VOICE_CLASS_TO_LABEL.get(CLASSES[it.label], "")]))
+    return paths, np.stack(labels) if labels else np.zeros((0, len(LABELS)), np.float32)
+
+
+def load_voices(root: Path, split: str, seed: int = 0, extra: tuple[str, ...] = ()):
+    """:func:`load_ravdess`, then (training split only) the files of :func:`load_extra_voices` (statement "")."""
+    paths, labels, statements = load_ravdess(root, split, seed)
+    if split == "train" and extra:
+        more, y = load_extra_voices(root, extra)
+        paths, labels, statements = paths + more, np.concatenate([labels, y]), statements + [""] * len(more)
+    return paths, labels, statements
+
+
+def _voice_features(name: str, paths: list[str], fn: Callable, parts: Path, workers: int) -> list:
+    """``fn`` over voice paths, each corpus's run of files cached under its own name (RAVDESS and generated clips
+    as ``name``, another corpus as ``name_<corpus>``), so adding a corpus re-uses the RAVDESS features."""
+    from itertools import groupby
+
+    def corpus(path: str) -> str:
+        return "" if path.startswith("nothing:") or "ravdess_speech" in Path(path).parts else Path(path).parent.name
+
+    out = []
+    for c, run in groupby(paths, key=corpus):
+        out += _run_chunks(f"{name}_{c}" if c else name, list(run), fn, parts, workers)
+    return out
+
+
 def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
-                  text_unseen_by: Path | None = None, voice_variants: tuple[str, ...] = ()) -> dict:
+                  text_unseen_by: Path | None = None, voice_variants: tuple[str, ...] = (),
+                  extra_voices: tuple[str, ...] = ()) -> dict:
     """Per-item features of every corpus and split, cached in ``out/items_<corpus>_<split>.npz``; with
     ``text_unseen_by``, training sentences only from those that words encoder did not train on; for each of
     ``voice_variants`` (names of ``VOICE_VARIANT_SEEDS``), the training voices also in that variant
-    (``items_audio_train_<name>.npz``: "live" as a live update encodes them, "aug" channel-augmented)."""
+    (``items_audio_train_<name>.npz``: "live" as a live update encodes them, "aug" channel-augmented); with
+    ``extra_voices`` the training voices also hold those corpora's (:func:`load_voices`; ``items_audio_train+<c>``)."""
+    if extra_voices and "centred" in voice_variants:
+        raise ValueError("--extra-voices and --centred-voice-share together are not supported (centring needs "
+                         "RAVDESS actor numbers)")
     items = {}
     for i, split in enumerate(("train", "valid", "test")):
         # one generator per corpus and split, so a resumed run (some item files already cached) draws the same
@@ -310,26 +362,28 @@ def extract_items(root: Path, out: Path, workers: int, limits: dict, seed: int,
             texts, y = load_goemotions(root, split, limits["text"].get(split), rng(0), text_unseen_by)
             vecs = _run_chunks(f"text_{split}", texts, _text_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
-        f = out / f"items_audio_{split}.npz"
+        voices = f"audio_{split}" + ("".join(f"+{c}" for c in extra_voices) if split == "train" else "")
+        f = out / f"items_{voices}.npz"
         if not f.exists():
-            paths, y, statements = load_ravdess(root, split, seed)
-            feats = _run_chunks(f"audio_{split}", paths, _audio_chunk, out / "parts", workers)
+            paths, y, statements = load_voices(root, split, seed, extra_voices)
+            feats = _voice_features(f"audio_{split}", paths, _audio_chunk, out / "parts", workers)
             _save_ragged(f, feats, y, statement=np.array(statements))
         f = out / f"items_visual_{split}.npz"
         if not f.exists():
             images, y = load_fer(root, split, limits["visual"].get(split), rng(2))
             vecs = _run_chunks(f"visual_{split}", list(images), _face_chunk, out / "parts", workers)
             _save_ragged(f, vecs, y)
-        items[split] = {m: load_ragged(out / f"items_{m}_{split}.npz") for m in ("text", "audio", "visual")}
+        items[split] = {m: load_ragged(out / f"items_{voices if m == 'audio' else f'{m}_{split}'}.npz")
+                        for m in ("text", "audio", "visual")}
         for name in voice_variants if split == "train" else ():
-            f = out / f"items_audio_{split}_{name}.npz"
+            f = out / f"items_{voices}_{name}.npz"
             if not f.exists():
-                paths, y, statements = load_ravdess(root, split, seed)
+                paths, y, statements = load_voices(root, split, seed, extra_voices)
                 if name == "centred":  # derived from the plain voices, no new encoding
                     feats = centred_voices(items[split]["audio"]["seqs"], paths)
                 else:
-                    feats = _run_chunks(f"audio_{split}_{name}", paths, VOICE_VARIANT_CHUNKS[name],
-                                        out / "parts", workers)
+                    feats = _voice_features(f"audio_{split}_{name}", paths, VOICE_VARIANT_CHUNKS[name],
+                                            out / "parts", workers)
                 _save_ragged(f, feats, y, statement=np.array(statements))
             items[split][f"audio_{name}"] = load_ragged(f)
     return items
@@ -497,10 +551,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--centred-voice-share", type=float, default=0.0,
                    help="share of the training examples' voices centred on their speaker's mean (of 4-16 other "
                         "files of the actor: centred_voices), as a session's running mean would centre them")
+    p.add_argument("--extra-voices", default="", metavar="CORPORA",
+                   help=f"training voices from other corpora too, comma-separated ({', '.join(EXTRA_VOICES)}; "
+                        "their held-out speakers: EXTRA_VOICES), under ../shared/data/<corpus>/")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)
+    extra = tuple(c for c in args.extra_voices.split(",") if c)
+    if unknown := [c for c in extra if c not in EXTRA_VOICES]:
+        p.error(f"--extra-voices: unknown corpus {', '.join(unknown)} (one of {', '.join(EXTRA_VOICES)})")
     root, out = Path(args.data), Path(args.out)
-    for sub in ("goemotions_ekman", "ravdess_speech", "ferplus"):
+    for sub in ("goemotions_ekman", "ravdess_speech", "ferplus", *extra):
         if not (root / sub).is_dir():
             print(f"error: {root / sub} not found (--data should be ../shared/data)", file=sys.stderr)
             return 2
@@ -508,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = {"text": {"train": args.text_train}, "visual": {"train": args.face_train, "valid": args.face_valid}}
     shares = {"live": args.live_voice_share, "aug": args.voice_aug_share, "centred": args.centred_voice_share}
     items = extract_items(root, out, args.workers, limits, args.seed, args.text_unseen_by,
-                          tuple(name for name, share in shares.items() if share > 0))
+                          tuple(name for name, share in shares.items() if share > 0), extra)
 
     _init_worker()
     statements = {k: _extractor.text_encoder.word_vectors(v)[1] for k, v in RAVDESS_STATEMENTS.items()}
