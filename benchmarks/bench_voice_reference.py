@@ -32,12 +32,12 @@ from tailor_core.config import LABELS  # noqa: E402
 from tailor_core.features import FeatureBundle  # noqa: E402
 from tailor_core.features.grid import SAMPLE_RATE, n_steps_for  # noqa: E402
 from tailor_core.features.voice_states import file_states, pool_steps  # noqa: E402
-from training.voice_corpora import CLASSES, Item, list_corpus  # noqa: E402
+from training.voice_corpora import CLASSES, LABEL_OF_CLASS, Item, list_corpus  # noqa: E402
 
 TEST_ACTORS = {1, 2, 3, 4}  # the demo checkpoint's test voices (training/prepare_demo.py)
 POP_ACTORS = set(range(8, 25))  # its training voices
 RAVDESS_NEUTRAL = "01"  # the emotion field of RAVDESS's neutral (not calm) files
-CLASS_OF_LABEL = {"happy": 1, "sad": 2, "anger": 3, "fear": 4, "disgust": 5, "surprise": 6}
+CLASS_OF_LABEL = {label: CLASSES.index(c) for c, label in LABEL_OF_CLASS.items()}
 CONDITIONS = ("neutral2", "neutral1", "neutral4", "any2", "all", "neutral2_scaled", "any8")  # new ones last: the
 # files each draws depend on the draws before it
 

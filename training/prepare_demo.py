@@ -84,8 +84,6 @@ CHUNK = 256
 #: speaker only, a quarter of her words (50 files per emotion, so one voice does not outweigh 17 RAVDESS actors).
 EXTRA_VOICES: dict[str, dict] = {"tess": {"held_out": ("tess:YAF",), "every": 4},
                                  "emodb": {"held_out": ("emodb:03", "emodb:08", "emodb:09"), "every": 1}}
-VOICE_CLASS_TO_LABEL = {"happy": "happy", "sad": "sad", "angry": "anger", "fearful": "fear", "disgust": "disgust",
-                        "surprised": "surprise"}  # training.voice_corpora.CLASSES (neutral: no label) -> LABELS
 # Voice variants of the training items, in the order they are preferred when one voice is picked for several:
 # each has its own generator (seed below) that picks which placed voices come in it.
 VOICE_VARIANT_SEEDS = {"live": 10, "aug": 11, "centred": 12}
@@ -305,14 +303,14 @@ def load_fer(root: Path, split: str, limit: int | None, rng: np.random.Generator
 def load_extra_voices(root: Path, corpora: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
     """Training files of other voice corpora (``EXTRA_VOICES``): paths and labels [N, 6] (neutral, EmoDB's
     boredom: no label)."""
-    from training.voice_corpora import CLASSES, list_corpus
+    from training.voice_corpora import CLASSES, LABEL_OF_CLASS, list_corpus
 
     paths, labels = [], []
     for corpus in corpora:
         spec = EXTRA_VOICES[corpus]
         for it in [it for it in list_corpus(root, corpus) if it.speaker not in spec["held_out"]][:: spec["every"]]:
             paths.append(str(it.path))
-            labels.append(_multi_hot([VOICE_CLASS_TO_LABEL.get(CLASSES[it.label], "")]))
+            labels.append(_multi_hot([LABEL_OF_CLASS.get(CLASSES[it.label], "")]))
     return paths, np.stack(labels) if labels else np.zeros((0, len(LABELS)), np.float32)
 
 

@@ -39,6 +39,9 @@ import numpy as np
 # the voice readout's seven emotions, as in probe_voice / train_voice_readout (kept here so that this module
 # needs neither of them)
 CLASSES = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+#: each emotion class's TAILOR label (neutral: no label)
+LABEL_OF_CLASS = {"happy": "happy", "sad": "sad", "angry": "anger", "fearful": "fear", "disgust": "disgust",
+                  "surprised": "surprise"}
 EMOTION_TO_CLASS = {1: 0, 2: 0, 3: 1, 4: 2, 5: 3, 6: 4, 7: 5, 8: 6}  # RAVDESS EE; calm (02) -> neutral
 MODES = {"nopad": 0.0, "pad10": 10.0, "pad20": 20.0, "pad30": 30.0}  # log-mel padding before the encoder
 
