@@ -341,8 +341,8 @@ LIVE_LOOKING: str = "Looking and listening…"
 def live_looking(live: LiveSession) -> str:
     """The status line before the first scores: what the camera and the microphone have given so far."""
     face = live.face_in_view
-    look = ("waiting for the camera" if face is None and not live.frames
-            else "face seen" if face else "no face yet")
+    look = ("face seen" if face else "no face yet" if face is not None or live.frames
+            else "camera on, finding the face" if live.frame_shape else "waiting for the camera")
     heard = live.heard_seconds
     listen = f"{heard:.1f} s heard" if heard > 0 else "waiting for the microphone"
     return f"**Looking:** {look} · **listening:** {listen} · the first scores come in a moment"
@@ -382,7 +382,13 @@ def _live_outputs(live: LiveSession, wait: float = 0.0) -> tuple[Any, ...]:
     """What the Live widgets show after a frame or a chunk: the newest background update if there is one not
     shown yet (whichever handler comes first shows it; ``wait``: if none is ready, wait this long for one);
     before the first one, what is seen and heard so far."""
-    update = live.take_update(wait)
+    if not live.history and live.frame_shape and not live.frames:
+        # the first frame is being analysed: "face seen" / "no face yet" is the page's first answer to Start, shown
+        # as soon as it is known (a frame's face takes a fraction of the frame interval; the scores come later)
+        live.wait_for_first_frame(wait)
+        update = live.take_update()
+    else:
+        update = live.take_update(wait)
     if update is None:
         if live.history:  # scores are on screen: keep them until the next update
             return (gr.skip(),) * 5
@@ -391,8 +397,10 @@ def _live_outputs(live: LiveSession, wait: float = 0.0) -> tuple[Any, ...]:
     history = list(live.history)
     timeline = gr.skip()
     # the minute-long chart is redrawn every LIVE.timeline_every s, not at every update: building and drawing two
-    # charts per update costs the server and the browser CPU that the updates need on a busy machine
-    if len(history) < 2 or int(history[-1][0] / LIVE.timeline_every) != int(history[-2][0] / LIVE.timeline_every):
+    # charts per update costs the server and the browser CPU that the updates need on a busy machine; and not before
+    # it has two points to join (the first update: its one point would draw an empty chart and delay the scores)
+    every = LIVE.timeline_every
+    if len(history) == 2 or len(history) > 2 and int(history[-1][0] / every) != int(history[-2][0] / every):
         timeline = plots.timeline_from_points([t for t, _ in history], [s for _, s in history],
                                               title="Live scores (last minute)", markers=False)
     bars = plots.scores_figure(pred, title=f"Last {LIVE.window_seconds:.0f} s · dashes = thresholds", height=300)

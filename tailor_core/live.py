@@ -114,6 +114,14 @@ class LiveSession:
             self.shown_log.append(self.elapsed())
         return latest
 
+    def wait_for_first_frame(self, wait: float) -> bool:
+        """Before the first scores the status can already say whether a face is in view: wait up to ``wait`` s
+        for the first offered frame to be analysed. True when one has been (at once if already)."""
+        with self._updates:
+            if not self.frames and wait > 0 and not self._closed.is_set():
+                self._update_ready.wait_for(lambda: self.frames > 0 or self._closed.is_set(), wait)
+            return self.frames > 0
+
     def _wake(self, prepare: bool = False) -> None:
         with self._updates:
             if self._update_every is None or self._closed.is_set() or self._updater is not None:
@@ -175,7 +183,9 @@ class LiveSession:
         finally:
             self._framing.release()
         self.last_input = time.monotonic()
-        self.frames += 1
+        with self._updates:
+            self.frames += 1
+            self._update_ready.notify_all()  # wait_for_first_frame
         self.frame_shape = (int(rgb.shape[0]), int(rgb.shape[1]))
         self._wake()
         return True

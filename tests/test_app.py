@@ -434,6 +434,34 @@ def test_live_update_waits_for_its_voice_pass_only_so_long():
         live.close()
 
 
+def test_live_first_answer_says_whether_a_face_is_in_view():
+    """Before the first scores, the frame handler's own answer already says whether the camera shows a face (it
+    waits for the frame's face, never for the first scores, which no background scorer makes here)."""
+    import av
+    import numpy as np
+    from app_helpers import get_predictor
+
+    import app
+    from tailor_core.live import LiveSession
+
+    with av.open(str(HAPPY)) as c:
+        face = next(c.decode(c.streams.video[0])).to_ndarray(format="rgb24")
+    for frame, seen in ((face, "face seen"), (np.full_like(face, 90), "no face yet")):
+        live = LiveSession(get_predictor(), options=app.LIVE)
+        try:
+            live.prepare()
+            assert "waiting for the camera" in app.live_looking(live)
+            with live._framing:  # the face thread is busy: the frame arrived, its face is not looked for yet
+                live.offer_frame(frame)
+                assert "camera on, finding the face" in app.live_looking(live)
+                assert not live.wait_for_first_frame(0.05)
+            headline, bars, status, *_ = app._live_outputs(live, wait=20.0)  # returns once the face is looked for
+            assert app.LIVE_LOOKING in headline and seen in status, status
+            assert live.wait_for_first_frame(0.0)
+        finally:
+            live.close()
+
+
 def test_live_offered_frames_keep_only_the_newest():
     """Frames offered while the face thread is busy: only the newest waits for it, the others are dropped."""
     import numpy as np

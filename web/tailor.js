@@ -36,6 +36,9 @@
     // at once, before the server answers: the page is starting the camera and the microphone
     const head = q('#live-headline-text');
     if (head) { head.className = 'headline muted'; head.textContent = 'Starting the camera and the microphone…'; }
+    // the microphone first, without waiting for the camera: its first chunk takes longer to arrive than a frame
+    const mic = await waitFor(() => q('#live-mic button.record-button'));
+    if (mic && running) mic.click();
     const cam = q('#live-cam');
     const access = byText(cam, /access webcam/i);
     if (access) access.click();
@@ -46,8 +49,6 @@
     }
     const rec = await waitFor(() => q("#live-cam button[aria-label='capture photo']") || byText(q('#live-cam'), /^\s*record\s*$/i));
     if (rec && running) rec.click();
-    const mic = await waitFor(() => q('#live-mic button.record-button'));
-    if (mic && running) mic.click();
   }
   function stop() {
     const wasRunning = running;
