@@ -293,6 +293,23 @@ def test_voice_augmentation_is_seeded_and_keeps_the_sound(tmp_path):
         assert best > 0.8, best  # 0.83-1.0 here; white noise: 0.06
 
 
+def test_speed_perturbation_moves_pitch_and_tempo_together():
+    """``voice_corpora.perturb_speed``: seeded; a factor in SPEED_RANGE shortens the sound by it and raises its
+    pitch by it (a 200 Hz tone comes out at 200 * factor), as a smaller speaker would."""
+    from training.voice_corpora import SPEED_RANGE, perturb_speed
+
+    t = np.arange(32000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    outs = [perturb_speed(tone, s) for s in range(6)]
+    assert np.array_equal(outs[0], perturb_speed(tone, 0)) and len({len(z) for z in outs}) > 1
+    for z in outs:
+        factor = len(tone) / len(z)
+        assert SPEED_RANGE[0] - 0.01 <= factor <= SPEED_RANGE[1] + 0.01 and z.dtype == np.float32
+        spec = np.abs(np.fft.rfft(z * np.hanning(len(z))))
+        peak = np.argmax(spec) * 16000 / len(z)
+        assert abs(peak - 200 * factor) < 2.0, (peak, factor)
+
+
 def test_words_corpora_loaders_map_meld_and_semeval_to_the_seven_ids(tmp_path):
     """``train_text --corpora``: MELD (repaired apostrophes, one label) and SemEval E-c (six of eleven; none -> neutral)
     map to the GoEmotions-Ekman ids; the SemEval held-out split and the MELD validation dialogues are fixed by seed."""

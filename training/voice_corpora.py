@@ -12,7 +12,8 @@ Classes (``CLASSES``, as ``probe_voice``): neutral, happy, sad, angry, fearful, 
 seven emotions). The encoder states of each corpus are cached as ``CACHE/<corpus>/whisper_<mode>.npz`` (the
 layout ``probe_voice.cache_states`` writes: ``states`` float16 concatenated, ``lens``, ``files``), so that the
 readout's pooling can change without re-encoding; ``--aug-share`` caches one channel-augmented copy (``augment``:
-gain, noise, codec, leading silence) of a share of the files as ``whisper_<mode>_aug.npz``. The leave-one-corpus-out
+gain, noise, codec, leading silence) of a share of the files as ``whisper_<mode>_aug.npz``, or with ``--aug-kind
+speed`` one speed-perturbed copy (``perturb_speed``) as ``whisper_<mode>_speed.npz``. The leave-one-corpus-out
 table (``training.voice_transfer``, docs/encoders.md "Voice across corpora") was measured on these, seed 0:
 
     OMP_NUM_THREADS=1 python -m training.voice_corpora --data ../shared/data --cache /work/enc-cache \
@@ -143,11 +144,31 @@ def augment(y16k: np.ndarray, seed: int) -> np.ndarray:
     return np.concatenate([np.zeros(lead, np.float32), y]).astype(np.float32)
 
 
+#: how far ``perturb_speed`` resamples: a factor uniform in this range
+SPEED_RANGE = (0.85, 1.15)
+
+
+def perturb_speed(y16k: np.ndarray, seed: int) -> np.ndarray:
+    """One speed-perturbed copy of 16 kHz audio: resampled by a factor uniform in ``SPEED_RANGE`` (above 1: faster
+    and higher), which moves the pitch, the formants (the apparent vocal-tract length) and the tempo together, as a
+    shorter or a longer speaker would (Ko et al. 2015's speed perturbation, with a continuous factor)."""
+    import soxr
+
+    factor = float(np.random.default_rng(seed).uniform(*SPEED_RANGE))
+    # played at 16 kHz, audio resampled from 16 kHz * factor to 16 kHz lasts 1 / factor as long
+    return soxr.resample(np.asarray(y16k, np.float32), 16_000 * factor, 16_000, quality="HQ").astype(np.float32)
+
+
+#: the kinds of copies ``--aug-share`` can cache, and their cache tags
+AUG_KINDS = {"channel": ("_aug", augment), "speed": ("_speed", perturb_speed)}
+
+
 def cache_corpus(data: Path, cache: Path, corpus: str, mode: str, model=None, aug_share: float = 0.0,
-                 seed: int = 0, every: int = 1, tag: str = "") -> Path:
+                 seed: int = 0, every: int = 1, tag: str = "", aug_kind: str = "channel") -> Path:
     """Encode every file of ``corpus`` with ``MODES[mode]`` padding into ``cache/<corpus>/whisper_<mode>.npz``;
     with ``aug_share`` > 0 instead one :func:`augment` ed copy of that share of the files (every k-th file,
-    seeded per file) into ``whisper_<mode>_aug.npz``. ``every`` > 1: only every ``every``-th file (sorted by
+    seeded per file) into ``whisper_<mode>_aug.npz`` (``aug_kind="speed"``: :func:`perturb_speed`, into
+    ``whisper_<mode>_speed.npz``). ``every`` > 1: only every ``every``-th file (sorted by
     name: for TESS, every speaker and emotion with a quarter of the words at 4). ``tag`` is put after the mode
     in the file name (another encoder's states: ``_base``)."""
     import soundfile as sf
@@ -155,7 +176,8 @@ def cache_corpus(data: Path, cache: Path, corpus: str, mode: str, model=None, au
     from tailor_core.features.grid import SAMPLE_RATE
     from tailor_core.features.voice_states import encoder_states
 
-    out = cache / corpus / f"whisper_{mode}{tag}{'_aug' if aug_share > 0 else ''}.npz"
+    aug_tag, aug_fn = AUG_KINDS[aug_kind]
+    out = cache / corpus / f"whisper_{mode}{tag}{aug_tag if aug_share > 0 else ''}.npz"
     if out.exists():
         return out
     if model is None:
@@ -170,7 +192,7 @@ def cache_corpus(data: Path, cache: Path, corpus: str, mode: str, model=None, au
         y, sr = sf.read(it.path, dtype="float32")
         assert sr == SAMPLE_RATE and y.ndim == 1, it.path
         if aug_share > 0:
-            y = augment(y, seed * 1_000_003 + CORPORA.index(corpus) * 100_000 + i)
+            y = aug_fn(y, seed * 1_000_003 + CORPORA.index(corpus) * 100_000 + i)
         states.append(encoder_states(model, y, pad_seconds=MODES[mode]).astype(np.float16))
         if i % 200 == 0:
             print(f"{corpus} {mode} {i}/{len(items)} {time.time() - t0:.0f}s", flush=True)
@@ -191,6 +213,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--modes", default="nopad", help="comma list of windows: nopad, pad10, pad20, pad30")
     ap.add_argument("--aug-share", type=float, default=0.0,
                     help="> 0: cache one augmented copy of this share of each corpus instead (tag _aug)")
+    ap.add_argument("--aug-kind", choices=sorted(AUG_KINDS), default="channel",
+                    help="what --aug-share copies are: channel (gain, noise, codec; tag _aug) or speed "
+                         "(perturb_speed; tag _speed)")
     ap.add_argument("--seed", type=int, default=0, help="the augmentation's seed")
     ap.add_argument("--every", default="tess=4", help="corpus=k: only every k-th file of that corpus")
     ap.add_argument("--whisper", type=Path, default=None,
@@ -212,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     for mode in args.modes.split(","):
         for corpus in args.corpora.split(","):
             cache_corpus(args.data, args.cache, corpus, mode, model, args.aug_share, args.seed,
-                         every.get(corpus, 1), args.tag)
+                         every.get(corpus, 1), args.tag, args.aug_kind)
 
 
 if __name__ == "__main__":
