@@ -94,7 +94,8 @@ class LiveOptions:
     earlier audio as context, in one Whisper pass padded to ``voice_pad_seconds`` (a longer window reads a voice
     better and costs more per update; the voice readout is fitted on this window too, see docs/encoders.md). Speech to
     text runs on new audio every ``asr_every_seconds``; words two passes agree on that end at a pause
-    (``asr_pause_seconds``) at least ``asr_stable_seconds`` before the newest audio are final.
+    (``asr_pause_seconds``) at least ``asr_stable_seconds`` before the newest audio are final. Words at a cut
+    inside speech (``asr_edge_seconds``, ``asr_edge_db``) are left out until a pass hears them whole.
     """
 
     window_seconds: float = 6.0  # what one update scores
@@ -110,6 +111,11 @@ class LiveOptions:
     asr_stable_seconds: float = 1.0
     asr_max_pending_seconds: float = 20.0  # never re-transcribe more than this
     asr_pause_seconds: float = 0.3
+    # a pass's audio cut inside sound (its edge's 30 ms within asr_edge_db of its loudest): the words it heard
+    # within asr_edge_seconds of a start cut (the microphone opened mid-word), or within asr_stable_seconds of an end
+    # cut and not yet heard alike by the previous pass, are guesses at a part of a word; they are left out
+    asr_edge_seconds: float = 0.3
+    asr_edge_db: float = -26.0
     gap_fill_seconds: float = 0.25  # audio timestamps this far ahead of the sample clock: filled with silence
     keep_extra_seconds: float = 2.0  # history kept beyond the window
     transcript_words: int = 60  # committed words kept for the running transcript

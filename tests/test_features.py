@@ -364,6 +364,46 @@ def test_stream_transcript_of_a_looped_clip_reads_as_its_words(fx: FeatureExtrac
     st.close()
 
 
+@pytest.mark.parametrize("name", RAVDESS)
+def test_stream_opened_mid_word_hands_the_model_no_invented_word(fx: FeatureExtractor, name: str) -> None:
+    """A microphone that opens inside a word, and passes whose newest chunk ends inside one: no pass hands the
+    transcript or the model a word the clip does not say (the rest of a cut word, "...king", read as a word)."""
+    y48, _ = decode_audio(FIXTURES / name, 600, sample_rate=48000)
+    clip_words = fx.speech.transcribe(decode_audio(FIXTURES / name, 600)[0])
+    said = {norm(w[0]) for w in clip_words}
+    pcm = (np.clip(np.concatenate([y48] * 4), -1, 1) * 32767).astype(np.int16)
+    for word in clip_words[1:4]:  # open the microphone in the middle of each of these words
+        st = fx.stream(window_seconds=6)
+        st.background = False  # passes run in bundle(), deterministically
+        start = int(0.5 * (word[1] + word[2]) * 48000)
+        heard = []
+        for k in range(start, start + 8 * 48000, 24000):
+            st.add_audio(pcm[k : k + 24000], 48000, t=(k - start) / 48000)
+            heard.append((st.transcript, [w.text for w in st.bundle(transcribe=True).words]))
+        invented = [h for h in heard if not set(norm(h[0]).split()) | {norm(w) for w in h[1]} <= said]
+        assert not invented, (word, invented)
+        assert len(norm(st.transcript).split()) >= 6, heard  # a whole sentence was heard and kept
+        st.close()
+
+
+def test_edges_cut_inside_sound_are_told_and_their_unconfirmed_words_left_out() -> None:
+    from tailor_core.features.stream import SAMPLE_RATE, StreamExtractor, _cut_in_sound
+
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    quiet = np.float32(1e-4) * np.random.default_rng(0).standard_normal(8000).astype(np.float32)  # -70 dB
+    assert _cut_in_sound(np.concatenate([quiet, tone]), -26.0) == (False, True)
+    assert _cut_in_sound(np.concatenate([tone, quiet]), -26.0) == (True, False)
+    assert _cut_in_sound(np.zeros(SAMPLE_RATE, np.float32), -26.0) == (False, False)
+    words = [("Kids", 0.1, 0.4), ("are", 0.45, 0.6), ("talking", 0.65, 1.0), ("by", 2.6, 2.9), ("Cancer", 3.0, 3.48)]
+    end = int(3.5 * SAMPLE_RATE)
+    assert StreamExtractor._edge_words(words, 1, end, ["kids", "are"], end_cut=False) == 4  # cut in silence
+    # cut in sound: the words of the last second are shown only as far as the previous pass heard them alike
+    assert StreamExtractor._edge_words(words, 1, end, ["kids", "are"], end_cut=True) == 2
+    assert StreamExtractor._edge_words(words, 1, end, ["kids", "are", "talking", "by"], end_cut=True) == 3
+    assert StreamExtractor._edge_words(words, 0, end, [], end_cut=True) == 3
+
+
 def test_commit_point_needs_two_passes_to_agree() -> None:
     from tailor_core.features.stream import SAMPLE_RATE, StreamExtractor
 

@@ -11,7 +11,9 @@ once per update for the steps not yet final, with up to ``voice_context_seconds`
 (one encoder pass; final steps are cached), and speech-to-text runs on new audio every ``asr_every_seconds`` in a
 background thread: words that two passes agree on and that end at a pause more than ``asr_stable_seconds``
 before the newest audio are committed and never re-transcribed; the others are shown as tentative until a later
-pass confirms or corrects them.
+pass confirms or corrects them. Where a pass's audio is cut inside speech (the microphone opened mid-word, or the
+newest chunk ends mid-word) the words heard at the cut are guesses at part of a word ("...king" heard as a whole
+word that was never said): those are left out (:meth:`StreamExtractor._edge_words`).
 
 Threads: the buffers are guarded by one lock that no model call holds, so a frame's face, a voice encoder pass
 and a transcription never hold up an audio chunk. A live view bounds the voice pass (``bundle(voice_wait=...)``):
@@ -117,7 +119,9 @@ class StreamExtractor(Closeable):
             self._vecs: list[np.ndarray] = []
             self._tentative: list[tuple[str, float, float]] = []
             self._tentative_vecs = np.zeros((0, TEXT_DIM), np.float32)
+            self._tentative_shown = 0  # how many of the tentative words are shown and scored (_edge_words)
             self._asr_from = 0  # absolute sample where not-yet-committed speech starts
+            self._asr_from_pause = False  # whether _asr_from was chosen in a pause (not the microphone's first sample)
             self._asr_last_end = 0
             self._asr_thread: threading.Thread | None = None
             self._asr_error: BaseException | None = None
@@ -385,10 +389,14 @@ class StreamExtractor(Closeable):
                 return False
             return self._start_asr(final=False) is not None
 
-    def _asr_run(self, audio: np.ndarray, start: int, end: int, final: bool, generation: int) -> None:
+    def _asr_run(self, audio: np.ndarray, start: int, end: int, final: bool, generation: int,
+                 from_pause: bool = True) -> None:
         began = time.monotonic()
         try:
             words = self.speech.transcribe(audio, offset=start / SAMPLE_RATE)
+            start_cut, end_cut = _cut_in_sound(audio, self.options.asr_edge_db)
+            if start_cut and not from_pause:  # the microphone opened mid-word: its rest is not a word
+                words = [w for w in words if w[1] >= start / SAMPLE_RATE + self.options.asr_edge_seconds]
             vecs = self.text_encoder.encode_words([w[0] for w in words])
         except BaseException as e:  # noqa: BLE001 - reported by bundle()
             with self._lock:
@@ -406,6 +414,11 @@ class StreamExtractor(Closeable):
             self._vecs.extend(list(vecs[:n_commit]))
             self._tentative = list(words[n_commit:])
             self._tentative_vecs = vecs[n_commit:]
+            self._tentative_shown = self._edge_words(words, n_commit, end, previous, end_cut and not final,
+                                                     self.options)
+            if cut > self._asr_from:  # a forced commit (end of stream, too much pending) cuts anywhere
+                self._asr_from_pause = not (final or end - start >= self.options.asr_max_pending_seconds
+                                            * SAMPLE_RATE)
             self._asr_from = max(self._asr_from, cut)
             self._asr_last_end = end
             self._asr_thread = None
@@ -429,13 +442,7 @@ class StreamExtractor(Closeable):
         stable = end / SAMPLE_RATE - options.asr_stable_seconds
         if not words:  # silence: skip it, keeping a little audio in case speech is starting
             return 0, max(start, int(stable * SAMPLE_RATE))
-        agreed = len(words)
-        if previous is not None:
-            agreed = 0
-            for w, p in zip(words, previous):
-                if _norm_word(w[0]) != _norm_word(p):
-                    break
-                agreed += 1
+        agreed = len(words) if previous is None else _agreed(words, previous)
         best = (0, start)
         for i, w in enumerate(words[:agreed]):
             nxt = words[i + 1][1] if i + 1 < len(words) else end / SAMPLE_RATE
@@ -444,15 +451,34 @@ class StreamExtractor(Closeable):
                 best = (i + 1, int(0.5 * (w[2] + pause_end) * SAMPLE_RATE))
         return best
 
+    @staticmethod
+    def _edge_words(words: list[tuple[str, float, float]], n_commit: int, end: int, previous: list[str],
+                    end_cut: bool, options: LiveOptions = DEFAULT_LIVE) -> int:
+        """How many of a pass's tentative words (``words[n_commit:]``) are shown and scored. All of them, unless the
+        pass's audio ends inside sound (``end_cut``): then a word ending within ``options.asr_stable_seconds`` of the
+        end is shown only if the previous pass heard the same words up to it (a cut word, guessed from its first
+        part, is rarely heard alike by the next, longer pass), and none after the first that is not."""
+        if not end_cut:
+            return len(words) - n_commit
+        recent, agreed = end / SAMPLE_RATE - options.asr_stable_seconds, _agreed(words, previous)
+        shown = n_commit
+        for i in range(n_commit, len(words)):
+            if words[i][2] > recent and i >= agreed:
+                break
+            shown = i + 1
+        return shown - n_commit
+
     def _start_asr(self, final: bool = False) -> threading.Thread | None:
         start, end = max(self._asr_from, self._audio_start), self._audio_end
         if end - start <= 0:
             return None
         audio = self._audio[start - self._audio_start : end - self._audio_start].copy()
+        # a pass from the microphone's first sample, or from audio already let go, starts wherever that was
+        from_pause = self._asr_from_pause and self._asr_from >= self._audio_start
         if self.background and not final:
             th = threading.Thread(
                 target=self._asr_run,
-                args=(audio, start, end, final, self._generation),
+                args=(audio, start, end, final, self._generation, from_pause),
                 # not a daemon: the interpreter waits for a running pass at exit (a native Whisper call
                 # killed mid-way aborts the process)
                 daemon=False,
@@ -461,7 +487,7 @@ class StreamExtractor(Closeable):
             self._asr_thread = th
             th.start()
             return th
-        self._asr_run(audio, start, end, final, self._generation)
+        self._asr_run(audio, start, end, final, self._generation, from_pause)
         return None
 
     # ------------------------------------------------------------------ output
@@ -498,9 +524,10 @@ class StreamExtractor(Closeable):
                 return FeatureBundle.empty(0)
             first = self._window_start_step(end)
             n = n_steps_for(end) - first
-            words = [*self._words, *self._tentative]
+            shown = self._tentative_shown
+            words = [*self._words, *self._tentative[:shown]]
             vecs = (
-                np.stack([*self._vecs, *self._tentative_vecs])
+                np.stack([*self._vecs, *self._tentative_vecs[:shown]])
                 if words
                 else np.zeros((0, TEXT_DIM), np.float32)
             )
@@ -531,7 +558,7 @@ class StreamExtractor(Closeable):
     def transcript(self) -> str:
         """The last ``options.transcript_words`` committed words, then the tentative ones (each word once)."""
         with self._lock:
-            return " ".join([*self._heard, *(w[0] for w in self._tentative)])
+            return " ".join([*self._heard, *(w[0] for w in self._tentative[: self._tentative_shown])])
 
     @property
     def face_in_view(self) -> bool | None:
@@ -550,6 +577,35 @@ class StreamExtractor(Closeable):
         """Stream time covered so far."""
         with self._lock:
             return self._end_time()
+
+
+#: the length of the stretch of audio at a pass's edge that tells whether it is cut inside sound
+EDGE_SECONDS: float = 0.03
+
+
+def _cut_in_sound(audio: np.ndarray, edge_db: float) -> tuple[bool, bool]:
+    """Whether 16 kHz audio [n] starts and ends inside sound: its first and last ``EDGE_SECONDS`` are within
+    ``edge_db`` of its loudest such stretch (a microphone's noise floor sits 40-60 dB under speech)."""
+    n = int(EDGE_SECONDS * SAMPLE_RATE)
+    if len(audio) < 2 * n:
+        return False, False
+    frames = audio[: len(audio) // n * n].reshape(-1, n).astype(np.float64)
+    rms = np.sqrt(np.mean(frames ** 2, axis=1))
+    floor = rms.max() * 10 ** (edge_db / 20)
+    if rms.max() <= 0:
+        return False, False
+    tail = np.sqrt(np.mean(audio[-n:].astype(np.float64) ** 2))
+    return bool(rms[0] > floor), bool(tail > floor)
+
+
+def _agreed(words: list[tuple[str, float, float]], previous: list[str]) -> int:
+    """How many of a pass's first words the previous pass, from the same sample, heard alike (*local agreement*)."""
+    agreed = 0
+    for w, p in zip(words, previous):
+        if _norm_word(w[0]) != _norm_word(p):
+            break
+        agreed += 1
+    return agreed
 
 
 def _norm_word(word: str) -> str:
