@@ -105,7 +105,9 @@ class LiveOptions:
     time_limit: int = int(_env("TAILOR_LIVE_TIME_LIMIT", 600))  # seconds one live stream may run in the app
     idle_seconds: float = 120.0  # the app closes a session with no input for this long
     history_seconds: float = 60.0  # smoothed scores kept for the live timeline
-    voice_context_seconds: float = 6.0
+    # TAILOR learned voices from single recordings, each encoded alone: a pass that holds more of a speaker's
+    # earlier talk gives states unlike those (docs/encoders.md, "A speaker talking on")
+    voice_context_seconds: float = 2.0
     voice_pad_seconds: float = 20.0
     asr_every_seconds: float = 2.0
     asr_stable_seconds: float = 1.0
