@@ -71,7 +71,7 @@ def run(clip: Path, extractor, starts: int, seconds: float) -> dict:
                            if norm(w[0]) not in reference]
                     if bad:
                         invented_model.append(bad)
-            committed = [w[0] for w in stream._words]
+            committed = list(stream._heard)  # every committed word (the running transcript), not only the window's
             invented = [w for w in committed if norm(w) not in reference]
         finally:
             stream.close()

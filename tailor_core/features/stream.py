@@ -591,9 +591,9 @@ def _cut_in_sound(audio: np.ndarray, edge_db: float) -> tuple[bool, bool]:
         return False, False
     frames = audio[: len(audio) // n * n].reshape(-1, n).astype(np.float64)
     rms = np.sqrt(np.mean(frames ** 2, axis=1))
-    floor = rms.max() * 10 ** (edge_db / 20)
-    if rms.max() <= 0:
+    if rms.max() <= 0:  # digital silence
         return False, False
+    floor = rms.max() * 10 ** (edge_db / 20)
     tail = np.sqrt(np.mean(audio[-n:].astype(np.float64) ** 2))
     return bool(rms[0] > floor), bool(tail > floor)
 
