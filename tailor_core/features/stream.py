@@ -416,9 +416,8 @@ class StreamExtractor(Closeable):
             self._tentative_vecs = vecs[n_commit:]
             self._tentative_shown = self._edge_words(words, n_commit, end, previous, end_cut and not final,
                                                      self.options)
-            if cut > self._asr_from:  # a forced commit (end of stream, too much pending) cuts anywhere
-                self._asr_from_pause = not (final or end - start >= self.options.asr_max_pending_seconds
-                                            * SAMPLE_RATE)
+            if cut > self._asr_from:  # a forced commit cuts anywhere, the others in a pause or in silence
+                self._asr_from_pause = not _forced(start, end, final, self.options)
             self._asr_from = max(self._asr_from, cut)
             self._asr_last_end = end
             self._asr_thread = None
@@ -437,7 +436,7 @@ class StreamExtractor(Closeable):
         last word) at least ``options.asr_stable_seconds`` before the newest audio, so the next pass starts in
         silence, never inside a word. ``previous=None`` skips the agreement test.
         """
-        if final or end - start >= options.asr_max_pending_seconds * SAMPLE_RATE:
+        if _forced(start, end, final, options):
             return len(words), end
         stable = end / SAMPLE_RATE - options.asr_stable_seconds
         if not words:  # silence: skip it, keeping a little audio in case speech is starting
@@ -596,6 +595,12 @@ def _cut_in_sound(audio: np.ndarray, edge_db: float) -> tuple[bool, bool]:
     floor = rms.max() * 10 ** (edge_db / 20)
     tail = np.sqrt(np.mean(audio[-n:].astype(np.float64) ** 2))
     return bool(rms[0] > floor), bool(tail > floor)
+
+
+def _forced(start: int, end: int, final: bool, options: LiveOptions) -> bool:
+    """Whether a pass over samples [start, end) commits every word it heard: at the end of the stream, or when
+    ``options.asr_max_pending_seconds`` of audio wait (its cut then falls wherever the audio ends)."""
+    return final or end - start >= options.asr_max_pending_seconds * SAMPLE_RATE
 
 
 def _agreed(words: list[tuple[str, float, float]], previous: list[str]) -> int:
