@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, required=True, help="../shared/data")
     ap.add_argument("--limit", type=int, default=0, help="first N composed clips only (a quick look)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "clip_rules.json")
+    ap.add_argument("--names", default="", help="only these items (comma-separated file names; offsets kept)")
+    ap.add_argument("--voice-pause", type=float, default=None,
+                    help="FeatureExtractor.voice_pause_seconds (default: the shipped one; 0: one voice pass a file)")
     ap.add_argument("--timing", action="store_true",
                     help="only time the model stage with and without the guard (a 10 s clip, one live window)")
     args = ap.parse_args(argv)
@@ -156,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     predictor = load_model(device="cpu")
     fx = predictor.extractor
+    if args.voice_pause is not None:
+        fx.voice_pause_seconds = args.voice_pause
     if args.timing:
         return timing(predictor)
     face = fx.clip(args.data / "clips" / FACE_CLIP, transcribe=False)
@@ -163,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     todo = [dict(it, kind="take") for it in todo]
     voices = [it for it in items(args.data) if it["group"] == "ravdess_1-4"][: args.limit or None]
     todo += [dict(it, kind="composed", group="composed", offset=7 * k) for k, it in enumerate(voices)]
+    if args.names:
+        todo = [it for it in todo if it["name"] in args.names.split(",")]
     rows = []
     for k, it in enumerate(todo):
         own = fx.clip(it["path"]) if it["kind"] == "take" else None

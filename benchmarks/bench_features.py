@@ -90,7 +90,7 @@ def bench_clip(fx: FeatureExtractor, path: Path, repeats: int) -> tuple[list[tup
     t_face, vecs = best_of(faces, repeats)
     # As in FeatureExtractor.clip: the voice features' 30 s encoder pass, then speech-to-text of the same audio
     # given that pass (SpeechRecognizer.listen).
-    from tailor_core.features.voice_states import encoder_pass
+    from tailor_core.features.voice_states import encoder_pass, pause_cuts
 
     t_voice = t_speech = float("inf")
     for _ in range(repeats):
@@ -99,12 +99,15 @@ def bench_clip(fx: FeatureExtractor, path: Path, repeats: int) -> tuple[list[tup
         t1 = time.perf_counter()
         words = fx.speech.transcribe(y16, encoder_output=window)
         t_voice, t_speech = min(t_voice, t1 - t0), min(t_speech, time.perf_counter() - t1)
+    pieces = len(pause_cuts(y16, fx.voice_pause_seconds)) - 1
+    t_file, _ = best_of(lambda: fx.voice(y16), repeats)
     t_text, _ = best_of(lambda: fx.text_encoder.encode_words([w[0] for w in words]), repeats)
     t_total, bundle = best_of(lambda: fx.clip(path), repeats)
     rows = [
         (f"decode (audio + {len(frames)} sampled frames)", t_decode),
         (f"face ({sum(v is not None for v in vecs)}/{len(vecs)} frames with a face)", t_face),
         ("voice (Whisper encoder states, one 30 s pass)", t_voice),
+        (f"a file's voice (two phases, {pieces} piece(s) cut at pauses; the first pass shared in the total)", t_file),
         (f"speech-to-text ({len(words)} words; VAD + decoding, reusing the voice pass)", t_speech),
         ("text encoder (emotion-tuned MiniLM)", t_text),
         ("**total** (`FeatureExtractor.clip`, end to end)", t_total),
@@ -143,10 +146,14 @@ def main() -> None:
         "--clip", type=Path, help="media file to time (default: a 10 s 720p clip built from fixtures)"
     )
     ap.add_argument("--repeats", type=int, default=3, help="runs per stage; the best is reported")
+    ap.add_argument("--voice-pause", type=float, default=None,
+                    help="FeatureExtractor.voice_pause_seconds (default: the shipped one; 0: one voice pass a file)")
     args = ap.parse_args()
 
     t = time.perf_counter()
     fx = FeatureExtractor().load()
+    if args.voice_pause is not None:
+        fx.voice_pause_seconds = args.voice_pause
     load_s = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         path = args.clip or build_clip(Path(tmp) / "bench_10s_720p.mp4")

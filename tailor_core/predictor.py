@@ -22,6 +22,7 @@ from . import resources, scoring
 from .config import MODALITIES
 from .features import AUDIO_DIM, IMAGE_STEPS, TEXT_DIM, VISUAL_DIM, FeatureBundle, FeatureError, FeatureExtractor
 from .features.lifetime import Closeable
+from .features.voice_states import PAUSE_SECONDS
 from .model import TAILOR
 from .options import DEFAULT_LIMITS, Limits
 from .progress import ProgressFn, report, scaled
@@ -245,7 +246,8 @@ class Predictor(Closeable):
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device | None = None, transcribe: bool = True,
-               limits: Limits = DEFAULT_LIMITS, preload: bool = True, **kwargs: object) -> Predictor:
+               limits: Limits = DEFAULT_LIMITS, preload: bool = True, voice_pieces: bool = False,
+               **kwargs: object) -> Predictor:
     """Load a checkpoint (default: the shipped one) and the feature extractors, offline.
 
     Args:
@@ -255,6 +257,8 @@ def load_model(path: str | Path | None = None, device: str | torch.device | None
         limits: the input caps (:class:`~tailor_core.options.Limits`).
         preload: load every feature model now (a server's start-up); False loads each on its first use, so a run
             that reads only a photo never loads the speech and words models (the CLI).
+        voice_pieces: encode a file's voice in pieces cut at its pauses, each alone (a clip of someone talking on
+            reads better, at about twice the voice's cost: docs/robustness.md); live input is not affected.
         **kwargs: passed to :class:`Predictor` (``timeline_steps``, ``batch_size``, ...); ``speech`` is the former
             name of ``transcribe``.
     """
@@ -269,7 +273,8 @@ def load_model(path: str | Path | None = None, device: str | torch.device | None
     if dims != expected:
         raise ValueError(f"checkpoint {path} expects feature sizes {dims}, but the extractors give {expected}: "
                          "it was not trained on this project's features")
-    extractor = FeatureExtractor(device=dev.type, transcribe=transcribe, limits=limits)
+    extractor = FeatureExtractor(device=dev.type, transcribe=transcribe, limits=limits,
+                                 voice_pause_seconds=PAUSE_SECONDS if voice_pieces else 0.0)
     if preload:
         extractor.load()
     return Predictor(model, extractor, device=dev, checkpoint=path, voice_readout=VoiceReadout().load(), **kwargs)

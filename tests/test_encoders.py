@@ -147,6 +147,33 @@ def test_two_phase_states_keep_a_10_ms_shift_from_moving_the_voice(whisper, spee
     assert VS.FILE_PHASES == 2 and np.allclose(VS.file_states(whisper, y, one), two)
 
 
+def test_a_file_voice_is_encoded_in_pieces_cut_at_its_pauses(whisper, speech: np.ndarray) -> None:
+    """Two takes back to back (the first one's trailing and the second's leading silence make a pause of over
+    1 s): the file's voice is cut once, inside that pause, and each piece is encoded alone; one take is not cut."""
+    n = len(speech) - len(speech) % VS.FRAME_SAMPLES
+    two = np.concatenate([speech[:n], speech[:n]])
+    cuts = VS.pause_cuts(two)
+    assert len(cuts) == 3 and cuts[0] == 0 and cuts[-1] == len(two) and cuts[1] % VS.FRAME_SAMPLES == 0
+    loud = np.abs(speech).max()
+    assert np.abs(two[cuts[1] - 1600: cuts[1] + 1600]).max() < 0.1 * loud  # 0.1 s either side of the cut is quiet
+    states = VS.file_states(whisper, two, pause_seconds=VS.PAUSE_SECONDS)
+    assert states.shape == (len(two) // VS.FRAME_SAMPLES, VS.AUDIO_DIM)
+    pieces = [VS.two_phase_states(whisper, two[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    assert np.allclose(states, np.concatenate(pieces), atol=1e-5)
+    assert not np.allclose(states, VS.file_states(whisper, two), atol=1e-2)  # one pass over both reads otherwise
+    assert VS.pause_cuts(speech) == [0, len(speech)] and VS.pause_cuts(two, 0.0) == [0, len(two)]
+    one = VS.encoder_states(whisper, speech)  # a take that is not cut reuses the whole clip's pass
+    assert np.allclose(VS.file_states(whisper, speech, one, VS.PAUSE_SECONDS), VS.file_states(whisper, speech, one))
+
+    from tailor_core.features import FeatureExtractor
+
+    assert FeatureExtractor().voice_pause_seconds == 0.0  # off unless asked (load_model(voice_pieces=True))
+    fx = FeatureExtractor(transcribe=False, voice_pause_seconds=VS.PAUSE_SECONDS)
+    bundle = fx.audio(two, 16000)  # the file path pools the pieces' states
+    assert np.allclose(bundle.audio[bundle.audio_mask], VS.pool_steps(states, len(bundle))[0][bundle.audio_mask],
+                       atol=1e-4)
+
+
 def test_voice_probe_pools_only_the_frames_the_vad_calls_speech(speech: np.ndarray) -> None:
     from training.probe_voice import speech_frames
 

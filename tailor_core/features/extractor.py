@@ -64,10 +64,13 @@ class FeatureExtractor(Closeable):
     turns speech-to-text off (Whisper's encoder still gives the voice features).
     """
 
-    def __init__(self, device: str = "cpu", transcribe: bool = True, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, device: str = "cpu", transcribe: bool = True, limits: Limits = DEFAULT_LIMITS,
+                 voice_pause_seconds: float = 0.0) -> None:
         self.device = device
         self.limits = limits
         self.transcribe = transcribe
+        # > 0 (voice_states.PAUSE_SECONDS): a file's voice is encoded in pieces cut at pauses this long
+        self.voice_pause_seconds = voice_pause_seconds
         self.faces = FaceAnalyzer()
         self.speech = SpeechRecognizer(device)
         self.text_encoder = EmotionTextEncoder("cuda" if str(device).startswith("cuda") else "cpu")
@@ -87,9 +90,12 @@ class FeatureExtractor(Closeable):
 
     def voice(self, samples16k: np.ndarray) -> np.ndarray:
         """[n_steps_for(len / 16k), AUDIO_DIM] voice features of 16 kHz mono float32 audio: Whisper's encoder
-        states (two phases, ``voice_states.file_states``) averaged per step (files and training data compute the
-        same values; live uses a rolling window of one pass)."""
-        return _voice_steps(file_states(self.speech.model, samples16k), len(samples16k))
+        states (two phases, pieces cut at pauses: ``voice_states.file_states``) averaged per step (files and
+        training data compute the same values; live uses a rolling window of one pass)."""
+        return _voice_steps(self._file_states(samples16k), len(samples16k))
+
+    def _file_states(self, samples16k: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
+        return file_states(self.speech.model, samples16k, states, self.voice_pause_seconds)
 
     # ------------------------------------------------------------------ caps
     def _check_file(self, path: Path) -> None:
@@ -128,8 +134,7 @@ class FeatureExtractor(Closeable):
             def run_speech() -> None:
                 try:
                     heard = self.speech.listen(audio16k, transcribe=do_words)
-                    speech["voice"] = _voice_steps(file_states(self.speech.model, audio16k, heard.states),
-                                                   len(audio16k))
+                    speech["voice"] = _voice_steps(self._file_states(audio16k, heard.states), len(audio16k))
                     if do_words:
                         speech["words"] = heard.words
                         speech["unclear"] = heard.unclear
@@ -220,7 +225,7 @@ class FeatureExtractor(Closeable):
         heard = self.speech.listen(y, transcribe=transcribe and self.transcribe)
         vecs = self.text_encoder.encode_words([w[0] for w in heard.words]) if heard.words else None
         duration = len(y) / SAMPLE_RATE
-        voice = _voice_steps(file_states(self.speech.model, y, heard.states), len(y))
+        voice = _voice_steps(self._file_states(y, heard.states), len(y))
         b = assemble(n_steps_for(duration), audio=voice, words=heard.words,
                      word_vecs=vecs, duration=duration, source="audio", truncated=truncated)
         if heard.unclear:

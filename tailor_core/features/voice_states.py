@@ -18,6 +18,7 @@ audio twice.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,15 @@ MIN_SAMPLES: int = FRAME_SAMPLES  # shorter audio gives no encoder frame
 #: a file (docs/robustness.md measures it). 1: one pass, as the live view and the checkpoint's training.
 FILE_PHASES: int = 2
 HALF_STATE: int = FRAME_SAMPLES // 2  # 160 samples = 10 ms, one mel hop
+#: A file's voice can be encoded in pieces cut at its pauses, each piece alone in its own window (two phases each),
+#: the way TAILOR's training voices were encoded (single recordings, each alone): one pass over a clip of someone
+#: talking on gives every step's state seconds of other speech, and TAILOR reads those worse. A pause is a gap of at
+#: least this many seconds between the speech regions of Silero VAD (the detector faster-whisper ships and its
+#: transcription runs); a piece is cut in its middle, on a 20 ms frame. Off by default (FeatureExtractor's
+#: ``voice_pause_seconds`` = 0): each piece costs two full-window passes; docs/robustness.md, "A speaker talking on,
+#: read as a file", measures both.
+PAUSE_SECONDS: float = 0.6
+VAD_SPEECH_PAD_MS: int = 100  # Silero's margin around each speech region (faster-whisper's default, 400, is for ASR)
 
 
 def _encode_chunk(model: Any, y: np.ndarray, pad_seconds: float) -> tuple[np.ndarray, Any]:
@@ -113,12 +123,34 @@ def blend_phases(states: np.ndarray, shifted: np.ndarray) -> np.ndarray:
     return (0.5 * s0 + 0.25 * (s1[: len(s0)] + s1[1: len(s0) + 1])).astype(np.float32)
 
 
-def file_states(model: Any, samples16k: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
-    """The encoder states a file's voice features are pooled from: :func:`two_phase_states` when
-    ``FILE_PHASES`` is 2, else ``states`` (or one pass)."""
+def pause_cuts(samples16k: np.ndarray, pause_seconds: float = PAUSE_SECONDS) -> list[int]:
+    """Sample offsets ``[0, c_1, ..., n]`` of the pieces of 16 kHz audio [n] cut in the middle of each pause of at
+    least ``pause_seconds`` between speech regions (each inner cut a multiple of ``FRAME_SAMPLES``, so the pieces'
+    states line up with the whole clip's frames); ``[0, n]`` when there is no such pause or ``pause_seconds`` is 0."""
+    y = np.ascontiguousarray(np.asarray(samples16k, dtype=np.float32).reshape(-1))
+    if pause_seconds <= 0 or len(y) < 2 * MIN_SAMPLES:
+        return [0, len(y)]
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    regions = get_speech_timestamps(y, VadOptions(min_silence_duration_ms=round(1000 * pause_seconds),
+                                                  speech_pad_ms=VAD_SPEECH_PAD_MS))
+    inner = [round((a["end"] + b["start"]) / 2 / FRAME_SAMPLES) * FRAME_SAMPLES for a, b in pairwise(regions)]
+    return [0, *sorted({c for c in inner if MIN_SAMPLES <= c <= len(y) - MIN_SAMPLES}), len(y)]
+
+
+def file_states(model: Any, samples16k: np.ndarray, states: np.ndarray | None = None,
+                pause_seconds: float = 0.0) -> np.ndarray:
+    """The encoder states [ceil(n / 320), AUDIO_DIM] a file's voice features are pooled from:
+    :func:`two_phase_states` when ``FILE_PHASES`` is 2, else ``states`` (or one pass). With ``pause_seconds``, the
+    audio is first cut at its pauses (:func:`pause_cuts`) and each piece encoded alone; ``states`` (the whole
+    clip's one pass) is used only when there is a single piece."""
+    y = np.ascontiguousarray(np.asarray(samples16k, dtype=np.float32).reshape(-1))
+    cuts = pause_cuts(y, pause_seconds)
+    if len(cuts) > 2:
+        return np.concatenate([file_states(model, y[a:b]) for a, b in pairwise(cuts)])
     if FILE_PHASES == 2:
-        return two_phase_states(model, samples16k, states)
-    return encoder_states(model, samples16k) if states is None else states
+        return two_phase_states(model, y, states)
+    return encoder_states(model, y) if states is None else states
 
 
 def pool_steps(states: np.ndarray, n_steps: int, first_frame: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -154,5 +186,5 @@ def clip_voice_features(model: Any, samples16k: np.ndarray, n_steps: int | None 
     return pool_steps(encoder_states(model, y, pad_seconds), n_steps)
 
 
-__all__ = ["AUDIO_DIM", "FILE_PHASES", "PAD_SECONDS", "clip_voice_features", "encoder_pass", "encoder_states",
-           "blend_phases", "file_states", "pool_steps", "two_phase_states"]
+__all__ = ["AUDIO_DIM", "FILE_PHASES", "PAD_SECONDS", "PAUSE_SECONDS", "blend_phases", "clip_voice_features",
+           "encoder_pass", "encoder_states", "file_states", "pause_cuts", "pool_steps", "two_phase_states"]
