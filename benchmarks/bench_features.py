@@ -146,12 +146,18 @@ def main() -> None:
         "--clip", type=Path, help="media file to time (default: a 10 s 720p clip built from fixtures)"
     )
     ap.add_argument("--repeats", type=int, default=3, help="runs per stage; the best is reported")
+    ap.add_argument("--piece-pad", type=float, default=None,
+                    help="voice_states.PIECE_PAD_SECONDS: the window a piece is padded to (default: the shipped one)")
     ap.add_argument("--voice-pause", type=float, default=None,
                     help="FeatureExtractor.voice_pause_seconds (default: the shipped one; 0: one voice pass a file)")
     args = ap.parse_args()
 
     t = time.perf_counter()
     fx = FeatureExtractor().load()
+    if args.piece_pad is not None:
+        import tailor_core.features.voice_states as vs
+
+        vs.PIECE_PAD_SECONDS = args.piece_pad
     if args.voice_pause is not None:
         fx.voice_pause_seconds = args.voice_pause
     load_s = time.perf_counter() - t

@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, required=True, help="../shared/data")
     p.add_argument("--actors", default="6,7")
     p.add_argument("--pauses", default="0,0.6", help="voice_pause_seconds values to compare (0: one pass)")
+    p.add_argument("--piece-pad", type=float, default=None,
+                   help="voice_states.PIECE_PAD_SECONDS: the window a piece is padded to (default: the shipped one)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     import soundfile as sf
@@ -56,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     from training.voice_corpora import CLASSES, LABEL_OF_CLASS
 
     labels = {LABEL_OF_CLASS[c]: CLASSES.index(c) for c in CLASSES if c in LABEL_OF_CLASS}
+    import tailor_core.features.voice_states as vs
+
+    if args.piece_pad is not None:
+        vs.PIECE_PAD_SECONDS = args.piece_pad
     predictor = load_model()
     pauses = [float(x) for x in args.pauses.split(",")]
     t0 = time.time()

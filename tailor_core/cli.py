@@ -117,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse files larger than this (default %(default)s, $TAILOR_MAX_FILE_MB)")
     p.add_argument("--no-face-guard", action="store_true",
                    help="let the face raise labels it does not show itself (the raw fusion; see docs/robustness.md)")
-    p.add_argument("--voice-pieces", action="store_true",
-                   help="encode a file's voice in pieces cut at its pauses: a clip of someone talking on reads "
-                        "better, the voice costs several times more (see docs/robustness.md)")
+    p.add_argument("--one-voice-pass", action="store_true",
+                   help="encode a file's voice in one pass instead of in pieces cut at its pauses (the reading "
+                        "before the cut; see docs/robustness.md)")
     p.add_argument("--verbose", action="store_true", help="show the libraries' own log lines and loading bars")
     return p
 
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with quiet_native_logs(not args.verbose):
             # each feature model loads when an input first needs it: a photo or a sentence alone loads less
             predictor = load_model(args.checkpoint, device=args.device, limits=limits, preload=False,
-                                   voice_pieces=args.voice_pieces, face_guard=not args.no_face_guard)
+                                   voice_pieces=not args.one_voice_pass, face_guard=not args.no_face_guard)
     except (OSError, ValueError) as e:
         print(f"error: cannot load the checkpoint: {e}", file=sys.stderr)
         return 2

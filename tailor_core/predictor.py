@@ -246,7 +246,7 @@ class Predictor(Closeable):
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device | None = None, transcribe: bool = True,
-               limits: Limits = DEFAULT_LIMITS, preload: bool = True, voice_pieces: bool = False,
+               limits: Limits = DEFAULT_LIMITS, preload: bool = True, voice_pieces: bool = True,
                **kwargs: object) -> Predictor:
     """Load a checkpoint (default: the shipped one) and the feature extractors, offline.
 
@@ -258,7 +258,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device | None
         preload: load every feature model now (a server's start-up); False loads each on its first use, so a run
             that reads only a photo never loads the speech and words models (the CLI).
         voice_pieces: encode a file's voice in pieces cut at its pauses, each alone (a clip of someone talking on
-            reads better, at about twice the voice's cost: docs/robustness.md); live input is not affected.
+            reads better: docs/robustness.md); False: one pass over the whole file. Live input is not affected.
         **kwargs: passed to :class:`Predictor` (``timeline_steps``, ``batch_size``, ...); ``speech`` is the former
             name of ``transcribe``.
     """

@@ -158,7 +158,8 @@ def test_a_file_voice_is_encoded_in_pieces_cut_at_its_pauses(whisper, speech: np
     assert np.abs(two[cuts[1] - 1600: cuts[1] + 1600]).max() < 0.1 * loud  # 0.1 s either side of the cut is quiet
     states = VS.file_states(whisper, two, pause_seconds=VS.PAUSE_SECONDS)
     assert states.shape == (len(two) // VS.FRAME_SAMPLES, VS.AUDIO_DIM)
-    pieces = [VS.two_phase_states(whisper, two[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    pieces = [VS.two_phase_states(whisper, two[a:b], pad_seconds=VS.PIECE_PAD_SECONDS)
+              for a, b in zip(cuts, cuts[1:], strict=False)]
     assert np.allclose(states, np.concatenate(pieces), atol=1e-5)
     assert not np.allclose(states, VS.file_states(whisper, two), atol=1e-2)  # one pass over both reads otherwise
     assert VS.pause_cuts(speech) == [0, len(speech)] and VS.pause_cuts(two, 0.0) == [0, len(two)]
@@ -167,8 +168,8 @@ def test_a_file_voice_is_encoded_in_pieces_cut_at_its_pauses(whisper, speech: np
 
     from tailor_core.features import FeatureExtractor
 
-    assert FeatureExtractor().voice_pause_seconds == 0.0  # off unless asked (load_model(voice_pieces=True))
-    fx = FeatureExtractor(transcribe=False, voice_pause_seconds=VS.PAUSE_SECONDS)
+    fx = FeatureExtractor(transcribe=False)
+    assert fx.voice_pause_seconds == VS.PAUSE_SECONDS  # on by default (load_model(voice_pieces=False) turns it off)
     bundle = fx.audio(two, 16000)  # the file path pools the pieces' states
     assert np.allclose(bundle.audio[bundle.audio_mask], VS.pool_steps(states, len(bundle))[0][bundle.audio_mask],
                        atol=1e-4)

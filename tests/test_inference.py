@@ -317,14 +317,14 @@ def test_cli_batch_jsonl_and_csv(cli, capsys, tmp_path):
     assert len(rows) == 2 and all(0 <= float(r["happy"]) <= 1 for r in rows) and rows[0]["error"] == ""
 
 
-def test_cli_voice_pieces_reaches_load_model(monkeypatch, predictor, capsys):
+def test_cli_one_voice_pass_reaches_load_model(monkeypatch, predictor, capsys):
     import tailor_core.predictor as predictor_module
     from tailor_core import cli
 
     asked = []
     monkeypatch.setattr(predictor_module, "load_model", lambda *a, **k: asked.append(k) or predictor)
-    assert cli.main(["--text", "fine", "--voice-pieces"]) == 0 and cli.main(["--text", "fine"]) == 0
-    assert [k["voice_pieces"] for k in asked] == [True, False]
+    assert cli.main(["--text", "fine", "--one-voice-pass"]) == 0 and cli.main(["--text", "fine"]) == 0
+    assert [k["voice_pieces"] for k in asked] == [False, True]
 
 
 def test_cli_usage_errors(cli, capsys):

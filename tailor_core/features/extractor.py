@@ -39,7 +39,7 @@ from .stream import StreamExtractor
 from .text import default_text_steps, even_steps, looks_english, spread_evenly
 from .text_emotion import EmotionTextEncoder
 from .visual import MAX_FACES, Detection, FaceAnalyzer, to_rgb_uint8
-from .voice_states import file_states, pool_steps
+from .voice_states import PAUSE_SECONDS, file_states, pool_steps
 
 DAMAGED_SLACK_SECONDS: float = 1.0  # decoded media this much shorter than the header says: the file is damaged
 CNN_BATCH: int = 8  # aligned face crops per expression-network call in the clip path
@@ -65,11 +65,11 @@ class FeatureExtractor(Closeable):
     """
 
     def __init__(self, device: str = "cpu", transcribe: bool = True, limits: Limits = DEFAULT_LIMITS,
-                 voice_pause_seconds: float = 0.0) -> None:
+                 voice_pause_seconds: float = PAUSE_SECONDS) -> None:
         self.device = device
         self.limits = limits
         self.transcribe = transcribe
-        # > 0 (voice_states.PAUSE_SECONDS): a file's voice is encoded in pieces cut at pauses this long
+        # a file's voice is encoded in pieces cut at pauses this long (0: one pass over the whole file)
         self.voice_pause_seconds = voice_pause_seconds
         self.faces = FaceAnalyzer()
         self.speech = SpeechRecognizer(device)

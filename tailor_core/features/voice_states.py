@@ -47,10 +47,13 @@ HALF_STATE: int = FRAME_SAMPLES // 2  # 160 samples = 10 ms, one mel hop
 #: the way TAILOR's training voices were encoded (single recordings, each alone): one pass over a clip of someone
 #: talking on gives every step's state seconds of other speech, and TAILOR reads those worse. A pause is a gap of at
 #: least this many seconds between the speech regions of Silero VAD (the detector faster-whisper ships and its
-#: transcription runs); a piece is cut in its middle, on a 20 ms frame. Off by default (FeatureExtractor's
-#: ``voice_pause_seconds`` = 0): each piece costs two full-window passes; docs/robustness.md, "A speaker talking on,
-#: read as a file", measures both.
+#: transcription runs); a piece is cut in its middle, on a 20 ms frame. A file with no such pause keeps one pass
+#: (``FeatureExtractor.voice_pause_seconds`` = 0 turns the cut off); docs/robustness.md, "A speaker talking on, read
+#: as a file", measures the choice.
 PAUSE_SECONDS: float = 0.6
+#: The window a piece is padded to: a third of a 30 s pass's cost, so a clip cut in pieces costs about what one
+#: that is not does; it read talking streams as well as the 30 s window (a file that is not cut keeps 30 s).
+PIECE_PAD_SECONDS: float = 15.0
 VAD_SPEECH_PAD_MS: int = 100  # Silero's margin around each speech region (faster-whisper's default, 400, is for ASR)
 
 
@@ -147,7 +150,10 @@ def file_states(model: Any, samples16k: np.ndarray, states: np.ndarray | None = 
     y = np.ascontiguousarray(np.asarray(samples16k, dtype=np.float32).reshape(-1))
     cuts = pause_cuts(y, pause_seconds)
     if len(cuts) > 2:
-        return np.concatenate([file_states(model, y[a:b]) for a, b in pairwise(cuts)])
+        if FILE_PHASES == 2:
+            return np.concatenate([two_phase_states(model, y[a:b], pad_seconds=PIECE_PAD_SECONDS)
+                                   for a, b in pairwise(cuts)])
+        return np.concatenate([encoder_states(model, y[a:b], PIECE_PAD_SECONDS) for a, b in pairwise(cuts)])
     if FILE_PHASES == 2:
         return two_phase_states(model, y, states)
     return encoder_states(model, y) if states is None else states
