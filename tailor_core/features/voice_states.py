@@ -52,7 +52,7 @@ HALF_STATE: int = FRAME_SAMPLES // 2  # 160 samples = 10 ms, one mel hop
 #: as a file", measures the choice.
 PAUSE_SECONDS: float = 0.6
 #: The window a piece is padded to: a third of a 30 s pass's cost, so a clip cut in pieces costs about what one
-#: that is not does; it read talking streams as well as the 30 s window (a file that is not cut keeps 30 s).
+#: that is not does; it read talking streams about as well as the 30 s window (a file that is not cut keeps 30 s).
 PIECE_PAD_SECONDS: float = 15.0
 VAD_SPEECH_PAD_MS: int = 100  # Silero's margin around each speech region (faster-whisper's default, 400, is for ASR)
 
@@ -150,13 +150,15 @@ def file_states(model: Any, samples16k: np.ndarray, states: np.ndarray | None = 
     y = np.ascontiguousarray(np.asarray(samples16k, dtype=np.float32).reshape(-1))
     cuts = pause_cuts(y, pause_seconds)
     if len(cuts) > 2:
-        if FILE_PHASES == 2:
-            return np.concatenate([two_phase_states(model, y[a:b], pad_seconds=PIECE_PAD_SECONDS)
-                                   for a, b in pairwise(cuts)])
-        return np.concatenate([encoder_states(model, y[a:b], PIECE_PAD_SECONDS) for a, b in pairwise(cuts)])
+        return np.concatenate([_phased(model, y[a:b], None, PIECE_PAD_SECONDS) for a, b in pairwise(cuts)])
+    return _phased(model, y, states, None)
+
+
+def _phased(model: Any, y: np.ndarray, states: np.ndarray | None, pad_seconds: float | None) -> np.ndarray:
+    """``FILE_PHASES`` passes of ``y`` (``states``: its first pass, when the caller has it)."""
     if FILE_PHASES == 2:
-        return two_phase_states(model, y, states)
-    return encoder_states(model, y) if states is None else states
+        return two_phase_states(model, y, states, pad_seconds)
+    return encoder_states(model, y, pad_seconds) if states is None else states
 
 
 def pool_steps(states: np.ndarray, n_steps: int, first_frame: int = 0) -> tuple[np.ndarray, np.ndarray]:
