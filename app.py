@@ -354,8 +354,10 @@ def live_status(live: LiveSession, pred: Prediction | None, at: float | None = N
     size = f"{live.frame_shape[1]}×{live.frame_shape[0]}" if live.frame_shape else "no camera"
     if pred is None:
         return live_looking(live)
-    recent = pred.face_steps[-2:] if pred.face_steps else []
-    face = "**face seen**" if any(recent) else "**no face**"
+    # the newest analysed frame says whether a face is in view now; the update's last grid steps can be empty of
+    # frames on a busy machine (the frames lag the audio that sets the grid's end), so they are the fallback only
+    in_view = live.face_in_view
+    face = "**face seen**" if (in_view if in_view is not None else any(pred.face_steps[-2:])) else "**no face**"
     voice = "voice" if pred.present.get("audio") else "no voice"
     words = "words" if pred.present.get("text") else "no words"
     labels = ", ".join(pred.labels) or "none over threshold"
