@@ -405,16 +405,36 @@ def test_train_text_runs_both_recipes_end_to_end_on_tiny_data(tmp_path):
         f"2018-En-{i:03d}\t{' '.join(rng.choice(vocab, 5))}\t" + "\t".join("1" if j == i % 11 else "0"
                                                                            for j in range(11)) + "\n"
         for i in range(40)))
-    for name, extra in (("go", []), ("all", ["--corpora", "goemotions,meld,semeval", "--meld", str(meld),
-                                             "--semeval", str(sem)])):
+    corpora = ["--corpora", "goemotions,meld,semeval", "--meld", str(meld), "--semeval", str(sem)]
+    for name, extra in (("go", []), ("all", corpora), ("context", [*corpora, "--meld-context", "1"])):
         out = tmp_path / name
         train_text.main(["--data", str(go), "--cache", str(tmp_path / f"cache-{name}"), "--out", str(out),
-                         "--layers", "1", "--epochs", "1", "--batch", "8", *extra])
+                         "--layers", "1", "--epochs", "1", "--batch", "8", *extra,
+                         "--report", str(tmp_path / f"{name}.json")])
         weights = load_file(str(out / "text_emotion.safetensors"))
         assert {k.split(".")[0] for k in weights} == {"encoder", "head"}
         assert {k.split(".")[2] for k in weights if k.startswith("encoder.")} == {"5"}  # only the top layer
         cfg = _json.loads((out / "text_emotion.json").read_text())
         assert cfg["fine_tuned_layers"] == [5] and len(cfg["thresholds"]) == 7
+    report = _json.loads((tmp_path / "context.json").read_text())
+    assert report["meld_context"] == 1 and "typed_line" in report["new_encoder"]["meld"]  # the lines alone too
+    cache = next((tmp_path / "cache-context").iterdir())
+    with_ctx, alone = np.load(cache / "meld_test_ctx1.npz"), np.load(cache / "meld_test.npz")
+    # every second line (Utterance_ID 1) follows the line before it: its text is longer, its line starts later
+    assert (with_ctx["starts"][1::2] > 1).all() and (with_ctx["starts"][::2] == 0).all()
+    assert (with_ctx["lens"][1::2] > alone["lens"][1::2]).all() and (with_ctx["lens"][::2] == alone["lens"][::2]).all()
+
+
+def test_a_meld_line_is_read_after_the_lines_before_it_in_its_dialogue():
+    """``--meld-context N``: a line's text is up to N earlier lines of the same dialogue (at most CONTEXT_WORDS of
+    their words) and then the line; the index of the line's first word says where the head starts pooling."""
+    from training.train_text import CONTEXT_WORDS, with_context
+
+    words = [["a"], ["b", "c"], ["d"], ["e"], ["x"] * (CONTEXT_WORDS + 5), ["f"]]
+    texts, first = with_context(words, np.array([0, 0, 0, 1, 1, 1]), 2)
+    assert texts[:4] == [["a"], ["a", "b", "c"], ["a", "b", "c", "d"], ["e"]]  # a new dialogue: no context
+    assert first.tolist()[:4] == [0, 1, 3, 0]
+    assert texts[5] == ["x"] * CONTEXT_WORDS + ["f"] and first[5] == CONTEXT_WORDS  # the earlier lines' last words
 
 
 def test_init_starts_from_given_weights_and_refuses_others(tmp_path, capsys):

@@ -44,6 +44,8 @@ from tailor_core.features.text_emotion import (
 )
 
 MAX_LEN: int = 64  # tokens per training text (99% of GoEmotions fit in 38)
+CONTEXT_MAX_LEN: int = 128  # tokens of a MELD line read after earlier lines (``--meld-context``)
+CONTEXT_WORDS: int = 40  # at most this many words of the earlier lines, so the line itself is never cut off
 SPLITS = ("train", "dev", "test")
 
 
@@ -110,6 +112,21 @@ def read_meld(path: Path) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
     return words, np.stack(labels), np.array(dialogues)
 
 
+def with_context(words: list[list[str]], dialogues: np.ndarray, n: int) -> tuple[list[list[str]], np.ndarray]:
+    """Each MELD line after the ``n`` lines before it in its dialogue (their last ``CONTEXT_WORDS`` words), as one
+    text with no separator, the way the app reads a conversation's transcript -> (texts, index of each line's
+    first word in its text). The first line of a dialogue has no context."""
+    texts, first = [], []
+    for i, w in enumerate(words):
+        j = i
+        while j > 0 and i - j < n and dialogues[j - 1] == dialogues[i]:
+            j -= 1
+        ctx = [t for k in range(j, i) for t in words[k]][-CONTEXT_WORDS:]
+        texts.append(ctx + w)
+        first.append(len(ctx))
+    return texts, np.array(first)
+
+
 def read_semeval(path: Path) -> tuple[list[list[str]], np.ndarray, list[str]]:
     """SemEval-2018 E-c ``train.txt`` -> words, multi-hot labels [N, 7] over the six (none of them: neutral), IDs."""
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -143,8 +160,12 @@ def meld_val_dialogues(dialogues: np.ndarray, seed: int, share: float = 0.10) ->
 
 
 def load_corpora(corpora: list[str], goemotions: Path, meld: Path | None, semeval: Path | None, split_seed: int,
-                 train_subset_n: int = 0, seed: int = 0) -> dict[str, tuple[list[list[str]], np.ndarray]]:
-    """``{corpus_split: (words, labels)}`` for train / val / held-out ("test") of each corpus."""
+                 train_subset_n: int = 0, seed: int = 0, meld_context: int = 0,
+                 first_words: dict[str, np.ndarray] | None = None) -> dict[str, tuple[list[list[str]], np.ndarray]]:
+    """``{corpus_split: (words, labels)}`` for train / val / held-out ("test") of each corpus. With ``meld_context``
+    each MELD text is its line after that many earlier lines (:func:`with_context`) and ``first_words`` (filled in)
+    gets each MELD split's index of the line's first word per text; the held-out lines alone (a typed line) are
+    kept as ``meld_alone``."""
     out: dict[str, tuple[list[list[str]], np.ndarray]] = {}
 
     def take(w: list[list[str]], y: np.ndarray, idx: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
@@ -158,11 +179,20 @@ def load_corpora(corpora: list[str], goemotions: Path, meld: Path | None, semeva
         out["goemotions_val"] = read_split(goemotions, "dev")
         out["goemotions_test"] = read_split(goemotions, "test")
     if "meld" in corpora:
+        first_words = {} if first_words is None else first_words
         w, y, d = read_meld(meld / "train_sent_emo.csv")
+        f = np.zeros(len(w), int)
+        if meld_context:
+            w, f = with_context(w, d, meld_context)
         v = meld_val_dialogues(d, split_seed)
-        out["meld_train"], out["meld_val"] = take(w, y, np.flatnonzero(~v)), take(w, y, np.flatnonzero(v))
-        w, y, _ = read_meld(meld / "dev_sent_emo.csv")
-        out["meld_test"] = (w, y)
+        for k, idx in (("meld_train", np.flatnonzero(~v)), ("meld_val", np.flatnonzero(v))):
+            out[k], first_words[k] = take(w, y, idx), f[idx]
+        w, y, d = read_meld(meld / "dev_sent_emo.csv")
+        out["meld_test"], first_words["meld_test"] = (w, y), np.zeros(len(w), int)
+        if meld_context:
+            out["meld_alone"] = (w, y)
+            w, first_words["meld_test"] = with_context(w, d, meld_context)
+            out["meld_test"] = (w, y)
     if "semeval" in corpora:
         w, y, ids = read_semeval(semeval / "train.txt")
         for k, idx in semeval_split(ids, split_seed).items():
@@ -202,27 +232,36 @@ def load_base():
 
 
 @torch.no_grad()
-def cache_split(tok, model, words: list[list[str]], first_trained: int, out: Path) -> None:
-    """Store hidden_states[first_trained] (fp16, concatenated) + lengths + the base model's mean token state."""
+def cache_split(tok, model, words: list[list[str]], first_trained: int, out: Path,
+                first_words: np.ndarray | None = None) -> None:
+    """Store hidden_states[first_trained] (fp16, concatenated) + lengths + the base model's mean token state.
+    With ``first_words`` (a MELD line after its context) also each text's first token of the line (``starts``;
+    the head pools from there) and the base mean is the line's tokens only."""
     model.eval()
     order = np.argsort([len(w) for w in words])
     states: list[np.ndarray | None] = [None] * len(words)
+    starts = np.zeros(len(words), int)
     base_mean = np.zeros((len(words), model.config.hidden_size), np.float32)
+    max_len = MAX_LEN if first_words is None or not first_words.any() else CONTEXT_MAX_LEN
     t0 = time.time()
     for bi in range(0, len(order), 64):
         idx = order[bi : bi + 64]
-        enc = tok([words[i] for i in idx], is_split_into_words=True, truncation=True, max_length=MAX_LEN,
+        enc = tok([words[i] for i in idx], is_split_into_words=True, truncation=True, max_length=max_len,
                   padding=True, return_tensors="pt")
         o = model(**enc, output_hidden_states=True)
         h, last, m = o.hidden_states[first_trained], o.last_hidden_state, enc["attention_mask"]
         for j, i in enumerate(idx):
             n = int(m[j].sum())
             states[i] = h[j, :n].numpy().astype(np.float16)
-            base_mean[i] = last[j, 1 : n - 1].mean(0).numpy() if n > 2 else last[j, :n].mean(0).numpy()
+            if first_words is not None and first_words[i]:
+                ids = enc.word_ids(j)
+                starts[i] = next((t for t, wi in enumerate(ids) if wi is not None and wi >= first_words[i]), n - 1)
+            a = max(1, starts[i])
+            base_mean[i] = last[j, a : n - 1].mean(0).numpy() if n - 1 > a else last[j, :n].mean(0).numpy()
         if bi % 6400 == 0:
             print(f"  cache {bi}/{len(words)} {time.time() - t0:.0f}s", flush=True)
     lens = np.array([len(s) for s in states])
-    np.savez(out, states=np.concatenate(states), lens=lens, base_mean=base_mean)
+    np.savez(out, states=np.concatenate(states), lens=lens, base_mean=base_mean, starts=starts)
 
 
 def tune_thresholds(p: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -261,18 +300,20 @@ def lr_floor(cache: Path, ys: dict[str, np.ndarray], seed: int) -> dict:
 
 
 class Top(torch.nn.Module):
-    """Top K BERT layers + head: cached states [B, L, 384] + mask [B, L] -> (token states, logits [B, 7])."""
+    """Top K BERT layers + head: cached states [B, L, 384] + mask [B, L] (+ ``pool`` [B, L], the tokens the head
+    averages: a MELD line's own, not its context; default ``mask``) -> (token states, logits [B, 7])."""
 
     def __init__(self, layers: torch.nn.ModuleList, head: torch.nn.Module) -> None:
         super().__init__()
         self.layers, self.head = layers, head
 
-    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, h: torch.Tensor, mask: torch.Tensor,
+                pool: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(h.dtype).min  # additive attention mask
         for layer in self.layers:
             out = layer(h, attention_mask=ext)
             h = out[0] if isinstance(out, tuple) else out
-        return h, self.head(h, mask)
+        return h, self.head(h, mask if pool is None else pool)
 
 
 def save_encoder(top: Top, first: int, out: Path, config: dict) -> None:
@@ -294,14 +335,15 @@ def save_encoder(top: Top, first: int, out: Path, config: dict) -> None:
 
 def train_epoch(top: Top, opt: torch.optim.Optimizer, sched, states: list[np.ndarray], y: torch.Tensor,
                 lens: np.ndarray, batch: int, gen: np.random.Generator, pos_weight: torch.Tensor,
-                weights: torch.Tensor | None, epoch: int, t0: float) -> None:
+                weights: torch.Tensor | None, epoch: int, t0: float, starts: np.ndarray | None = None) -> None:
     """One epoch over ``states`` (per text [tokens, 384]) with targets ``y`` [N, 7]: class-weighted BCE, each text
-    weighted by ``weights`` [N] when given (its corpus' weight), gradients clipped to norm 1."""
+    weighted by ``weights`` [N] when given (its corpus' weight), gradients clipped to norm 1; ``starts`` [N]: the
+    first token the head pools (0: all)."""
     n_batches = len(batches(lens, batch, None))
     tot = 0.0
     for bi, idx in enumerate(batches(lens, batch, gen)):
-        h, m = collate(states, idx)
-        _, logit = top(h, m)
+        h, m, pool = collate(states, idx, starts)
+        _, logit = top(h, m, pool)
         if weights is None:
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, y[idx], pos_weight=pos_weight)
         else:
@@ -328,23 +370,27 @@ def batches(lens: np.ndarray, bs: int, gen: np.random.Generator | None) -> list[
     return out
 
 
-def collate(states: list[np.ndarray], idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def collate(states: list[np.ndarray], idx: np.ndarray,
+            starts: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Padded states [B, L, 384], mask [B, L] and the head's pooling mask (None: the whole mask)."""
     n = max(len(states[i]) for i in idx)
     h = torch.zeros(len(idx), n, states[idx[0]].shape[1])
     m = torch.zeros(len(idx), n, dtype=torch.bool)
     for j, i in enumerate(idx):
         h[j, : len(states[i])] = torch.from_numpy(states[i].astype(np.float32))
         m[j, : len(states[i])] = True
-    return h, m
+    if starts is None or not starts[idx].any():
+        return h, m, None
+    pool = m & (torch.arange(n)[None, :] >= torch.from_numpy(starts[idx])[:, None])
+    return h, m, pool
 
 
 @torch.no_grad()
-def predict(top: Top, states: list[np.ndarray]) -> np.ndarray:
+def predict(top: Top, states: list[np.ndarray], starts: np.ndarray | None = None) -> np.ndarray:
     top.eval()
     p = np.zeros((len(states), len(LABELS)), np.float32)
     for idx in batches(np.array([len(s) for s in states]), 256, None):
-        h, m = collate(states, idx)
-        p[idx] = torch.sigmoid(top(h, m)[1]).numpy()
+        p[idx] = torch.sigmoid(top(*collate(states, idx, starts))[1]).numpy()
     return p
 
 
@@ -375,6 +421,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--corpus-weight", default="auto",
                     help="loss weight per corpus, e.g. meld=2,semeval=3 (others 1); 'auto': chosen on the "
                          "validation data with the logistic-regression probe")
+    ap.add_argument("--meld-context", type=int, default=0,
+                    help="read each MELD line after this many earlier lines of its dialogue, as the app reads a "
+                         "conversation's transcript (the head pools the line's own tokens; the held-out lines "
+                         "are also scored alone, as typed lines); 0: each line alone, as before")
     ap.add_argument("--compare", type=Path, action="append", default=[],
                     help="text_emotion.safetensors of another encoder (same --layers) to score on the same data")
     args = ap.parse_args(argv)
@@ -490,6 +540,8 @@ def held_out_report(ps: dict[str, np.ndarray], ys: dict[str, np.ndarray], corpor
             d["own_thresholds"] = domain_scores(c, ps[te], ys[te], own_thr)
         d["validation"] = domain_scores(c, ps[va], ys[va], pooled)["headline"]
         out[c] = d
+    if "meld_alone" in ps:  # the MELD held-out lines without their context: a typed line
+        out["meld"]["typed_line"] = domain_scores("meld", ps["meld_alone"], ys["meld_alone"], pooled)
     return out
 
 
@@ -507,19 +559,28 @@ def main_corpora(args: argparse.Namespace) -> None:
     first = N_LAYERS - args.layers
     t_all = time.time()
     tok, model = load_base()
-    data = load_corpora(corpora, args.data, meld, semeval, args.split_seed, args.train_subset, args.seed)
+    first_words: dict[str, np.ndarray] = {}
+    data = load_corpora(corpora, args.data, meld, semeval, args.split_seed, args.train_subset, args.seed,
+                        args.meld_context, first_words)
     print({k: len(v[0]) for k, v in data.items()}, flush=True)
     cdir = args.cache / f"corpora_from_layer{first}_go{len(data['goemotions_train'][0])}_seed{args.seed}" \
                         f"_split{args.split_seed}"
     cdir.mkdir(parents=True, exist_ok=True)
+
+    def cache_file(k: str) -> Path:  # MELD with context has its own files; its lines alone are meld_test's
+        if k == "meld_alone":
+            return cdir / "meld_test.npz"
+        return cdir / (f"{k}_ctx{args.meld_context}.npz" if args.meld_context and k.startswith("meld_") else f"{k}.npz")
+
     for k, (w, _) in data.items():
-        if not (cdir / f"{k}.npz").exists():
+        if not cache_file(k).exists():
             t = time.time()
-            cache_split(tok, model, w, first, cdir / f"{k}.npz")
+            cache_split(tok, model, w, first, cache_file(k), first_words.get(k) if k != "meld_alone" else None)
             print(f"cached {k} in {time.time() - t:.0f}s", flush=True)
     cache_s = round(time.time() - t_all)
     ys = {k: v[1] for k, v in data.items()}
-    npz = {k: np.load(cdir / f"{k}.npz") for k in data}
+    npz = {k: np.load(cache_file(k)) for k in data}
+    starts = {k: d["starts"] if "starts" in d.files else None for k, d in npz.items()}
     xs = {k: d["base_mean"] for k, d in npz.items()}
 
     # per-corpus loss weights: given, or chosen on validation with the LR probe (cheap: no fine-tuning per try)
@@ -560,7 +621,7 @@ def main_corpora(args: argparse.Namespace) -> None:
         own.head.load_state_dict({k[5:]: v.float() for k, v in tensors.items() if k.startswith("head.")})
         cfg_path = path.with_name(CONFIG_FILENAME)
         thr = np.array(json.loads(cfg_path.read_text())["thresholds"]) if cfg_path.exists() else None
-        ps = {k: predict(own, st[k]) for k in data if not k.endswith("_train")}
+        ps = {k: predict(own, st[k], starts[k]) for k in data if not k.endswith("_train")}
         compared[str(path)] = held_out_report(ps, ys, corpora, thr)
         print("compare", path, json.dumps({c: compared[str(path)][c]["pooled_val_thresholds"]["headline"]
                                            for c in corpora}), flush=True)
@@ -570,6 +631,8 @@ def main_corpora(args: argparse.Namespace) -> None:
     ytr = torch.from_numpy(np.concatenate([ys[k] for k in train_keys]))
     wtr = torch.from_numpy(np.concatenate([np.full(len(ys[f"{c}_train"]), weights[c], np.float32)
                                            for c in corpora]))
+    start_tr = np.concatenate([starts[k] if starts[k] is not None else np.zeros(len(st[k]), int)
+                               for k in train_keys])
     top = Top(model.encoder.layer[first:], build_head())
     pos = ytr.mean(0)
     pos_weight = ((1 - pos) / pos).clamp(max=10.0).sqrt()
@@ -583,8 +646,8 @@ def main_corpora(args: argparse.Namespace) -> None:
     best, best_state, t0, history = -1.0, None, time.time(), []
     for ep in range(args.epochs):
         top.train()
-        train_epoch(top, opt, sched, st_tr, ytr, lens, args.batch, gen, pos_weight, wtr, ep, t0)
-        pv = {k: predict(top, st[k]) for k in val_keys}
+        train_epoch(top, opt, sched, st_tr, ytr, lens, args.batch, gen, pos_weight, wtr, ep, t0, start_tr)
+        pv = {k: predict(top, st[k], starts[k]) for k in val_keys}
         score, parts, _ = corpus_selection_score(pv, ys, corpora)
         history.append({"epoch": ep + 1, "val_score": round(score, 4), "val": parts})
         print(f"epoch {ep + 1} val {json.dumps(history[-1])} {time.time() - t0:.0f}s", flush=True)
@@ -593,11 +656,12 @@ def main_corpora(args: argparse.Namespace) -> None:
             best_state = {k: v.detach().clone() for k, v in top.state_dict().items()}
     train_s = round(time.time() - t0)
     top.load_state_dict(best_state)
-    ps = {k: predict(top, st[k]) for k in data if not k.endswith("_train")}
+    ps = {k: predict(top, st[k], starts[k]) for k in data if not k.endswith("_train")}
     new = held_out_report(ps, ys, corpora)
     result = {"corpora": corpora, "texts": {k: len(v[0]) for k, v in data.items()}, "corpus_weights": weights,
               "corpus_weight_choice": choice, "split_seed": args.split_seed, "seed": args.seed,
               "layers": args.layers, "epochs": args.epochs, "lr": args.lr, "train_subset": args.train_subset,
+              "meld_context": args.meld_context,
               "cache_seconds": cache_s, "train_seconds": train_s, "epochs_val": history,
               "new_encoder": new, "floor_lr_base_minilm": floor, "compared": compared}
     if "semeval" in corpora:
@@ -609,7 +673,7 @@ def main_corpora(args: argparse.Namespace) -> None:
         args.report.write_text(json.dumps(result, indent=1) + "\n")
     save_encoder(top, first, args.out, {
         "thresholds": new["thresholds_pooled_val"], "seed": args.seed, "epochs": args.epochs,
-        "corpora": corpora, "corpus_weights": weights, "split_seed": args.split_seed,
+        "corpora": corpora, "corpus_weights": weights, "split_seed": args.split_seed, "meld_context": args.meld_context,
         "val_score": round(best, 4), "train_seconds": train_s,
         "train_texts": len(data["goemotions_train"][0]), "train_texts_all": len(st_tr)})
     print(json.dumps({c: {"new": new[c]["pooled_val_thresholds"]["headline"],
