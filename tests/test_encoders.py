@@ -147,9 +147,10 @@ def test_two_phase_states_keep_a_10_ms_shift_from_moving_the_voice(whisper, spee
     assert VS.FILE_PHASES == 2 and np.allclose(VS.file_states(whisper, y, one), two)
 
 
-def test_a_file_voice_is_encoded_in_pieces_cut_at_its_pauses(whisper, speech: np.ndarray) -> None:
+def test_a_file_voice_is_encoded_in_pieces_cut_at_its_pauses(whisper, speech: np.ndarray, monkeypatch) -> None:
     """Two takes back to back (the first one's trailing and the second's leading silence make a pause of over
-    1 s): the file's voice is cut once, inside that pause, and each piece is encoded alone; one take is not cut."""
+    1 s): the file's voice is cut once, inside that pause, and each piece is encoded alone; one take is not cut.
+    Without words no whole-clip pass is made beside the pieces."""
     n = len(speech) - len(speech) % VS.FRAME_SAMPLES
     two = np.concatenate([speech[:n], speech[:n]])
     cuts = VS.pause_cuts(two)
@@ -170,8 +171,13 @@ def test_a_file_voice_is_encoded_in_pieces_cut_at_its_pauses(whisper, speech: np
 
     fx = FeatureExtractor(transcribe=False)
     assert fx.voice_pause_seconds == VS.PAUSE_SECONDS  # on by default (load_model(voice_pieces=False) turns it off)
+    monkeypatch.setattr(fx.speech, "listen", lambda *a, **k: pytest.fail("a whole-clip pass with no words wanted"))
     bundle = fx.audio(two, 16000)  # the file path pools the pieces' states
     assert np.allclose(bundle.audio[bundle.audio_mask], VS.pool_steps(states, len(bundle))[0][bundle.audio_mask],
+                       atol=1e-4)
+    bundle = fx.audio(speech, 16000)  # not cut: its one pass is made by file_states itself
+    assert np.allclose(bundle.audio[bundle.audio_mask],
+                       VS.pool_steps(VS.file_states(whisper, speech, one), len(bundle))[0][bundle.audio_mask],
                        atol=1e-4)
 
 

@@ -133,9 +133,12 @@ class FeatureExtractor(Closeable):
 
             def run_speech() -> None:
                 try:
-                    heard = self.speech.listen(audio16k, transcribe=do_words)
-                    speech["voice"] = _voice_steps(self._file_states(audio16k, heard.states), len(audio16k))
-                    if do_words:
+                    # without words the whole-clip pass is made by file_states only if the voice is not cut at
+                    # its pauses (with words the transcription needs it, and file_states reuses it)
+                    heard = self.speech.listen(audio16k) if do_words else None
+                    speech["voice"] = _voice_steps(self._file_states(audio16k, heard.states if heard else None),
+                                                   len(audio16k))
+                    if heard is not None:
                         speech["words"] = heard.words
                         speech["unclear"] = heard.unclear
                         speech["vecs"] = self.text_encoder.encode_words([w[0] for w in heard.words])
@@ -222,13 +225,13 @@ class FeatureExtractor(Closeable):
         y = y[:cap]
         if len(y) == 0:
             raise EmptyInputError("the audio is empty (0 samples)")
-        heard = self.speech.listen(y, transcribe=transcribe and self.transcribe)
-        vecs = self.text_encoder.encode_words([w[0] for w in heard.words]) if heard.words else None
+        states, words, unclear = self.speech.listen(y) if transcribe and self.transcribe else (None, [], False)
+        vecs = self.text_encoder.encode_words([w[0] for w in words]) if words else None
         duration = len(y) / SAMPLE_RATE
-        voice = _voice_steps(self._file_states(y, heard.states), len(y))
-        b = assemble(n_steps_for(duration), audio=voice, words=heard.words,
+        voice = _voice_steps(self._file_states(y, states), len(y))  # as in clip(): no words, no whole pass here
+        b = assemble(n_steps_for(duration), audio=voice, words=words,
                      word_vecs=vecs, duration=duration, source="audio", truncated=truncated)
-        if heard.unclear:
+        if unclear:
             b.notes.append(UNCLEAR_SPEECH_NOTE)
         return b
 
