@@ -18,7 +18,9 @@ SemEval tweet IDs (``--split-seed``); validation: GoEmotions dev, a seeded 10% o
 seeded 10% of the SemEval IDs. The per-corpus loss weight (``--corpus-weight``, or ``auto``: chosen on validation
 with the logistic-regression probe) balances the small corpora against GoEmotions. Each domain is reported on its
 held-out data beside the logistic-regression floor and, with ``--compare``, another encoder's weights (e.g. the
-shipped ``assets/text_emotion.safetensors``). The default (GoEmotions alone) is unchanged.
+shipped ``assets/text_emotion.safetensors``). ``--meld-context N`` reads each MELD line after the N lines before it
+in its dialogue, as the app reads a transcript (measured in docs/encoders.md, not adopted). The default (GoEmotions
+alone) is unchanged.
 """
 
 from __future__ import annotations
