@@ -66,6 +66,11 @@ LIVE_CLOCK = """() => { const m = window.__liveClock = {start: performance.now()
 # alone makes about 1.5). The updates are watched for LIVE_MEASURE_S, enough for a 95th percentile over at least
 # LIVE_MIN_GAPS gaps.
 LIVE_FIRST_FEEDBACK_S, LIVE_GAP_P95_S, LIVE_GAP_MAX_S = 1.5, 1.5, 3.0
+# The p95 target assumes one live update costs at most LIVE_UPDATE_BUDGET_S, the product's target, which
+# benchmarks/bench_features.py measures and judges. On a slower machine, where the server measured its updates
+# costing more (median), the p95 target grows in proportion: this test judges how the app hands updates over, the
+# benchmark judges what one costs.
+LIVE_UPDATE_BUDGET_S = 0.5
 # what the fake microphone's clip says, looped. The live transcript's other words are recorded, not asserted: through
 # the browser's audio path Whisper tiny.en also mishears whole words ("talking or", "are on the door"), which no
 # edge rule can tell from a cut word; tests/test_features.py asserts the cut words away deterministically
@@ -250,11 +255,13 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     values = _values(page)
     load = os.getloadavg()
     overloaded = load[0] > LIVE_OVERLOAD * (os.cpu_count() or 1)
+    cost = (server.get("update_cost_s") or {}).get("p50") or 0.0
+    gap_p95_target = LIVE_GAP_P95_S * max(1.0, cost / LIVE_UPDATE_BUDGET_S)
     (ARTIFACTS / "live_metrics.json").write_text(json.dumps(
         {"first_scores_s": round(first, 2), "since_start_s": since, "first_feedback_after_camera_s": feedback,
          "update_gaps_s": [round(g, 2) for g in gaps], "update_p95_s": round(p95, 2),
          "update_max_s": round(gaps[-1], 2) if gaps else None, "updates": len(stamps),
-         "targets": {"first_feedback_after_camera_s": LIVE_FIRST_FEEDBACK_S, "update_p95_s": LIVE_GAP_P95_S,
+         "targets": {"first_feedback_after_camera_s": LIVE_FIRST_FEEDBACK_S, "update_p95_s": round(gap_p95_target, 2),
                      "update_max_s": LIVE_GAP_MAX_S, "p95_asserted_on": "server.shown_gap_s",
                      "feedback_asserted": not overloaded},
          "server": server, "load_average": load, "cpus": os.cpu_count(),
@@ -292,9 +299,9 @@ def test_live_start_updates_and_stop_ends_the_camera(page):
     # them over on time (p95 over enough gaps to be one)
     shown = server.get("shown_gap_s") or {}
     if (len(gaps) < LIVE_MEASURE_S / 2.4 or gaps[-1] > LIVE_GAP_MAX_S or server.get("shown_gaps", 0) < LIVE_MIN_GAPS
-            or shown.get("p95") is None or shown["p95"] > LIVE_GAP_P95_S):
+            or shown.get("p95") is None or shown["p95"] > gap_p95_target):
         problems.append(f"updates: {len(stamps)} in {LIVE_MEASURE_S} s on the page (gaps {[round(g, 2) for g in gaps]},"
-                        f" p95 {p95:.2f} s); server: {server}; load {load}")
+                        f" p95 {p95:.2f} s); server: {server} (p95 target {gap_p95_target:.2f} s); load {load}")
     if fallbacks:
         problems.append("the status fell back to 'Waiting…' in the middle of the stream")
     if "door" not in transcript.lower() or _repeated_words(transcript):
