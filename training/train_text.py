@@ -577,7 +577,7 @@ def main_corpora(args: argparse.Namespace) -> None:
     for k, (w, _) in data.items():
         if not cache_file(k).exists():
             t = time.time()
-            cache_split(tok, model, w, first, cache_file(k), first_words.get(k) if k != "meld_alone" else None)
+            cache_split(tok, model, w, first, cache_file(k), first_words.get(k))  # meld_alone: none
             print(f"cached {k} in {time.time() - t:.0f}s", flush=True)
     cache_s = round(time.time() - t_all)
     ys = {k: v[1] for k, v in data.items()}
