@@ -150,7 +150,13 @@ def main() -> None:
                     help="voice_states.PIECE_PAD_SECONDS: the window a piece is padded to (default: the shipped one)")
     ap.add_argument("--voice-pause", type=float, default=None,
                     help="FeatureExtractor.voice_pause_seconds (default: the shipped one; 0: one voice pass a file)")
+    ap.add_argument("--torch-threads", type=int, default=0,
+                    help="torch.set_num_threads before loading (0: torch's own default, one thread per core)")
     args = ap.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
 
     t = time.perf_counter()
     fx = FeatureExtractor().load()
@@ -168,7 +174,8 @@ def main() -> None:
 
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"Python {platform.python_version()}; models loaded in {load_s:.1f} s"
+        f"Python {platform.python_version()}, torch threads {args.torch_threads or 'default'}; "
+        f"models loaded in {load_s:.1f} s"
     )
     print(
         f"Clip: {args.clip.name if args.clip else 'fixtures concatenated, 1280x720 30 fps'}, "
