@@ -374,6 +374,32 @@ def test_words_corpora_loaders_map_meld_and_semeval_to_the_seven_ids(tmp_path):
     assert s["n_with_emotion"] == 3 and s["headline"] == s["top_emotion_6"] == pytest.approx(2 / 3, abs=1e-4)
 
 
+def _tiny_text_corpora(root: Path) -> tuple[Path, Path, Path]:
+    """A few random sentences as GoEmotions (Ekman), MELD and SemEval-2018 E-c folders, in their file formats."""
+    rng = np.random.default_rng(0)
+    vocab = "so happy great awful scared angry gross wow sad crying today really".split()
+    go = root / "goemotions_ekman"
+    go.mkdir()
+    for split, n in (("train", 28), ("dev", 14), ("test", 14)):
+        (go / f"{split}.tsv").write_text("".join(f"{' '.join(rng.choice(vocab, 5))}\t{i % 7}\tid{i}\n"
+                                                 for i in range(n)))
+    meld = root / "meld"
+    meld.mkdir()
+    emotions = ["joy", "neutral", "anger", "disgust", "fear", "sadness", "surprise"]
+    rows = ["Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID"] + [
+        f"{i},{' '.join(rng.choice(vocab, 4))},Ross,{emotions[i % 7]},neutral,{i // 2},{i % 2}" for i in range(28)]
+    for split in ("train", "dev"):
+        (meld / f"{split}_sent_emo.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cols = "anger anticipation disgust fear joy love optimism pessimism sadness surprise trust".split()
+    sem = root / "semeval2018_ec"
+    sem.mkdir()
+    (sem / "train.txt").write_text("ID\tTweet\t" + "\t".join(cols) + "\n" + "".join(
+        f"2018-En-{i:03d}\t{' '.join(rng.choice(vocab, 5))}\t" + "\t".join("1" if j == i % 11 else "0"
+                                                                           for j in range(11)) + "\n"
+        for i in range(40)))
+    return go, meld, sem
+
+
 def test_train_text_runs_both_recipes_end_to_end_on_tiny_data(tmp_path):
     """``train_text`` (the words encoder's training) on a few sentences, the GoEmotions-only recipe and the
     ``--corpora`` one: each trains one tuned layer for an epoch and writes weights named as the runtime loads them
@@ -384,27 +410,7 @@ def test_train_text_runs_both_recipes_end_to_end_on_tiny_data(tmp_path):
 
     from training import train_text
 
-    rng = np.random.default_rng(0)
-    vocab = "so happy great awful scared angry gross wow sad crying today really".split()
-    go = tmp_path / "goemotions_ekman"
-    go.mkdir()
-    for split, n in (("train", 28), ("dev", 14), ("test", 14)):
-        (go / f"{split}.tsv").write_text("".join(f"{' '.join(rng.choice(vocab, 5))}\t{i % 7}\tid{i}\n"
-                                                 for i in range(n)))
-    meld = tmp_path / "meld"
-    meld.mkdir()
-    emotions = ["joy", "neutral", "anger", "disgust", "fear", "sadness", "surprise"]
-    rows = ["Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID"] + [
-        f"{i},{' '.join(rng.choice(vocab, 4))},Ross,{emotions[i % 7]},neutral,{i // 2},{i % 2}" for i in range(28)]
-    for split in ("train", "dev"):
-        (meld / f"{split}_sent_emo.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    cols = "anger anticipation disgust fear joy love optimism pessimism sadness surprise trust".split()
-    sem = tmp_path / "semeval2018_ec"
-    sem.mkdir()
-    (sem / "train.txt").write_text("ID\tTweet\t" + "\t".join(cols) + "\n" + "".join(
-        f"2018-En-{i:03d}\t{' '.join(rng.choice(vocab, 5))}\t" + "\t".join("1" if j == i % 11 else "0"
-                                                                           for j in range(11)) + "\n"
-        for i in range(40)))
+    go, meld, sem = _tiny_text_corpora(tmp_path)
     corpora = ["--corpora", "goemotions,meld,semeval", "--meld", str(meld), "--semeval", str(sem)]
     for name, extra in (("go", []), ("all", corpora), ("context", [*corpora, "--meld-context", "1"])):
         out = tmp_path / name
@@ -423,6 +429,39 @@ def test_train_text_runs_both_recipes_end_to_end_on_tiny_data(tmp_path):
     # every second line (Utterance_ID 1) follows the line before it: its text is longer, its line starts later
     assert (with_ctx["starts"][1::2] > 1).all() and (with_ctx["starts"][::2] == 0).all()
     assert (with_ctx["lens"][1::2] > alone["lens"][1::2]).all() and (with_ctx["lens"][::2] == alone["lens"][::2]).all()
+
+
+def test_probe_text_base_reports_each_domains_floor_from_cached_mean_states(tmp_path):
+    """``probe_text_base`` (is a larger sentence encoder worth tuning?) on tiny corpora with the shipped base: a
+    text's feature is the mean of its last token states without the special tokens, cached per model; the report
+    has each domain's held-out headline figure; a second run reads the cache instead of encoding again."""
+    import os
+
+    from transformers import AutoModel, AutoTokenizer
+
+    from tailor_core.features.text_emotion import base_model_path
+    from training import probe_text_base
+
+    go, _, _ = _tiny_text_corpora(tmp_path)
+    args = ["--data", str(go), "--cache", str(tmp_path / "cache"), "--report", str(tmp_path / "r.json"),
+            "--threads", "1"]
+    probe_text_base.main(args)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["model"] == probe_text_base.BASE_NAME and report["hidden"] == 384
+    assert set(report["headline"]) == {"goemotions", "meld", "semeval"}
+    assert all(0.0 <= v <= 1.0 for v in report["headline"].values())
+    cache = tmp_path / "cache" / f"{probe_text_base.BASE_NAME}_go28_seed0"
+    x = np.load(cache / "meld_test.npy")
+    assert x.shape == (28, 384)
+    words = (go.parent / "meld" / "dev_sent_emo.csv").read_text().splitlines()[1].split(",")[1].split()
+    tok = AutoTokenizer.from_pretrained(str(base_model_path()), local_files_only=True)
+    model = AutoModel.from_pretrained(str(base_model_path()), local_files_only=True).eval()
+    with torch.no_grad():
+        last = model(**tok([words], is_split_into_words=True, return_tensors="pt")).last_hidden_state[0]
+    np.testing.assert_allclose(x[0], last[1:-1].mean(0).numpy(), atol=1e-4)  # [CLS] and [SEP] left out
+    stamp = os.stat(cache / "meld_test.npy").st_mtime_ns
+    probe_text_base.main(args)
+    assert os.stat(cache / "meld_test.npy").st_mtime_ns == stamp
 
 
 def test_a_meld_line_is_read_after_the_lines_before_it_in_its_dialogue():
